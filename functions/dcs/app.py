@@ -1,0 +1,6 @@
+"""DCS: not built yet; answers /health so the stack can serve it."""
+
+from shared.http import ServiceApp
+
+service = ServiceApp("dcs")
+app = service.chalice

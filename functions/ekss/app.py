@@ -1,0 +1,6 @@
+"""EKSS: not built yet; answers /health so the stack can serve it."""
+
+from shared.http import ServiceApp
+
+service = ServiceApp("ekss")
+app = service.chalice

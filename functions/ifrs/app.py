@@ -1,0 +1,6 @@
+"""IFRS: not built yet; answers /health so the stack can serve it."""
+
+from shared.http import ServiceApp
+
+service = ServiceApp("ifrs")
+app = service.chalice

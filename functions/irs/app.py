@@ -1,0 +1,6 @@
+"""IRS: not built yet; answers /health so the stack can serve it."""
+
+from shared.http import ServiceApp
+
+service = ServiceApp("irs")
+app = service.chalice

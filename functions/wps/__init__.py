@@ -1,0 +1,1 @@
+"""WPS: work packages, their access tokens, and work order tokens."""

@@ -1,0 +1,1 @@
+"""Deployment: the one declaration of resources, and what is derived from it."""

@@ -1,0 +1,201 @@
+"""The single declaration of every resource the file services use.
+
+Buckets, event topics, consumer queues (each with a dead-letter queue),
+tables, schedules and which function consumes what are declared here once.
+The embedded stack's bootstrap, each function's environment and Chalice
+config, and the Terraform are all derived from this module, so renaming a
+queue here renames it everywhere.
+
+This module imports nothing but the standard library: Chalice apps import it
+at packaging time to name their event sources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_PREFIX = "fs"
+PREFIX_ENV = "FS_RESOURCE_PREFIX"
+
+
+def prefix() -> str:
+    """The deployment's name prefix (``fs`` unless FS_RESOURCE_PREFIX says otherwise)."""
+    return os.environ.get(PREFIX_ENV, DEFAULT_PREFIX)
+
+
+# ---------------------------------------------------------------- declaration
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    http: bool
+    memory_mb: int
+    timeout_s: int
+    description: str
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str  # logical name: inbox, staging, permanent, outbox
+    description: str
+
+
+@dataclass(frozen=True)
+class S3Source:
+    bucket: str
+    events: tuple[str, ...] = ("s3:ObjectCreated:*",)
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    consumer: str  # function name
+    handler: str  # the handler's function name in that app
+    topics: tuple[str, ...] = ()  # event types delivered here
+    s3: S3Source | None = None
+    max_receive_count: int = 5
+    visibility_timeout_s: int = 60
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    owner: str
+    model: str  # "module:Class" of the pynamodb model that defines its keys
+
+
+@dataclass(frozen=True)
+class Schedule:
+    function: str
+    handler: str
+    rate_minutes: int
+
+
+@dataclass(frozen=True)
+class Declaration:
+    functions: tuple[Function, ...]
+    buckets: tuple[Bucket, ...]
+    topics: tuple[str, ...]
+    publishers: dict[str, tuple[str, ...]]  # function -> event types it publishes
+    bucket_access: dict[str, dict[str, tuple[str, ...]]]  # function -> bucket -> modes
+    queues: tuple[Queue, ...]
+    tables: tuple[Table, ...]
+    schedules: tuple[Schedule, ...]
+    vault_readers: tuple[str, ...] = field(default=("ekss",))
+
+    def function(self, name: str) -> Function:
+        return next(f for f in self.functions if f.name == name)
+
+
+EVENT_TYPES = (
+    "FileUploadReceived",
+    "FileUploadDeleted",
+    "FileInterrogationSuccess",
+    "FileInterrogationFailure",
+    "FileInternallyRegistered",
+    "NonStagedFileRequested",
+    "FileStagedForDownload",
+    "FileDownloadServed",
+    "FileDeletionRequested",
+    "FileDeleted",
+)
+
+DECLARATION = Declaration(
+    functions=(
+        Function("wkvs", True, 128, 10, "well-known values"),
+        Function("wps", True, 256, 15, "work packages and work order tokens"),
+        Function("ucs", True, 256, 30, "upload controller"),
+        Function("irs", False, 1024, 900, "interrogation room: re-encryption into staging"),
+        Function("ekss", True, 256, 15, "key store"),
+        Function("ifrs", False, 256, 900, "file registry: staging, permanent, outbox"),
+        Function("dcs", True, 256, 30, "download controller"),
+    ),
+    buckets=(
+        Bucket("inbox", "encrypted uploads as the submitters sent them"),
+        Bucket("staging", "re-encrypted, header-less objects awaiting registration"),
+        Bucket("permanent", "registered files"),
+        Bucket("outbox", "files staged for download"),
+    ),
+    topics=EVENT_TYPES,
+    publishers={
+        "ucs": ("FileUploadReceived", "FileUploadDeleted"),
+        "irs": ("FileInterrogationSuccess", "FileInterrogationFailure"),
+        "ifrs": ("FileInternallyRegistered", "FileStagedForDownload", "FileDeleted"),
+        "dcs": ("NonStagedFileRequested", "FileDownloadServed", "FileDeletionRequested"),
+    },
+    bucket_access={
+        "ucs": {"inbox": ("presign-write", "multipart", "read-meta", "delete")},
+        "irs": {"inbox": ("read",), "staging": ("write", "multipart")},
+        "ifrs": {
+            "staging": ("read", "delete"),
+            "permanent": ("read", "write", "multipart", "delete"),
+            "outbox": ("write", "multipart", "read-meta", "delete"),
+        },
+        "dcs": {"outbox": ("presign-read", "read-meta", "delete")},
+    },
+    # consumers, tables and schedules are declared as the services that own them land
+    queues=(),
+    tables=(Table("work_packages", "wps", "functions.wps.records:WorkPackageRecord"),),
+    schedules=(),
+)
+
+
+# ---------------------------------------------------------------- concrete names
+
+
+def bucket_name(key: str, pfx: str | None = None) -> str:
+    return f"{pfx or prefix()}-{key}"
+
+
+def topic_name(event_type: str, pfx: str | None = None) -> str:
+    return f"{pfx or prefix()}-{event_type}"
+
+
+def queue_name(key: str, pfx: str | None = None) -> str:
+    return f"{pfx or prefix()}-{key}"
+
+
+def dlq_name(key: str, pfx: str | None = None) -> str:
+    return f"{queue_name(key, pfx)}-dlq"
+
+
+def table_name(key: str, pfx: str | None = None) -> str:
+    return f"{pfx or prefix()}-{key}"
+
+
+def queue_for(function: str, handler: str) -> str:
+    """The concrete queue name a function's handler consumes (used by app.py)."""
+    for queue in DECLARATION.queues:
+        if queue.consumer == function and queue.handler == handler:
+            return queue_name(queue.key)
+    raise KeyError(f"no queue declared for {function}.{handler}")
+
+
+def topic_arn(event_type: str, region: str, account: str, pfx: str | None = None) -> str:
+    return f"arn:aws:sns:{region}:{account}:{topic_name(event_type, pfx)}"
+
+
+def function_environment(
+    function: str, *, region: str, account: str, pfx: str | None = None
+) -> dict[str, str]:
+    """The resource part of a function's environment: its buckets, topics and tables.
+
+    Each value is JSON; the service's config model reads them as
+    ``<SVC>_BUCKETS``, ``<SVC>_TOPICS`` and ``<SVC>_TABLES``.
+    """
+    upper = function.upper()
+    buckets = {key: bucket_name(key, pfx) for key in DECLARATION.bucket_access.get(function, {})}
+    topics = {
+        event: topic_arn(event, region, account, pfx)
+        for event in DECLARATION.publishers.get(function, ())
+    }
+    tables = {t.key: table_name(t.key, pfx) for t in DECLARATION.tables if t.owner == function}
+    env = {
+        f"{upper}_BUCKETS": json.dumps(buckets, sort_keys=True),
+        f"{upper}_TOPICS": json.dumps(topics, sort_keys=True),
+        f"{upper}_TABLES": json.dumps(tables, sort_keys=True),
+    }
+    return env

@@ -1,0 +1,157 @@
+"""The object storage port on S3 (boto3): multipart, presigning, ranges, copies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.adapters.aws import client
+from shared.ports import ObjectInfo, ObjectNotFound, OpenMultipart, PartInfo
+
+MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # S3 refuses a single CopyObject above 5 GiB
+COPY_PART_SIZE = 512 * 1024**2
+_NOT_FOUND = {"404", "NoSuchKey", "NoSuchUpload", "NotFound", "NoSuchBucket"}
+
+
+def _strip(etag: str) -> str:
+    return etag.strip('"')
+
+
+def _not_found(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in _NOT_FOUND
+
+
+class S3Storage:
+    def __init__(self, s3_client: Any | None = None) -> None:
+        self._s3 = s3_client or client("s3")
+
+    def create_multipart(self, bucket: str, key: str) -> str:
+        return self._s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+
+    def presign_upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
+    ) -> str:
+        return self._s3.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            ExpiresIn=expires_s,
+        )
+
+    def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
+    ) -> str:
+        response = self._s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=part_number, Body=data
+        )
+        return _strip(response["ETag"])
+
+    def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]:
+        parts: list[PartInfo] = []
+        marker = 0
+        try:
+            while True:
+                page = self._s3.list_parts(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+                )
+                for part in page.get("Parts", []):
+                    parts.append(PartInfo(part["PartNumber"], part["Size"], _strip(part["ETag"])))
+                if not page.get("IsTruncated"):
+                    return parts
+                marker = int(page["NextPartNumberMarker"])
+        except ClientError as error:
+            if _not_found(error):
+                raise ObjectNotFound(f"{bucket}/{key} upload") from error
+            raise
+
+    def complete_multipart(
+        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> str:
+        try:
+            response = self._s3.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in parts]
+                },
+            )
+        except ClientError as error:
+            if _not_found(error):
+                raise ObjectNotFound(f"{bucket}/{key} upload") from error
+            raise
+        return _strip(response["ETag"])
+
+    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        try:
+            self._s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ClientError as error:
+            if not _not_found(error):
+                raise
+
+    def list_multipart_uploads(self, bucket: str) -> list[OpenMultipart]:
+        found: list[OpenMultipart] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        while True:
+            page = self._s3.list_multipart_uploads(**kwargs)
+            for upload in page.get("Uploads", []):
+                found.append(OpenMultipart(upload["Key"], upload["UploadId"], upload["Initiated"]))
+            if not page.get("IsTruncated"):
+                return found
+            kwargs["KeyMarker"] = page["NextKeyMarker"]
+            kwargs["UploadIdMarker"] = page["NextUploadIdMarker"]
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            response = self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        return ObjectInfo(response["ContentLength"], _strip(response["ETag"]))
+
+    def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` inclusive."""
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}")
+        except ClientError as error:
+            if _not_found(error):
+                raise ObjectNotFound(f"{bucket}/{key}") from error
+            raise
+        return response["Body"].read()
+
+    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
+        source = self.head(src_bucket, src_key)
+        if source is None:
+            raise ObjectNotFound(f"{src_bucket}/{src_key}")
+        if source.size <= MULTIPART_COPY_THRESHOLD:
+            self._s3.copy_object(
+                Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key}
+            )
+            return
+        upload_id = self.create_multipart(dst_bucket, dst_key)
+        try:
+            parts = []
+            for number, start in enumerate(range(0, source.size, COPY_PART_SIZE), start=1):
+                end = min(start + COPY_PART_SIZE, source.size) - 1
+                response = self._s3.upload_part_copy(
+                    Bucket=dst_bucket,
+                    Key=dst_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource={"Bucket": src_bucket, "Key": src_key},
+                    CopySourceRange=f"bytes={start}-{end}",
+                )
+                parts.append((number, _strip(response["CopyPartResult"]["ETag"])))
+            self.complete_multipart(dst_bucket, dst_key, upload_id, parts)
+        except Exception:
+            self.abort_multipart(dst_bucket, dst_key, upload_id)
+            raise
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._s3.delete_object(Bucket=bucket, Key=key)
+
+    def presign_get(self, bucket: str, key: str, expires_s: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
+        )

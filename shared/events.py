@@ -1,0 +1,145 @@
+"""Event envelopes and payload schemas, in the style of GHGA's event schemas.
+
+Every event travels as JSON ``{"event_id", "type", "key", "occurred", "payload"}``
+on the SNS topic named after its type, delivered raw to the consumers'
+SQS queues. Delivery is at least once and may be out of order: consumers
+must be idempotent, and ``event_id`` lets them and the audit trail tell
+duplicates apart.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventSchema(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class FileUploadReceived(EventSchema):
+    file_id: str
+    box_id: str
+    alias: str
+    object_id: str
+    bucket: str
+    decrypted_size: int
+    encrypted_size: int
+    part_size: int
+    submitter_public_key: str
+    decrypted_sha256: str
+    encrypted_md5: str
+    encrypted_parts_md5: list[str]
+    encrypted_parts_sha256: list[str]
+
+
+class FileUploadDeleted(EventSchema):
+    file_id: str
+    box_id: str
+
+
+class FileInterrogationSuccess(EventSchema):
+    file_id: str
+    box_id: str
+    staged_object_id: str
+    staging_bucket: str
+    secret_id: str
+    offset: int
+    encrypted_part_size: int
+    encrypted_parts_md5: list[str]
+    encrypted_parts_sha256: list[str]
+    decrypted_sha256: str
+    decrypted_size: int
+    encrypted_size: int  # of the staged, header-less object
+
+
+class FileInterrogationFailure(EventSchema):
+    file_id: str
+    box_id: str
+    reason: str
+
+
+class FileInternallyRegistered(FileInterrogationSuccess):
+    object_id: str
+    bucket: str
+
+
+class NonStagedFileRequested(EventSchema):
+    file_id: str
+    target_object_id: str
+    target_bucket: str
+    decrypted_sha256: str
+
+
+class FileStagedForDownload(NonStagedFileRequested):
+    pass
+
+
+class FileDownloadServed(EventSchema):
+    file_id: str
+    target_object_id: str
+    target_bucket: str
+    decrypted_sha256: str
+    context: str = ""
+
+
+class FileDeletionRequested(EventSchema):
+    file_id: str
+
+
+class FileDeleted(EventSchema):
+    file_id: str
+
+
+SCHEMAS: dict[str, type[EventSchema]] = {
+    cls.__name__: cls
+    for cls in (
+        FileUploadReceived,
+        FileUploadDeleted,
+        FileInterrogationSuccess,
+        FileInterrogationFailure,
+        FileInternallyRegistered,
+        NonStagedFileRequested,
+        FileStagedForDownload,
+        FileDownloadServed,
+        FileDeletionRequested,
+        FileDeleted,
+    )
+}
+
+
+class Envelope(BaseModel):
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    key: str
+    occurred: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    payload: dict[str, Any]
+
+    def parsed(self) -> EventSchema:
+        return SCHEMAS[self.type].model_validate(self.payload)
+
+
+class BadEvent(ValueError):
+    """A message that is not one of our events: logged and dropped, never retried."""
+
+
+def envelope(event: EventSchema, key: str) -> Envelope:
+    return Envelope(type=type(event).__name__, key=key, payload=event.model_dump())
+
+
+def parse_message(body: str) -> Envelope:
+    """Parse an SQS message body (raw SNS delivery, or an SNS notification wrapper)."""
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data:
+            data = json.loads(data["Message"])
+        result = Envelope.model_validate(data)
+    except (json.JSONDecodeError, ValueError) as error:
+        raise BadEvent("message is not an event envelope") from error
+    if result.type not in SCHEMAS:
+        raise BadEvent(f"unknown event type {result.type!r}")
+    return result

@@ -1,0 +1,1 @@
+"""The testbed: the embedded stack (fs-stack), its local runtime, and the journey."""

@@ -1,0 +1,78 @@
+"""Every function's environment in the embedded stack, derived from the declaration.
+
+On AWS the same variables are set per function by the IaC; here all functions
+share one process, which works because every service reads only its own
+prefix (``WPS_``, ``UCS_``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from infra.resources import DECLARATION, PREFIX_ENV, function_environment
+from shared.tokens import hash_secret
+
+STORAGE_ALIAS = "archive"
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Generated fresh for every stack; never committed, never logged."""
+
+    operator_token: str
+    service_token: str
+    vault_token: str
+    wot_private_pem: str
+    wot_public_pem: str
+    archive_public_key_b64: str
+
+
+def build_environment(
+    *,
+    api_url: str,
+    aws_endpoint_url: str,
+    vault_addr: str,
+    region: str,
+    account: str,
+    prefix: str,
+    secrets: StackSecrets,
+) -> dict[str, str]:
+    env: dict[str, str] = {
+        "AWS_ENDPOINT_URL": aws_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        PREFIX_ENV: prefix,
+    }
+    for function in DECLARATION.functions:
+        env.update(function_environment(function.name, region=region, account=account, pfx=prefix))
+    operator_hash = hash_secret(secrets.operator_token)
+    service_hash = hash_secret(secrets.service_token)
+    env.update(
+        {
+            "WKVS_CRYPT4GH_PUBLIC_KEYS": json.dumps(
+                {STORAGE_ALIAS: secrets.archive_public_key_b64}
+            ),
+            "WKVS_WPS_API_URL": f"{api_url}/wps",
+            "WKVS_UCS_API_URL": f"{api_url}/ucs",
+            "WKVS_DCS_API_URL": f"{api_url}/dcs",
+            "WPS_SIGNING_KEY": secrets.wot_private_pem,
+            "WPS_OPERATOR_TOKEN_SHA256": operator_hash,
+            "UCS_WOT_PUBLIC_KEY": secrets.wot_public_pem,
+            "UCS_OPERATOR_TOKEN_SHA256": operator_hash,
+            "UCS_STORAGE_ALIAS": STORAGE_ALIAS,
+            "DCS_WOT_PUBLIC_KEY": secrets.wot_public_pem,
+            "DCS_OPERATOR_TOKEN_SHA256": operator_hash,
+            "DCS_EKSS_URL": f"{api_url}/ekss",
+            "DCS_EKSS_TOKEN": secrets.service_token,
+            "IRS_EKSS_URL": f"{api_url}/ekss",
+            "IRS_EKSS_TOKEN": secrets.service_token,
+            "EKSS_VAULT_URL": vault_addr,
+            "EKSS_VAULT_TOKEN": secrets.vault_token,
+            "EKSS_SERVICE_TOKEN_SHA256": service_hash,
+            "EKSS_STORAGE_ALIAS": STORAGE_ALIAS,
+        }
+    )
+    return env

