@@ -24,16 +24,26 @@ _SCRUBBERS = [
     re.compile(r"(?i)\bbearer\s+\S+"),
     re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}"),  # long base64 / urlsafe blobs
 ]
+_UUID_ANYWHERE = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+_HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f]{64}")
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 # ids we log on purpose look like UUIDs (36 chars with dashes) and are kept
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+def _redact_blob(match: re.Match[str]) -> str:
+    blob = match.group(0)
+    # ids we log on purpose (UUIDs, hex digests of public data) are kept
+    if _UUID_ANYWHERE.fullmatch(blob) or _HEX.fullmatch(blob):
+        return blob
+    return REDACTED
+
+
 def scrub(text: str) -> str:
     """Remove anything that looks like a credential from free text."""
-    for pattern in _SCRUBBERS:
+    for pattern in _SCRUBBERS[:-1]:
         text = pattern.sub(REDACTED, text)
-    return text
+    return _SCRUBBERS[-1].sub(_redact_blob, text)
 
 
 def _clean(name: str, value: Any) -> Any:

@@ -204,6 +204,7 @@ class Stack:
             "resource_prefix": opts.prefix,
             "storage_alias": "archive",
             "archive_public_key": secrets.archive_public_key_b64,
+            "wot_public_key": secrets.wot_public_pem,
             "pid": os.getpid(),
         }
         path = opts.state_dir / ENDPOINTS_FILE

@@ -1,0 +1,1 @@
+"""fs-admin: the archive operator's command line."""

@@ -1,0 +1,86 @@
+"""Start ``fs-stack up`` as a child process and wait until it is ready.
+
+The tests' session fixture and the journey both start the stack this way,
+exactly as a user would, on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def free_port_base(count: int = 4) -> int:
+    """A port base with ``count`` consecutive free loopback ports."""
+    for _ in range(200):
+        base = random.randint(20000, 60000)
+        free = True
+        for port in range(base, base + count):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    free = False
+                    break
+        if free:
+            return base
+    raise RuntimeError("no free loopback ports")
+
+
+@dataclass
+class StackProcess:
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    endpoints: dict[str, Any]
+
+    @property
+    def output(self) -> Path:
+        return self.state_dir.parent / f"{self.state_dir.name}.out"
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+
+def start_stack_process(state_dir: Path, *extra: str, timeout: float = 120) -> StackProcess:
+    state_dir.parent.mkdir(parents=True, exist_ok=True)
+    output = state_dir.parent / f"{state_dir.name}.out"
+    with open(output, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "testbed.stack",
+                "up",
+                "--port-base",
+                str(free_port_base()),
+                "--state-dir",
+                str(state_dir),
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ, "FS_LOG_LEVEL": os.environ.get("FS_LOG_LEVEL", "WARNING")},
+        )
+    endpoints_file = state_dir / "endpoints.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"fs-stack exited with {process.returncode}: {output.read_text()[-2000:]}"
+            )
+        if endpoints_file.exists():
+            return StackProcess(process, state_dir, json.loads(endpoints_file.read_text()))
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"fs-stack did not become ready in {timeout:.0f}s")

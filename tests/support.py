@@ -1,0 +1,102 @@
+"""Helpers for tests that talk to a running embedded stack over real HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.crypt.keys import encode_key, generate_keypair
+from shared.crypt.sealedbox import unseal
+from testbed.process import StackProcess, start_stack_process
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+RunningStack = StackProcess
+
+
+def start_stack(state_dir: Path, *extra: str, timeout: float = 120) -> StackProcess:
+    """Start ``fs-stack up`` in a subprocess and wait for its endpoints file."""
+    return start_stack_process(state_dir, *extra, timeout=timeout)
+
+
+@dataclass
+class User:
+    """A user's Crypt4GH key pair (raw keys) and the base64 public key."""
+
+    private_key: bytes
+    public_key: bytes
+
+    @property
+    def public_b64(self) -> str:
+        return encode_key(self.public_key)
+
+    @classmethod
+    def new(cls) -> User:
+        private, public = generate_keypair()
+        return cls(private, public)
+
+
+class Operator:
+    """The archive operator's view of the stack (authenticated admin calls)."""
+
+    def __init__(self, endpoints: dict[str, Any]) -> None:
+        self.endpoints = endpoints
+        self.http = httpx.Client(
+            headers={"Authorization": f"Bearer {endpoints['operator_token']}"}, timeout=30
+        )
+
+    def create_box(self, max_size: int | None = None) -> str:
+        body = {} if max_size is None else {"max_size": max_size}
+        response = self.http.post(f"{self.endpoints['ucs_url']}/boxes", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def work_package(self, user: User, **body: Any) -> tuple[str, str]:
+        """Create a work package; returns (package id, plain WPAT)."""
+        response = self.http.post(
+            f"{self.endpoints['wps_url']}/work-packages",
+            json={"user_public_crypt4gh_key": user.public_b64, **body},
+        )
+        assert response.status_code == 201, response.text
+        data = response.json()
+        return data["id"], unseal(data["token"], user.private_key)
+
+    def upload_package(self, user: User, box_id: str) -> tuple[str, str]:
+        return self.work_package(user, type="upload", file_upload_box_id=box_id)
+
+    def download_package(self, user: User, file_ids: list[str]) -> tuple[str, str]:
+        return self.work_package(user, type="download", file_ids=file_ids)
+
+
+def upload_wot(
+    endpoints: dict[str, Any],
+    user: User,
+    package_id: str,
+    wpat: str,
+    box_id: str,
+    work_type: str,
+    **body: Any,
+) -> str:
+    """A plain (unsealed) upload work order token."""
+    response = httpx.post(
+        f"{endpoints['wps_url']}/work-packages/{package_id}/boxes/{box_id}/work-order-tokens",
+        json={"work_type": work_type, **body},
+        headers={"Authorization": f"Bearer {wpat}"},
+    )
+    assert response.status_code == 201, response.text
+    return unseal(response.json(), user.private_key)
+
+
+def download_wot(
+    endpoints: dict[str, Any], user: User, package_id: str, wpat: str, file_id: str
+) -> str:
+    response = httpx.post(
+        f"{endpoints['wps_url']}/work-packages/{package_id}/files/{file_id}/work-order-tokens",
+        headers={"Authorization": f"Bearer {wpat}"},
+    )
+    assert response.status_code == 201, response.text
+    return unseal(response.json(), user.private_key)
