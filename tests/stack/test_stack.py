@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import REPO, RunningStack, free_port_base, start_stack
+from testbed.process import free_port_base
+from tests.support import REPO, RunningStack, start_stack
 
 
 def _processes_mentioning(*needles: str) -> list[int]:
