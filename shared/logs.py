@@ -94,5 +94,6 @@ def configure_logging(service: str, level: str = "INFO", stream: Any = None) -> 
     root.handlers = [h for h in root.handlers if h.get_name() != "fs-json"]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("botocore", "boto3", "urllib3", "hvac", "pynamodb", "s3transfer"):
+    # crypt4gh logs keys as hex at DEBUG: never let it speak below WARNING
+    for noisy in ("botocore", "boto3", "urllib3", "hvac", "pynamodb", "s3transfer", "crypt4gh"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
