@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from shared.crypt.keys import encode_key, generate_keypair
+from shared.crypt.keys import encode_key, generate_keypair, public_key_pem
 from shared.crypt.sealedbox import unseal
 from testbed.process import start_stack_process
 
@@ -87,11 +87,7 @@ def _jwt_claims(token: str) -> dict[str, Any]:
 
 def make_user(journey: Journey) -> str:
     private, public = generate_keypair()
-    (journey.workdir / "user.pub").write_text(
-        "-----BEGIN CRYPT4GH PUBLIC KEY-----\n"
-        f"{encode_key(public)}\n"
-        "-----END CRYPT4GH PUBLIC KEY-----\n"
-    )
+    (journey.workdir / "user.pub").write_text(public_key_pem(public))
     journey.facts["user_private"], journey.facts["user_public"] = private, public
     return "a fresh Crypt4GH key pair for the submitter"
 

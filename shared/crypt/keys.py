@@ -47,3 +47,29 @@ def generate_keypair() -> tuple[bytes, bytes]:
 
 def public_from_private(private: bytes) -> bytes:
     return bytes(PrivateKey(private).public_key)
+
+
+def public_key_pem(public: bytes) -> str:
+    """A public key in the Crypt4GH key-file format that crypt4gh and GHGA's tools read."""
+    return (
+        "-----BEGIN CRYPT4GH PUBLIC KEY-----\n"
+        f"{encode_key(public)}\n"
+        "-----END CRYPT4GH PUBLIC KEY-----\n"
+    )
+
+
+def private_key_pem(private: bytes) -> str:
+    """An unencrypted private key in the Crypt4GH key-file format (c4gh-v1, kdf none)."""
+    from crypt4gh.keys import c4gh
+
+    blob = (
+        c4gh.MAGIC_WORD
+        + c4gh.encode_string(b"none")
+        + c4gh.encode_string(b"none")
+        + c4gh.encode_string(private)
+    )
+    return (
+        "-----BEGIN CRYPT4GH PRIVATE KEY-----\n"
+        f"{base64.b64encode(blob).decode()}\n"
+        "-----END CRYPT4GH PRIVATE KEY-----\n"
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.crypt.keys import encode_key
+from shared.crypt.keys import public_key_pem
 from shared.crypt.sealedbox import unseal
 from tests.support import User
 
@@ -29,10 +29,7 @@ def _admin(state_dir: Path, *args: str, env: dict | None = None) -> subprocess.C
 
 def _key_file(tmp_path: Path, user: User) -> Path:
     path = tmp_path / "user.pub"
-    path.write_text(
-        f"-----BEGIN CRYPT4GH PUBLIC KEY-----\n{encode_key(user.public_key)}\n"
-        "-----END CRYPT4GH PUBLIC KEY-----\n"
-    )
+    path.write_text(public_key_pem(user.public_key))
     return path
 
 

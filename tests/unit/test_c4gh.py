@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import random
@@ -14,11 +13,10 @@ from pathlib import Path
 import pytest
 from crypt4gh import header as c4gh_header
 from crypt4gh import lib as c4gh_lib
-from crypt4gh.keys import c4gh as c4gh_keys
 from crypt4gh.keys import get_private_key, get_public_key
 
 from shared.crypt import c4gh
-from shared.crypt.keys import generate_keypair
+from shared.crypt.keys import generate_keypair, private_key_pem, public_key_pem
 
 SIZES = [0, 1, 65535, 65536, 65537, 3 * 65536 + 5]
 BIN = Path(sys.executable).parent
@@ -61,25 +59,10 @@ def _decrypt_std(data: bytes, sk: bytes) -> bytes:
 
 
 def _write_keys(directory: Path, sk: bytes, pk: bytes, name: str = "test") -> tuple[Path, Path]:
-    """Key files in the formats the crypt4gh CLI reads: an unencrypted Crypt4GH private key
-    (c4gh-v1, kdf none, cipher none) and a Crypt4GH public key, both PEM-armoured."""
-    encoded = (
-        c4gh_keys.MAGIC_WORD
-        + c4gh_keys.encode_string(b"none")
-        + c4gh_keys.encode_string(b"none")
-        + c4gh_keys.encode_string(sk)
-    )
+    """Key files in the formats the crypt4gh CLI reads."""
     sk_path, pk_path = directory / f"{name}.sec", directory / f"{name}.pub"
-    sk_path.write_bytes(
-        b"-----BEGIN CRYPT4GH PRIVATE KEY-----\n"
-        + base64.b64encode(encoded)
-        + b"\n-----END CRYPT4GH PRIVATE KEY-----\n"
-    )
-    pk_path.write_bytes(
-        b"-----BEGIN CRYPT4GH PUBLIC KEY-----\n"
-        + base64.b64encode(pk)
-        + b"\n-----END CRYPT4GH PUBLIC KEY-----\n"
-    )
+    sk_path.write_text(private_key_pem(sk))
+    pk_path.write_text(public_key_pem(pk))
     return sk_path, pk_path
 
 
