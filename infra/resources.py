@@ -58,6 +58,8 @@ class Queue:
     s3: S3Source | None = None
     max_receive_count: int = 5
     visibility_timeout_s: int = 60
+    # functions that send to this queue themselves (IRS hands a long file on to a next call)
+    senders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,12 +136,45 @@ DECLARATION = Declaration(
             "permanent": ("read", "write", "multipart", "delete"),
             "outbox": ("write", "multipart", "read-meta", "delete"),
         },
-        "dcs": {"outbox": ("presign-read", "read-meta", "delete")},
+        "dcs": {"outbox": ("presign-read", "read", "read-meta", "delete")},
     },
     # consumers, tables and schedules are declared as the services that own them land
-    queues=(),
-    tables=(Table("work_packages", "wps", "functions.wps.records:WorkPackageRecord"),),
-    schedules=(),
+    queues=(
+        Queue(
+            "irs-inbox",
+            consumer="irs",
+            handler="on_inbox_object",
+            topics=("FileUploadReceived",),
+            s3=S3Source("inbox"),
+            visibility_timeout_s=960,  # above IRS's 900 s timeout and its lease
+            senders=("irs",),  # continuations of files too large for one invocation
+        ),
+        Queue(
+            "ifrs-events",
+            consumer="ifrs",
+            handler="on_event",
+            topics=("FileInterrogationSuccess",),
+            visibility_timeout_s=960,
+        ),
+        Queue(
+            "dcs-events",
+            consumer="dcs",
+            handler="on_event",
+            topics=("FileInternallyRegistered", "FileStagedForDownload"),
+        ),
+    ),
+    tables=(
+        Table("work_packages", "wps", "functions.wps.records:WorkPackageRecord"),
+        Table("interrogations", "irs", "functions.irs.records:InterrogationRecord"),
+        Table("files", "ifrs", "functions.ifrs.records:FileRecord"),
+        Table("boxes", "ucs", "functions.ucs.records:BoxRecord"),
+        Table("uploads", "ucs", "functions.ucs.records:UploadRecord"),
+        Table("drs_objects", "dcs", "functions.dcs.records:DrsObjectRecord"),
+    ),
+    schedules=(
+        Schedule("ucs", "clean_abandoned_uploads", rate_minutes=60),
+        Schedule("dcs", "clean_outbox", rate_minutes=60),
+    ),
 )
 
 

@@ -13,11 +13,18 @@ import logging
 import re
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 REDACTED = "[redacted]"
 
+# Which function is running: on Lambda one per process, in the embedded runtime
+# several share a process, so the runtime names the function per invocation.
+current_function: ContextVar[str | None] = ContextVar("current_function", default=None)
+
 _SENSITIVE_NAME = re.compile(r"token|secret|key|password|passphrase|authorization|credential", re.I)
+# names that contain a sensitive word but only ever hold ids, counts or object names
+_SAFE_NAME = re.compile(r"(_id|_ids|_count|_size|object_key|_key_id)$", re.I)
 _SCRUBBERS = [
     re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S),
     re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*"),  # JWT
@@ -47,7 +54,7 @@ def scrub(text: str) -> str:
 
 
 def _clean(name: str, value: Any) -> Any:
-    if _SENSITIVE_NAME.search(name) and not name.endswith("_id"):
+    if _SENSITIVE_NAME.search(name) and not _SAFE_NAME.search(name):
         return REDACTED
     if isinstance(value, str):
         return value if _UUID.match(value) else scrub(value)
@@ -72,7 +79,7 @@ class JsonFormatter(logging.Formatter):
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
-            "service": self.service,
+            "service": current_function.get() or self.service,
             "logger": record.name,
             "message": scrub(record.getMessage()),
         }

@@ -78,3 +78,10 @@ class SecretStore(Protocol):
 
     def read(self, path: str) -> dict[str, str] | None: ...
     def delete(self, path: str) -> None: ...
+
+
+class MessageSender(Protocol):
+    def send(self, body: str, delay_s: int = 0) -> str:
+        """Put one message on a queue (e.g. a function's continuation of its own work);
+        returns the message id."""
+        ...

@@ -27,6 +27,7 @@ from typing import Any
 from chalice.local import LambdaEventConverter, RouteMatcher
 
 from infra.resources import DECLARATION, Declaration, queue_name
+from shared.logs import current_function
 
 log = logging.getLogger("fs.runtime")
 
@@ -130,6 +131,8 @@ class LocalRuntime:
         return QueueBinding(function, url, arn, app.handler_map[handler])
 
     def context(self, function: str) -> LambdaContext:
+        """A fresh Lambda context; also names the function in this thread's log lines."""
+        current_function.set(function)
         spec = self.declaration.function(function)
         return LambdaContext(function, spec.timeout_s, spec.memory_mb)
 
@@ -275,10 +278,15 @@ class LocalRuntime:
                         500, "internalError", "The local runtime failed."
                     )
                 self.send_response(status)
+                declared = None
                 for name, value in headers.items():
-                    if name.lower() not in ("content-length", "connection"):
+                    if name.lower() == "content-length":
+                        declared = value
+                    elif name.lower() != "connection":
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
+                # a HEAD answer has no body but may say how long the GET body would be
+                head = self.command == "HEAD" and declared is not None and not payload
+                self.send_header("Content-Length", declared if head else str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)

@@ -1,6 +1,38 @@
-"""IFRS: not built yet; answers /health so the stack can serve it."""
+"""IFRS as a Lambda: each event on its queue becomes one call on the Registry.
 
-from shared.http import ServiceApp
+A handler that raises leaves the message for a retry (dead-lettered after maxReceiveCount);
+messages that are not our events are logged and dropped.
+"""
 
-service = ServiceApp("ifrs")
-app = service.chalice
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalice import Chalice
+
+from functions.ifrs.config import wiring
+from infra.resources import queue_for
+from shared.events import BadEvent, FileInterrogationSuccess, parse_message
+
+log = logging.getLogger("fs.ifrs")
+
+app = Chalice(app_name="ifrs")
+
+
+@app.on_sqs_message(queue=queue_for("ifrs", "on_event"), batch_size=1)
+def on_event(event: Any) -> None:
+    _, registry = wiring()
+    for record in event:
+        try:
+            envelope = parse_message(record.body)
+            parsed = envelope.parsed()
+        except (BadEvent, ValueError):
+            log.warning("message is not one of our events; dropped")
+            continue
+        # FileInternallyRegistered is a subclass of the success schema: match the type name
+        if envelope.type == "FileInterrogationSuccess":
+            assert isinstance(parsed, FileInterrogationSuccess)
+            registry.register(parsed)
+        else:
+            log.info("event needs nothing here", extra={"event_type": envelope.type})

@@ -1,6 +1,47 @@
-"""IRS: not built yet; answers /health so the stack can serve it."""
+"""IRS as a Lambda: each message on its queue becomes one call on the Interrogator.
 
-from shared.http import ServiceApp
+The queue carries S3 notifications of the inbox, FileUploadReceived events and IRS's own
+continuations (messages.py tells them apart). A handler that raises leaves the message on
+the queue for a retry (dead-lettered after maxReceiveCount): that is what happens when
+the key store or AWS is unavailable, never when the upload itself is bad.
+"""
 
-service = ServiceApp("irs")
-app = service.chalice
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalice import Chalice
+
+from functions.irs.config import wiring
+from functions.irs.messages import Continuation, parse
+from functions.irs.model import Upload
+from infra.resources import queue_for
+
+log = logging.getLogger("fs.irs")
+
+app = Chalice(app_name="irs")
+
+
+@app.on_sqs_message(queue=queue_for("irs", "on_inbox_object"), batch_size=1)
+def on_inbox_object(event: Any) -> None:
+    cfg, irs = wiring()
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    for record in event:
+        message = parse(record.body)
+        if isinstance(message, Upload):
+            irs.upload_received(message, remaining)
+        elif isinstance(message, Continuation):
+            irs.resume(message.object_key, remaining)
+        elif isinstance(message, list):
+            for created in message:
+                if created.bucket != cfg.buckets["inbox"]:
+                    log.warning("notification for another bucket ignored")
+                    continue
+                irs.object_created(created.key, created.size, remaining)
+        else:
+            log.info(
+                "message needs nothing; dropped",
+                extra={"message_id": record.to_dict().get("messageId")},
+            )

@@ -75,3 +75,24 @@ def test_exceptions_are_reduced_to_their_type() -> None:
     entry = _capture(emit)
     assert entry["exception"] == "ValueError"
     assert "eyJ" not in json.dumps(entry)
+
+
+def test_id_and_object_names_are_not_redacted() -> None:
+    entry = _capture(
+        lambda log: log.info(
+            "x", extra={"object_key": "f-1", "secret_id": "s-1", "key_count": 3, "api_key": "k"}
+        )
+    )
+    assert entry["object_key"] == "f-1" and entry["secret_id"] == "s-1"
+    assert entry["key_count"] == 3 and entry["api_key"] == REDACTED
+
+
+def test_the_running_function_names_the_service() -> None:
+    from shared.logs import current_function
+
+    token = current_function.set("irs")
+    try:
+        entry = _capture(lambda log: log.info("x"))
+    finally:
+        current_function.reset(token)
+    assert entry["service"] == "irs"

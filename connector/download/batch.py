@@ -1,0 +1,152 @@
+"""Download the files of a work package, waiting while the archive stages them.
+
+Files are asked for in order. A file that is not in the download area yet (202) is asked
+for again after the Retry-After the archive names, for at most ``max_wait`` seconds after
+its first 202, while the others go ahead. One file is transferred at a time (its ranges in
+parallel). A refused token or an unreachable service stops the batch; any other failure is
+the file's own, and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector.api.dcs import DownloadClient, DrsObject, Staging
+from connector.download.downloader import FileDownloader
+from connector.download.paths import DownloadPaths, file_id_problem, safe_extension
+from connector.errors import ConnectorError, NotAuthorized, TransferFailed, Unreachable
+from connector.output import BatchResult, FileOutcome, report_outcome
+from connector.progress import Reporter
+
+STILL_WAITING_EVERY = 60.0  # seconds between "still waiting" messages
+
+
+@dataclass
+class _Waiting:
+    deadline: float
+    next_check: float
+
+
+class BatchDownloader:
+    def __init__(
+        self,
+        dcs: DownloadClient,
+        files: FileDownloader,
+        reporter: Reporter,
+        *,
+        output_dir: Path,
+        decrypt: bool,
+        overwrite: bool,
+        max_wait: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._dcs, self._files, self._reporter = dcs, files, reporter
+        self._output_dir, self._decrypt, self._overwrite = output_dir, decrypt, overwrite
+        self._max_wait, self._clock, self._sleep = max_wait, clock, sleep
+        self._waiting: dict[str, _Waiting] = {}
+
+    async def run(self, wanted: dict[str, str]) -> BatchResult:
+        """Download ``{file id: extension}``; one outcome per file."""
+        result = BatchResult([])
+        todo = self._prepare(wanted, result)
+        last_note = self._clock()
+        with self._reporter.progress():
+            while todo:
+                for file_id, paths in list(todo.items()):
+                    state = self._waiting.get(file_id)
+                    if state is not None and state.next_check > self._clock():
+                        continue
+                    try:
+                        outcome = await self._attempt(file_id, paths)
+                    except ConnectorError as error:
+                        outcome = FileOutcome(file_id, "failed", error.message, file_id)
+                        if isinstance(error, NotAuthorized | Unreachable):
+                            result.fatal = error  # the others would fail the same way
+                    if outcome is None:
+                        continue
+                    del todo[file_id]
+                    result.outcomes.append(outcome)
+                    if result.fatal is not None:
+                        result.outcomes += [FileOutcome(f, "not attempted") for f in todo]
+                        return result
+                    report_outcome(outcome, self._reporter)
+                if todo:
+                    now = self._clock()
+                    if now - last_note >= STILL_WAITING_EVERY:
+                        self._reporter.info(
+                            f"Still waiting for {len(todo)} file(s) to be staged by the archive."
+                        )
+                        last_note = now
+                    wake = min(self._waiting[f].next_check for f in todo)
+                    await self._sleep(max(0.0, wake - now))
+        return result
+
+    def _prepare(self, wanted: dict[str, str], result: BatchResult) -> dict[str, DownloadPaths]:
+        todo: dict[str, DownloadPaths] = {}
+        for file_id, extension in wanted.items():
+            problem = file_id_problem(file_id)
+            if extension and not safe_extension(extension):
+                self._reporter.warn(f"{file_id}: the extension {extension!r} is not used.")
+            paths = DownloadPaths.of(self._output_dir, file_id, extension)
+            if problem:
+                outcome = FileOutcome(file_id, "failed", f"cannot be saved: {problem}", file_id)
+            elif paths.encrypted.exists() and not self._overwrite:
+                outcome = FileOutcome(
+                    file_id,
+                    "skipped",
+                    f"{paths.encrypted} exists; --overwrite downloads it again",
+                    file_id,
+                )
+            elif self._decrypt and paths.plain.exists() and not self._overwrite:
+                outcome = FileOutcome(
+                    file_id, "failed", f"{paths.plain} exists; --overwrite replaces it", file_id
+                )
+            else:
+                todo[file_id] = paths
+                continue
+            result.outcomes.append(outcome)
+            report_outcome(outcome, self._reporter)
+        return todo
+
+    async def _attempt(self, file_id: str, paths: DownloadPaths) -> FileOutcome | None:
+        """Download the file if it is staged; None while it is being staged."""
+        answer = await self._dcs.drs_object(file_id)
+        if isinstance(answer, Staging):
+            self._wait(file_id, answer)
+            return None
+        return await self._files.download(file_id, paths, answer, lambda: self._ready(file_id))
+
+    def _wait(self, file_id: str, answer: Staging) -> None:
+        now = self._clock()
+        state = self._waiting.get(file_id)
+        if state is None:
+            state = self._waiting[file_id] = _Waiting(now + self._max_wait, now)
+            self._reporter.info(
+                f"{file_id}: the archive is preparing this file for download; waiting "
+                f"(at most {self._max_wait:g}s, --max-wait)."
+            )
+        if now >= state.deadline:
+            raise TransferFailed(
+                f"the archive did not make the file ready within {self._max_wait:g}s "
+                "(--max-wait); run the command again later"
+            )
+        state.next_check = min(now + answer.retry_after, state.deadline)
+
+    async def _ready(self, file_id: str) -> DrsObject:
+        """A fresh DRS object (a new presigned URL), waiting again if need be."""
+        deadline = self._clock() + self._max_wait
+        while True:
+            answer = await self._dcs.drs_object(file_id)
+            if isinstance(answer, DrsObject):
+                return answer
+            now = self._clock()
+            if now >= deadline:
+                raise TransferFailed(
+                    f"the archive did not make the file ready again within {self._max_wait:g}s"
+                )
+            await self._sleep(min(answer.retry_after, deadline - now))

@@ -1,0 +1,262 @@
+"""Download one file: envelope, missing ranges in parallel, check while they arrive, rename.
+
+The content goes into ``<name>.c4gh.part`` (the envelope first), ranges by position. A
+verifier thread follows the contiguous prefix on disk: it decrypts each segment (AEAD)
+and hashes the plaintext, and with ``decrypt`` writes the plaintext to ``<name>.part``.
+Only when every byte is there and the hash equals the archive's sha-256 are the files
+renamed to their final names; a mismatch leaves ``<name>.c4gh.corrupt`` and no plaintext.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from connector.api.dcs import DownloadClient, DrsObject
+from connector.download.fetch import CHUNK, ContentUrl, RangeFetcher, fetch_ranges
+from connector.download.partial import PartialFile
+from connector.download.paths import DownloadPaths
+from connector.download.ranges import Aborted, ByteRange, Intervals, Written, plan_ranges
+from connector.download.verify import SessionDecryptor, decrypt_stream, file_reader
+from connector.errors import ConnectorError, TransferFailed
+from connector.http import RetryPolicy
+from connector.keys import KeyPair
+from connector.output import FileOutcome, human_size
+from connector.progress import Reporter
+from connector.transfer import BufferPool
+from shared.crypt.c4gh import HeaderError, SegmentAuthError, parse_header
+
+CHECKPOINT_BYTES = 64 * 1024 * 1024  # also record progress inside long ranges
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    output_dir: Path
+    range_size: int
+    concurrency: int
+    verify: bool = True
+    decrypt: bool = False
+
+
+class Checkpoints:
+    """Records progress in the background: after each range, and every CHECKPOINT_BYTES."""
+
+    def __init__(self, partial: PartialFile, written: Written, pool: ThreadPoolExecutor):
+        self._partial, self._written, self._pool = partial, written, pool
+        self._wake = asyncio.Event()
+        self._pending = 0
+
+    def note(self, count: int, range_done: bool) -> None:
+        self._pending += count
+        if range_done or self._pending >= CHECKPOINT_BYTES:
+            self._pending = 0
+            self._wake.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await loop.run_in_executor(self._pool, self._partial.checkpoint, self._written.snapshot)
+
+
+class FileDownloader:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy,
+        dcs: DownloadClient,
+        keys: KeyPair,
+        options: DownloadOptions,
+        reporter: Reporter,
+    ) -> None:
+        self._client, self._policy, self._dcs = client, policy, dcs
+        self._keys, self._options, self._reporter = keys, options, reporter
+        self._pool = BufferPool(CHUNK)
+
+    async def download(
+        self,
+        name: str,
+        paths: DownloadPaths,
+        drs: DrsObject,
+        renew: Callable[[], Awaitable[DrsObject]],
+    ) -> FileOutcome:
+        envelope = await self._dcs.envelope(drs.file_id)
+        decryptor = None
+        if self._options.verify or self._options.decrypt:
+            try:
+                decryptor = SessionDecryptor(parse_header(envelope, self._keys.private_key)[0])
+            except HeaderError:
+                raise TransferFailed(
+                    "the archive's envelope for this file cannot be opened with your private key"
+                ) from None
+        partial = PartialFile(paths, drs.file_id, drs.size, envelope, drs.sha256)
+        done = partial.open()
+        if partial.restart_reason:
+            self._reporter.warn(f"{name}: {partial.restart_reason}; starting over.")
+        resumed = done.covered()
+        try:
+            sha256 = await self._transfer(name, partial, drs, renew, decryptor, Written(done))
+        except SegmentAuthError as error:
+            self._corrupt(partial, f"its content does not decrypt ({error})")
+        except BaseException:  # unverified plaintext is not left behind
+            with contextlib.suppress(FileNotFoundError):
+                paths.plain_partial.unlink()
+            raise
+        finally:
+            partial.close()
+        if sha256 is not None and drs.sha256 is not None and sha256 != drs.sha256:
+            self._corrupt(
+                partial,
+                f"its content does not match the archive's checksum (sha-256 {sha256[:16]}... "
+                f"instead of {drs.sha256[:16]}...)",
+            )
+        partial.finish()
+        if self._options.decrypt:
+            os.replace(paths.plain_partial, paths.plain)
+        detail = self._detail(drs, paths, resumed)
+        return FileOutcome(name, "resumed" if resumed else "downloaded", detail, drs.file_id)
+
+    def _detail(self, drs: DrsObject, paths: DownloadPaths, resumed: int) -> str:
+        parts = [f"saved as {paths.encrypted}"]
+        if resumed:
+            parts.append(f"{human_size(resumed)} of {human_size(drs.size)} were already there")
+        if self._options.decrypt:
+            parts.append(f"decrypted to {paths.plain}")
+        if not (self._options.verify or self._options.decrypt):
+            parts.append("not verified")
+        elif drs.sha256:
+            parts.append("sha-256 verified")
+        else:
+            parts.append("decrypts, but the archive gave no checksum to compare")
+        return "; ".join(parts)
+
+    async def _transfer(
+        self,
+        name: str,
+        partial: PartialFile,
+        drs: DrsObject,
+        renew: Callable[[], Awaitable[DrsObject]],
+        decryptor: SessionDecryptor | None,
+        written: Written,
+    ) -> str | None:
+        """Fetch the missing ranges while the verifier follows; its sha256 (or None).
+
+        Raises the first real failure (SegmentAuthError if the data does not decrypt);
+        every worker thread has stopped when it returns or raises.
+        """
+        loop = asyncio.get_running_loop()
+        advance = self._reporter.bar(name, drs.size)
+        advance(written.covered())
+        ranges = plan_ranges(Intervals(written.snapshot()), drs.size, self._options.range_size)
+        writers = max(1, min(4, self._options.concurrency))
+        verify: asyncio.Future | None = None
+        try:
+            with (
+                ThreadPoolExecutor(writers, thread_name_prefix="fs-write") as write_pool,
+                ThreadPoolExecutor(1, thread_name_prefix="fs-record") as record_pool,
+                ThreadPoolExecutor(1, thread_name_prefix="fs-verify") as verify_pool,
+            ):
+                checkpoints = Checkpoints(partial, written, record_pool)
+
+                async def write(offset: int, data: memoryview) -> None:
+                    await loop.run_in_executor(write_pool, partial.write_at, offset, data)
+                    written.add(offset, offset + len(data))
+                    advance(len(data))
+                    checkpoints.note(len(data), range_done=False)
+
+                fetcher = RangeFetcher(
+                    self._client, self._policy, ContentUrl(drs, renew), write, self._pool
+                )
+
+                async def fetch(wanted: ByteRange) -> None:
+                    await fetcher.fetch(wanted)
+                    checkpoints.note(0, range_done=True)
+
+                if decryptor is not None:
+                    verify = loop.run_in_executor(
+                        verify_pool, self._verify, partial, written, decryptor, drs.size
+                    )
+                recorder = asyncio.create_task(checkpoints.run())
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        fetching = fetch_ranges(ranges, fetch, self._options.concurrency)
+                        group.create_task(_aborting(fetching, written))
+                        if verify is not None:
+                            group.create_task(_aborting(verify, written))
+                except BaseExceptionGroup as errors:
+                    raise _telling(errors) from None
+                finally:
+                    written.abort()  # the verifier stops waiting, whatever happened
+                    recorder.cancel()
+                    with contextlib.suppress(BaseException):
+                        await recorder
+        except BaseException:  # every thread has stopped: record what is on disk, for a rerun
+            partial.checkpoint(written.snapshot)
+            raise
+        return verify.result() if verify is not None else None
+
+    def _verify(
+        self, partial: PartialFile, written: Written, decryptor: SessionDecryptor, size: int
+    ) -> str:
+        plain_sink = None
+        with contextlib.ExitStack() as stack:
+            source = stack.enter_context(partial.path.open("rb", buffering=0))
+            if self._options.decrypt:
+                descriptor = os.open(
+                    partial.paths.plain_partial,
+                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
+                    0o600,
+                )
+                plain_sink = stack.enter_context(os.fdopen(descriptor, "wb")).write
+            return decrypt_stream(
+                file_reader(source, len(partial.envelope)),
+                size,
+                decryptor,
+                sink=plain_sink,
+                wait=written.wait_for_prefix,
+            )
+
+    def _corrupt(self, partial: PartialFile, why: str) -> None:
+        partial.discard_as_corrupt()
+        with contextlib.suppress(FileNotFoundError):
+            partial.paths.plain_partial.unlink()
+        raise TransferFailed(
+            f"the download is damaged: {why}; it was kept as {partial.paths.corrupt.name} "
+            "(not a usable file), run the command again to download it anew"
+        )
+
+
+async def _aborting(work: Awaitable, written: Written) -> None:
+    """Run ``work``; if it fails, the other side stops waiting for bytes."""
+    try:
+        await work
+    except BaseException:
+        written.abort()
+        raise
+
+
+def _telling(group: BaseExceptionGroup) -> BaseException:
+    """The error that explains a failed download (not the ones it caused)."""
+    flat: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+        elif not isinstance(error, Aborted | asyncio.CancelledError):
+            flat.append(error)
+
+    walk(group)
+    for kind in (SegmentAuthError, ConnectorError, Exception):
+        for error in flat:
+            if isinstance(error, kind):
+                return error
+    return flat[0] if flat else asyncio.CancelledError()

@@ -1,0 +1,209 @@
+"""The temporary ``.c4gh.part`` file of a download and the record that makes it resumable.
+
+The partial file has its final size from the start: the envelope at offset 0, the content
+behind it, written by position as ranges arrive. Beside it, ``.c4gh.part.json`` lists the
+content intervals known to be on disk. It is rewritten (atomically) only after an fsync of
+the partial file, from a list taken before that fsync, so it never claims bytes that a
+crash could lose. A rerun resumes only if the record matches the file (same id, size,
+expected checksum) and the partial file starts with the very envelope DCS hands out now;
+otherwise it starts over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from connector.download.paths import DownloadPaths
+from connector.download.ranges import Intervals
+from connector.errors import TransferFailed
+
+RECORD_VERSION = 1
+_BINARY = getattr(os, "O_BINARY", 0)
+_sync = getattr(os, "fdatasync", os.fsync)
+
+
+@dataclass(frozen=True)
+class ResumeRecord:
+    file_id: str
+    size: int  # content bytes
+    envelope_sha256: str
+    envelope_length: int
+    expected_sha256: str | None
+    done: list[tuple[int, int]]
+
+    def to_json(self) -> str:
+        return json.dumps({"version": RECORD_VERSION, **asdict(self)})
+
+    @classmethod
+    def from_json(cls, text: str) -> ResumeRecord:
+        """Parse a record; ValueError if it is damaged or of another version."""
+        try:
+            data = json.loads(text)
+            if data.get("version") != RECORD_VERSION:
+                raise ValueError("unknown record version")
+            expected = data["expected_sha256"]
+            return cls(
+                file_id=str(data["file_id"]),
+                size=int(data["size"]),
+                envelope_sha256=str(data["envelope_sha256"]),
+                envelope_length=int(data["envelope_length"]),
+                expected_sha256=None if expected is None else str(expected),
+                done=[(int(a), int(b)) for a, b in data["done"]],
+            )
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"damaged resume record: {type(error).__name__}") from None
+
+
+def _write_all(write: Callable[[memoryview, int], int], data: memoryview, offset: int) -> None:
+    while len(data):
+        count = write(data, offset)
+        data, offset = data[count:], offset + count
+
+
+class PartialFile:
+    """One download's partial file: positional writes from many threads, checkpoints."""
+
+    def __init__(
+        self,
+        paths: DownloadPaths,
+        file_id: str,
+        size: int,
+        envelope: bytes,
+        expected_sha256: str | None,
+    ) -> None:
+        self.paths = paths
+        self.file_id = file_id
+        self.size = size
+        self.envelope = envelope
+        self.expected_sha256 = expected_sha256
+        self.restart_reason: str | None = None  # why an earlier partial download was dropped
+        self._fd: int | None = None
+        self._seek_lock = threading.Lock()  # for systems without pwrite (Windows)
+        self._record_lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self.paths.partial
+
+    def _record(self, done: list[tuple[int, int]]) -> ResumeRecord:
+        return ResumeRecord(
+            file_id=self.file_id,
+            size=self.size,
+            envelope_sha256=hashlib.sha256(self.envelope).hexdigest(),
+            envelope_length=len(self.envelope),
+            expected_sha256=self.expected_sha256,
+            done=done,
+        )
+
+    def open(self) -> Intervals:
+        """Open the partial file (resuming a matching one); the content already there."""
+        try:
+            done = self._resumable()
+            if done is not None:
+                self._fd = os.open(self.path, os.O_RDWR | _BINARY)
+                return done
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | _BINARY, 0o644)
+            _write_all(self._pwrite, memoryview(self.envelope), 0)
+            os.ftruncate(self._fd, len(self.envelope) + self.size)
+            self._save(self._record([]))
+        except OSError as error:
+            self.close()
+            raise TransferFailed(f"Cannot write {self.path}: {error.strerror}.") from None
+        return Intervals()
+
+    def _resumable(self) -> Intervals | None:
+        """The intervals of a partial file that can go on, or None (reason noted)."""
+        if not self.path.exists():
+            with contextlib.suppress(FileNotFoundError):
+                self.paths.record.unlink()
+            return None
+        try:
+            record = ResumeRecord.from_json(self.paths.record.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.restart_reason = "a partial download without its resume record was found"
+            return None
+        except (OSError, ValueError):
+            self.restart_reason = "the resume record of the partial download is damaged"
+            return None
+        fresh = self._record(record.done)
+        if (record.file_id, record.size, record.expected_sha256) != (
+            fresh.file_id,
+            fresh.size,
+            fresh.expected_sha256,
+        ):
+            self.restart_reason = "the partial download is of another version of the file"
+            return None
+        with self.path.open("rb") as handle:
+            start = handle.read(len(self.envelope))
+            handle.seek(0, os.SEEK_END)
+            length = handle.tell()
+        if (record.envelope_length, record.envelope_sha256) != (
+            fresh.envelope_length,
+            fresh.envelope_sha256,
+        ) or start != self.envelope:
+            self.restart_reason = "the archive now sends another envelope for this file"
+            return None
+        if length != len(self.envelope) + self.size:
+            self.restart_reason = "the partial download has the wrong size"
+            return None
+        return Intervals(record.done).clipped(self.size)
+
+    def _pwrite(self, data: memoryview, offset: int) -> int:
+        assert self._fd is not None
+        if hasattr(os, "pwrite"):
+            return os.pwrite(self._fd, data, offset)
+        with self._seek_lock:  # pragma: no cover - Windows
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            return os.write(self._fd, data)
+
+    def write_at(self, offset: int, data: memoryview) -> None:
+        """Write content bytes at content ``offset`` (thread-safe)."""
+        if offset < 0 or offset + len(data) > self.size:
+            raise ValueError("write outside the content")
+        _write_all(self._pwrite, data, len(self.envelope) + offset)
+
+    def checkpoint(self, snapshot: Callable[[], list[tuple[int, int]]]) -> None:
+        """Make what is written durable, then record it (``snapshot`` taken before fsync)."""
+        with self._record_lock:
+            if self._fd is None:
+                return
+            done = snapshot()
+            _sync(self._fd)
+            self._save(self._record(done))
+
+    def _save(self, record: ResumeRecord) -> None:
+        target = self.paths.record
+        temporary = target.with_name(target.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o644)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(record.to_json().encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+
+    def close(self) -> None:
+        with self._record_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def finish(self) -> None:
+        """The download is complete (and verified): give it its final name."""
+        self.close()
+        os.replace(self.path, self.paths.encrypted)
+        with contextlib.suppress(FileNotFoundError):
+            self.paths.record.unlink()
+
+    def discard_as_corrupt(self) -> None:
+        """Keep the bad bytes for inspection under a name nobody takes for a good file."""
+        self.close()
+        os.replace(self.path, self.paths.corrupt)
+        with contextlib.suppress(FileNotFoundError):
+            self.paths.record.unlink()

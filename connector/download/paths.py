@@ -1,0 +1,62 @@
+"""Where a downloaded file goes: names built from the file id, never from a server path.
+
+``<id><ext>.c4gh`` is the download (GHGA's client names it the same way), ``<id><ext>``
+its decrypted content. Both are written under a temporary name and renamed only when
+complete and verified; a download that fails its checksum becomes ``<id><ext>.c4gh.corrupt``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_ID = 200
+_SAFE_EXTENSION = re.compile(r"^(\.[A-Za-z0-9_+-]{1,20}){0,3}$")
+
+
+def file_id_problem(file_id: str) -> str | None:
+    """Why a file id cannot name a local file (it must not reach outside the output dir)."""
+    if not 1 <= len(file_id) <= MAX_ID:
+        return f"a file id has 1 to {MAX_ID} characters"
+    if any(unicodedata.category(c).startswith(("C", "Z")) and c != " " for c in file_id):
+        return "the file id contains control or invisible characters"
+    if "/" in file_id or "\\" in file_id or ":" in file_id or file_id.startswith("."):
+        return "the file id contains a path separator or starts with a dot"
+    return None
+
+
+def safe_extension(extension: str | None) -> str:
+    """The extension if it is a plain one (``.bam``, ``.vcf.gz``), else nothing."""
+    if extension and _SAFE_EXTENSION.match(extension):
+        return extension
+    return ""
+
+
+@dataclass(frozen=True)
+class DownloadPaths:
+    encrypted: Path  # <id><ext>.c4gh, the finished download
+    plain: Path  # <id><ext>, the decrypted content
+
+    @classmethod
+    def of(cls, output_dir: Path, file_id: str, extension: str | None) -> DownloadPaths:
+        name = file_id + safe_extension(extension)
+        return cls(output_dir / f"{name}.c4gh", output_dir / name)
+
+    @property
+    def partial(self) -> Path:
+        return self.encrypted.with_name(self.encrypted.name + ".part")
+
+    @property
+    def record(self) -> Path:
+        """The resume record beside the partial file."""
+        return self.encrypted.with_name(self.encrypted.name + ".part.json")
+
+    @property
+    def corrupt(self) -> Path:
+        return self.encrypted.with_name(self.encrypted.name + ".corrupt")
+
+    @property
+    def plain_partial(self) -> Path:
+        return self.plain.with_name(self.plain.name + ".part")

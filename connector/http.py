@@ -1,0 +1,178 @@
+"""One HTTP client for every call, and the retry policy that makes it patient.
+
+Transient failures (connection errors, timeouts, 408, 429, 5xx) are retried with capped
+exponential back-off and jitter; a Retry-After header (seconds or an HTTP date) is
+honoured. When the retries are used up, a transport error becomes ``Unreachable`` (exit
+code 4) and the last response is handed back so the caller can say what the service said.
+Messages name only scheme and host, never a path or query: presigned URLs are credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from connector import __version__
+from connector.errors import BadInput, Unreachable
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def origin(url: str | httpx.URL) -> str:
+    """scheme://host[:port] of a URL: safe to show, unlike its path and query."""
+    parsed = httpx.URL(str(url))
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to wait; ``retries`` counts attempts after the first."""
+
+    retries: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 300.0
+    jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Wait before retry number ``attempt`` (0-based): half fixed, half random."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
+        return ceiling / 2 + self.jitter(0, ceiling / 2)
+
+    def wait(self, attempt: int, response: httpx.Response | None) -> float:
+        if response is not None and response.status_code in (429, 503):
+            after = retry_after_seconds(response.headers.get("retry-after"))
+            if after is not None:
+                return min(after, self.retry_after_max)
+        return self.backoff(attempt)
+
+
+def make_client(
+    timeout: float = 60.0, connect_timeout: float = 10.0, connections: int = 16
+) -> httpx.AsyncClient:
+    """The AsyncClient every API client and transfer shares (keep-alive, bounded pool)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        headers={"User-Agent": f"fs-connector/{__version__}"},
+        follow_redirects=False,
+    )
+
+
+class Http:
+    """Sends requests with the retry policy; one instance per command run."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        request_id: bool = True,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with retries; returns the response (any status) or raises Unreachable.
+
+        ``service`` names the other side in messages. A fresh X-Request-Id is sent per
+        logical request (the same one on its retries) unless ``request_id`` is False.
+        """
+        headers = dict(kwargs.pop("headers", None) or {})
+        if request_id:
+            headers["X-Request-Id"] = str(uuid.uuid4())
+        last_error: Exception | None = None
+        response: httpx.Response | None = None
+        for attempt in range(self.policy.retries + 1):
+            if attempt:
+                await self._sleep(self.policy.wait(attempt - 1, response))
+            response = None
+            try:
+                response = await self.client.request(method, url, headers=headers, **kwargs)
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+                raise BadInput(f"Cannot send requests to {service} at {url!r}.") from None
+            except httpx.TransportError as error:
+                last_error = error
+                continue
+            if response.status_code not in RETRY_STATUSES:
+                return response
+        if response is not None:
+            return response
+        raise Unreachable(
+            f"{service} at {origin(url)} could not be reached after "
+            f"{self.policy.retries + 1} attempt(s): {_describe(last_error)}."
+        )
+
+
+def _describe(error: Exception | None) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(error, httpx.ConnectError):
+        return "connection failed"
+    if error is None:
+        return "no answer"
+    return type(error).__name__
+
+
+class MinInterval:
+    """Spaces calls at least ``seconds`` apart (a simple rate limit shared by tasks)."""
+
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if self.seconds <= 0:
+            return
+        async with self._lock:
+            now = self._clock()
+            if now < self._next:
+                await self._sleep(self._next - now)
+                now = self._next
+            self._next = now + self.seconds

@@ -1,0 +1,90 @@
+"""Parallel transfers with bounded memory: produce pieces in order, move many at once.
+
+A producer (reading and encrypting a file, or planning byte ranges) runs in a worker thread
+so the event loop keeps the network busy; at most ``concurrency`` pieces exist at any
+time (the one being produced included), so memory is about concurrency x piece size
+whatever the file size. The first failure cancels the rest and is raised as itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import TypeVar
+
+from connector.errors import ConnectorError
+
+T = TypeVar("T")
+
+
+def first_error(group: BaseExceptionGroup) -> BaseException:
+    """The most telling error of a task group: a ConnectorError if there is one."""
+    flat: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+        else:
+            flat.append(error)
+
+    walk(group)
+    for error in flat:
+        if isinstance(error, ConnectorError):
+            return error
+    return flat[0]
+
+
+async def run_bounded(
+    produce: Callable[[], T | None],
+    handle: Callable[[T], Awaitable[None]],
+    concurrency: int,
+    producer_pool: Executor,
+) -> None:
+    """Call ``produce()`` (blocking, in ``producer_pool``) until it returns None and
+    ``await handle(item)`` for each item, at most ``concurrency`` at a time."""
+    loop = asyncio.get_running_loop()
+    slots = asyncio.Semaphore(max(1, concurrency))
+
+    async def run(item: T) -> None:
+        try:
+            await handle(item)
+        finally:
+            slots.release()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            while True:
+                await slots.acquire()
+                try:
+                    item = await loop.run_in_executor(producer_pool, produce)
+                except BaseException:
+                    slots.release()
+                    raise
+                if item is None:
+                    slots.release()
+                    break
+                group.create_task(run(item))
+    except BaseExceptionGroup as errors:
+        raise first_error(errors) from None
+
+
+class BufferPool:
+    """Buffers of one size, reused: fresh large allocations cost page faults every time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self.created = 0
+
+    def take(self) -> bytearray:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            self.created += 1
+            return bytearray(self.size)
+
+    def give(self, buffer: bytearray) -> None:
+        self._free.put(buffer)

@@ -1,0 +1,1 @@
+"""The upload side: plan parts, encrypt on the fly, upload in parallel, resume."""

@@ -1,0 +1,220 @@
+"""Upload a batch of files, one after the other, resuming what an interruption left open.
+
+For each file the box listing decides: already complete → skip; open with a matching local
+resume record → resume (only the parts S3 lacks are sent); open without one, or the file
+changed size → delete that upload and start over; otherwise create a new upload.
+"""
+
+from __future__ import annotations
+
+from connector.api.ucs import StoredPart, UploadClient, UploadInfo
+from connector.api.wkvs import WellKnownValues
+from connector.errors import ConnectorError, NotAuthorized, ServiceError, Unreachable
+from connector.http import Http
+from connector.keys import KeyPair
+from connector.output import BatchResult, FileOutcome, report_outcome, state_words
+from connector.progress import Reporter
+from connector.upload.inputs import FileToUpload
+from connector.upload.plan import UploadPlan, plan_upload
+from connector.upload.resume import ResumeRecord, ResumeStore
+from connector.upload.uploader import PartPutter, TransferResult, upload_parts
+from shared.crypt.c4gh import make_header, new_session_key
+
+COMPLETE_STATES = frozenset({"inbox", "interrogated", "registered"})
+OPEN_STATE = "init"
+ACTIVE_STATES = COMPLETE_STATES | {OPEN_STATE}
+
+
+def by_alias(infos: list[UploadInfo]) -> dict[str, UploadInfo]:
+    """One upload per alias: the active one (at most one holds an alias), else the latest
+    listed (a cancelled or rejected one, which leaves the alias free)."""
+    chosen: dict[str, UploadInfo] = {}
+    for info in infos:
+        current = chosen.get(info.alias)
+        if current is None or current.state not in ACTIVE_STATES:
+            chosen[info.alias] = info
+    return chosen
+
+
+class BatchUploader:
+    def __init__(
+        self,
+        http: Http,
+        ucs: UploadClient,
+        values: WellKnownValues,
+        keys: KeyPair,
+        store: ResumeStore,
+        reporter: Reporter,
+        box_id: str,
+        part_size: int,
+        concurrency: int,
+    ) -> None:
+        self.http, self.ucs, self.values, self.keys = http, ucs, values, keys
+        self.store, self.reporter, self.box_id = store, reporter, box_id
+        self.part_size, self.concurrency = part_size, concurrency
+
+    async def run(self, files: list[FileToUpload]) -> BatchResult:
+        listing = by_alias(await self.ucs.list_uploads())
+        result = BatchResult([])
+        with self.reporter.progress():
+            for index, item in enumerate(files):
+                try:
+                    outcome = await self.upload(item, listing.get(item.alias))
+                except ConnectorError as error:
+                    outcome = FileOutcome(item.alias, "failed", error.message)
+                    if isinstance(error, NotAuthorized | Unreachable) or (
+                        isinstance(error, ServiceError) and error.status == 507
+                    ):
+                        result.fatal = error  # the rest would fail the same way
+                result.outcomes.append(outcome)
+                if result.fatal is not None:
+                    result.outcomes += [
+                        FileOutcome(rest.alias, "not attempted") for rest in files[index + 1 :]
+                    ]
+                    break
+                self._report(outcome)
+        return result
+
+    def _report(self, outcome: FileOutcome) -> None:
+        report_outcome(outcome, self.reporter)
+
+    async def upload(self, item: FileToUpload, existing: UploadInfo | None) -> FileOutcome:
+        for attempt in range(2):
+            outcome = await self._reconcile(item, existing)
+            if outcome is not None:
+                return outcome
+            try:
+                return await self._fresh(item)
+            except ServiceError as error:
+                if error.exception_id != "fileUploadAlreadyExists" or attempt:
+                    raise
+            # created meanwhile (e.g. a create whose answer got lost): look again
+            existing = by_alias(await self.ucs.list_uploads()).get(item.alias)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _reconcile(self, item: FileToUpload, existing: UploadInfo | None):
+        """Skip, resume or clear away what the box already has under this alias."""
+        if existing is None:
+            return None
+        if existing.state in COMPLETE_STATES:
+            if existing.decrypted_size not in (None, item.size):
+                return FileOutcome(
+                    item.alias,
+                    "failed",
+                    f"the box already holds another file ({existing.decrypted_size} bytes, "
+                    f"{state_words(existing)}) under this alias; delete it with "
+                    f"'fs-connector delete --file-id {existing.id}' or choose another alias",
+                    existing.id,
+                )
+            return FileOutcome(
+                item.alias, "skipped", f"already in the box: {state_words(existing)}", existing.id
+            )
+        if existing.state != OPEN_STATE:  # rejected or cancelled before: upload anew
+            self.store.delete(existing.id)  # e.g. an open upload the archive cleaned up
+            return None
+        record = self.store.load(existing.id)
+        problem = self._stale(record, existing, item)
+        if problem is None:
+            try:
+                part_size, stored = await self.ucs.stored_parts(existing.id)
+            except ServiceError as error:  # e.g. the storage lost the multipart upload
+                part_size, stored, problem = None, [], error.message
+            if part_size == record.part_size:
+                parts = {p.part_number: p for p in stored}
+                return await self._transfer(item, record, parts, resumed=True)
+            problem = problem or "the upload's part size differs from the local record"
+        self.reporter.warn(
+            f"{item.alias}: an unfinished upload exists but cannot be resumed ({problem}); "
+            "deleting it and starting over."
+        )
+        await self.ucs.delete(existing.id)
+        self.store.delete(existing.id)
+        return None
+
+    def _stale(
+        self, record: ResumeRecord | None, existing: UploadInfo, item: FileToUpload
+    ) -> str | None:
+        if record is None:
+            return "there is no local resume record for it"
+        if record.box_id != self.box_id or record.alias != item.alias:
+            return "the local record belongs to another box or alias"
+        if record.size != item.size or existing.decrypted_size not in (None, item.size):
+            return "the file changed size"
+        if existing.part_size not in (None, record.part_size):
+            return "the upload's part size differs from the local record"
+        return None
+
+    async def _fresh(self, item: FileToUpload) -> FileOutcome:
+        plan = plan_upload(item.size, self.part_size)
+        created = await self.ucs.create(
+            item.alias, plan.decrypted_size, plan.encrypted_size, plan.part_size
+        )
+        archive_key = self.values.archive_key(created.storage_alias)
+        session_key = new_session_key()
+        record = ResumeRecord(
+            file_id=created.file_id,
+            box_id=self.box_id,
+            alias=item.alias,
+            storage_alias=created.storage_alias,
+            path=str(item.path.resolve()),
+            size=item.size,
+            mtime_ns=item.mtime_ns,
+            part_size=plan.part_size,
+            session_key=session_key,
+            header=make_header(session_key, self.keys.private_key, archive_key),
+        )
+        self.store.save(record)  # before the first part: an interruption can resume
+        return await self._transfer(item, record, {}, resumed=False)
+
+    async def _transfer(
+        self,
+        item: FileToUpload,
+        record: ResumeRecord,
+        stored: dict[int, StoredPart],
+        resumed: bool,
+    ) -> FileOutcome:
+        plan = UploadPlan(item.size, record.part_size)
+        if resumed:
+            self.reporter.info(
+                f"{item.alias}: resuming; {len(stored)} of {plan.part_count} part(s) are "
+                "already uploaded"
+            )
+        advance = self.reporter.bar(item.alias, plan.encrypted_size)
+        result = await upload_parts(
+            item.path,
+            plan,
+            record.session_key,
+            record.header,
+            PartPutter(self.http, self.ucs, record.file_id),
+            stored=stored,
+            concurrency=self.concurrency,
+            on_progress=advance,
+        )
+        await self._close(item, record, result)
+        self.store.delete(record.file_id)
+        status = "resumed" if resumed else "uploaded"
+        detail = f"file id {record.file_id}"
+        if resumed:
+            detail += (
+                f"; {result.parts_skipped} part(s) were already there, {result.parts_sent} sent"
+            )
+        return FileOutcome(item.alias, status, detail, record.file_id)
+
+    async def _close(self, item: FileToUpload, record: ResumeRecord, result: TransferResult):
+        try:
+            await self.ucs.close(record.file_id, result.checksums)
+        except ServiceError as error:
+            if error.status == 409:  # a close whose answer got lost, replayed
+                infos = await self.ucs.list_uploads()
+                if any(i.id == record.file_id and i.state in COMPLETE_STATES for i in infos):
+                    return
+            if error.status == 400:  # the archive disagrees with what was sent: start over
+                await self.ucs.delete(record.file_id)
+                self.store.delete(record.file_id)
+                raise ServiceError(
+                    f"the archive rejected the upload ({error.message}); it was removed, "
+                    "run the command again to upload the file anew",
+                    error.status,
+                    error.exception_id,
+                ) from None
+            raise

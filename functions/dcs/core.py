@@ -1,0 +1,316 @@
+"""The download controller: DRS objects, envelopes, the assembled file by range, the outbox.
+
+A file is served from the outbox only. When it is not there, the answer is "retry later"
+(202 with a wait scaled to the size) and IFRS is asked, once per staging, to copy it there
+(NonStagedFileRequested); the conditional write that moves the file to ``staging`` picks
+the one request that publishes, however many polls race. IFRS's FileStagedForDownload marks
+it staged. Copies unused for a configured time are removed by the scheduled clean-up.
+
+Envelopes come from the key store and are kept per (file, secret, reader key): a header is
+randomised each time it is built, and a range reader that reads the envelope in two
+requests must get the bytes of one and the same header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from functions.dcs.auth import Reader
+from functions.dcs.model import (
+    REGISTERED,
+    STAGED,
+    STAGING,
+    DrsObject,
+    DrsRepository,
+    EnvelopeSource,
+    EventsDown,
+    KeyStoreDown,
+    KeyStoreUnavailable,
+    NoSuchObject,
+    SecretMissing,
+)
+from functions.dcs.ranges import ByteRange, check_size, parse_range, split
+from shared.errors import Unavailable
+from shared.events import FileInternallyRegistered, FileStagedForDownload
+from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage
+
+log = logging.getLogger("fs.dcs")
+
+MAX_RANGE_BYTES = 4 * 1024 * 1024  # base64 of it stays below Lambda's 6 MB response limit
+
+
+@dataclass(frozen=True)
+class DownloadPolicy:
+    outbox_bucket: str
+    drs_host: str  # names the objects: drs://<host>/<file_id>
+    presigned_url_lifetime_s: int = 3600
+    retry_after_min_s: int = 5
+    retry_after_max_s: int = 300
+    staging_bytes_per_s: int = 100_000_000
+    staging_timeout_s: int = 600  # a staging request older than this is made again
+    outbox_max_age_s: int = 7 * 24 * 3600
+    max_range_bytes: int = MAX_RANGE_BYTES
+
+    def retry_after(self, size: int) -> int:
+        """Whole seconds to wait for a copy of ``size`` bytes, within the configured range."""
+        wanted = math.ceil(size / self.staging_bytes_per_s)
+        return max(self.retry_after_min_s, min(self.retry_after_max_s, wanted))
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Not in the outbox yet: ask again after ``retry_after_s`` seconds."""
+
+    retry_after_s: int
+
+
+@dataclass(frozen=True)
+class Served:
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Assembled:
+    data: bytes
+    total: int  # envelope + content
+    served: ByteRange | None  # None: the whole file
+
+
+class DownloadController:
+    def __init__(
+        self,
+        *,
+        repository: DrsRepository,
+        storage: ObjectStorage,
+        publisher: EventPublisher,
+        keys: EnvelopeSource,
+        policy: DownloadPolicy,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.storage = storage
+        self.publisher = publisher
+        self.keys = keys
+        self.policy = policy
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # ------------------------------------------------------------ HTTP side
+
+    def drs_object(self, file_id: str, reader: Reader) -> Served | Wait:
+        """The DRS object with a presigned outbox URL, or a wait while staging."""
+        item = self._known(file_id)
+        if not self._ready(item):
+            return self._wait(item)
+        url = self.storage.presign_get(
+            self.policy.outbox_bucket, item.object_id, self.policy.presigned_url_lifetime_s
+        )
+        self._publish(
+            "FileDownloadServed",
+            {**self._target(item), "context": reader.audit_context()},
+            item.file_id,
+        )
+        log.info("download served", extra={"file_id": file_id})
+        return Served(self._drs_body(item, url))
+
+    def envelope(self, file_id: str, reader_public_key: bytes) -> bytes:
+        """The file's Crypt4GH header for the reader's key (the same bytes every time)."""
+        return self._envelope(self._known(file_id), reader_public_key)
+
+    def assembled(
+        self, file_id: str, reader: Reader, range_header: str | None, head: bool = False
+    ) -> Assembled | Wait:
+        """Bytes of envelope + content, for one range (or the whole, if small enough)."""
+        item = self._known(file_id)
+        if not self._ready(item):
+            return self._wait(item)
+        envelope = self._envelope(item, reader.public_key)
+        total = len(envelope) + item.content_size
+        if head:
+            return Assembled(b"", total, None)
+        wanted = parse_range(range_header, total)
+        served = wanted or ByteRange(0, total - 1)
+        check_size(served, self.policy.max_range_bytes, total)
+        pieces = split(served, len(envelope))
+        data = b""
+        if pieces.envelope is not None:
+            data += envelope[pieces.envelope[0] : pieces.envelope[1]]
+        if pieces.content is not None:
+            try:
+                data += self.storage.get_range(
+                    self.policy.outbox_bucket, item.object_id, *pieces.content
+                )
+            except ObjectNotFound:
+                log.info("outbox copy removed while reading", extra={"file_id": file_id})
+                return self._wait(item)
+        if len(data) != served.length:
+            raise Unavailable(  # never send a short body: range readers hang on those
+                "The file could not be read completely; try again shortly.",
+                exception_id="contentUnavailable",
+            )
+        return Assembled(data, total, wanted)
+
+    # ------------------------------------------------------------ events
+
+    def on_registered(self, event: FileInternallyRegistered) -> bool:
+        """Learn of a registered file (idempotent: an existing record is never changed)."""
+        item = DrsObject(
+            file_id=event.file_id,
+            object_id=event.object_id,
+            secret_id=event.secret_id,
+            decrypted_sha256=event.decrypted_sha256,
+            decrypted_size=event.decrypted_size,
+            content_size=event.encrypted_size,
+            created=self.clock(),
+        )
+        added = self.repository.add_if_absent(item)
+        log.info(
+            "file registered for download" if added else "registration known; ignored",
+            extra={"file_id": event.file_id},
+        )
+        return added
+
+    def on_staged(self, event: FileStagedForDownload) -> bool:
+        """Mark a file staged once its copy is really in the outbox (idempotent)."""
+        item = self.repository.get(event.file_id)
+        ids = {"file_id": event.file_id}
+        if item is None:
+            log.warning("staged file is unknown here; ignored", extra=ids)
+            return False
+        if (
+            event.target_bucket != self.policy.outbox_bucket
+            or event.target_object_id != item.object_id
+        ):
+            log.warning("staged copy is not where this file's copy belongs; ignored", extra=ids)
+            return False
+        if item.state == STAGED:
+            log.info("already staged; duplicate ignored", extra=ids)
+            return False
+        copy = self.storage.head(self.policy.outbox_bucket, item.object_id)
+        if copy is None or copy.size != item.content_size:
+            # a late duplicate after the copy was removed, or a broken copy: not staged
+            log.warning("staged copy missing or of the wrong size; ignored", extra=ids)
+            return False
+        marked = self.repository.mark_staged(item.file_id, self.clock())
+        log.info("file staged" if marked else "file changed meanwhile; ignored", extra=ids)
+        return marked
+
+    # ------------------------------------------------------------ schedule
+
+    def clean_outbox(self) -> dict[str, int]:
+        """Remove outbox copies not requested for ``outbox_max_age_s``."""
+        cutoff = self.clock() - timedelta(seconds=self.policy.outbox_max_age_s)
+        counts = {"removed": 0, "in_use": 0, "failed": 0}
+        for item in self.repository.staged_unused_since(cutoff):
+            ids = {"file_id": item.file_id}
+            try:
+                if not self.repository.unstage(item):
+                    counts["in_use"] += 1  # requested since it was listed
+                    continue
+                self.storage.delete(self.policy.outbox_bucket, item.object_id)
+            except Exception:
+                log.exception("outbox copy could not be removed", extra=ids)
+                counts["failed"] += 1
+                continue
+            counts["removed"] += 1
+            log.info("outbox copy removed", extra=ids)
+        return counts
+
+    # ------------------------------------------------------------ steps
+
+    def _known(self, file_id: str) -> DrsObject:
+        item = self.repository.get(file_id)
+        if item is None:
+            raise NoSuchObject("There is no file with this id.", data={"file_id": file_id[:100]})
+        return item
+
+    def _wait(self, item: DrsObject) -> Wait:
+        return Wait(self.policy.retry_after(item.content_size))
+
+    def _ready(self, item: DrsObject) -> bool:
+        """Whether the content is in the outbox now; asks for staging if it is not."""
+        now = self.clock()
+        if item.state == STAGED:
+            copy = self.storage.head(self.policy.outbox_bucket, item.object_id)
+            if copy is not None and copy.size == item.content_size:
+                # False if it was cleaned up since it was read: the next poll asks again
+                return self.repository.touch(item.file_id, now)
+            if copy is not None:
+                log.error("outbox copy has the wrong size; removed", extra=self._ids(item))
+                self.storage.delete(self.policy.outbox_bucket, item.object_id)
+            self._request_staging(item, now)
+        elif item.state == REGISTERED:
+            self._request_staging(item, now)
+        elif item.state == STAGING and self._stale(item, now):
+            log.warning("staging request unanswered; asking again", extra=self._ids(item))
+            self._request_staging(item, now)
+        return False
+
+    def _stale(self, item: DrsObject, now: datetime) -> bool:
+        requested = item.staging_requested_at
+        timeout = timedelta(seconds=self.policy.staging_timeout_s)
+        return requested is None or requested + timeout <= now
+
+    def _request_staging(self, item: DrsObject, now: datetime) -> None:
+        if not self.repository.request_staging(item, now):
+            return  # another request won: it publishes
+        try:
+            self._publish("NonStagedFileRequested", self._target(item), item.file_id)
+        except EventsDown:
+            with contextlib.suppress(Exception):  # else the staging timeout recovers
+                self.repository.undo_staging_request(item, now)
+            raise
+        log.info("staging requested", extra=self._ids(item))
+
+    def _publish(self, event_type: str, payload: dict[str, Any], key: str) -> None:
+        try:
+            self.publisher.publish(event_type, payload, key=key)
+        except Exception as error:
+            log.exception("event not published", extra={"event_type": event_type})
+            raise EventsDown(
+                "The request could not be completed; try again shortly.",
+                data={"event_type": event_type},
+            ) from error
+
+    def _envelope(self, item: DrsObject, reader: bytes) -> bytes:
+        kept = self.repository.get_envelope(item.file_id, item.secret_id, reader)
+        if kept is not None:
+            return kept
+        try:
+            fresh = self.keys.envelope(item.secret_id, reader)
+        except SecretMissing as error:
+            raise NoSuchObject(
+                "The key of this file is gone; the file is being deleted.",
+                data={"file_id": item.file_id},
+            ) from error
+        except KeyStoreUnavailable as error:
+            log.warning("key store unavailable", extra={**self._ids(item), "cause": str(error)})
+            raise KeyStoreDown("The key store is unavailable; try again shortly.") from error
+        return self.repository.keep_envelope(item.file_id, item.secret_id, reader, fresh)
+
+    def _target(self, item: DrsObject) -> dict[str, str]:
+        return {
+            "file_id": item.file_id,
+            "target_object_id": item.object_id,
+            "target_bucket": self.policy.outbox_bucket,
+            "decrypted_sha256": item.decrypted_sha256,
+        }
+
+    def _drs_body(self, item: DrsObject, url: str) -> dict[str, Any]:
+        return {
+            "id": item.file_id,
+            "self_uri": f"drs://{self.policy.drs_host}/{item.file_id}",
+            "size": item.content_size,
+            "created_time": item.created.isoformat(),
+            "checksums": [{"type": "sha-256", "checksum": item.decrypted_sha256}],
+            "access_methods": [{"type": "s3", "access_url": {"url": url}}],
+        }
+
+    @staticmethod
+    def _ids(item: DrsObject) -> dict[str, str]:
+        return {"file_id": item.file_id, "object_id": item.object_id}

@@ -1,0 +1,158 @@
+"""The file registry, registration half: from staging to permanent storage, once.
+
+On FileInterrogationSuccess the registry picks the permanent object id and records it
+before any copy, then (under a lease, so a concurrent duplicate waits its turn) copies the
+staged object server-side, checks the size, publishes FileInternallyRegistered, marks the
+file registered and removes the staged object. Every step can be redone: a redelivery after
+a crash copies only if the permanent object is not there yet, and finishes what is left.
+
+Delivery is at least once: after a crash between publishing and recording, the event is
+published again. Its consumers are idempotent (keyed by file id), as for every event here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from functions.ifrs.model import COPYING, REGISTERED, FileRepository, Registration, StaleRecord
+from shared.events import FileInternallyRegistered, FileInterrogationSuccess
+from shared.ports import EventPublisher, ObjectStorage
+
+log = logging.getLogger("fs.ifrs")
+
+
+class RegistrationError(RuntimeError):
+    """The staged or copied object is not what the event says: retried, then dead-lettered
+    for an operator to look at. Never registered."""
+
+
+class LeaseLost(Exception):
+    """Another invocation saved the record meanwhile: it carries on."""
+
+
+class Registry:
+    def __init__(
+        self,
+        *,
+        storage: ObjectStorage,
+        publisher: EventPublisher,
+        repository: FileRepository,
+        staging_bucket: str,
+        permanent_bucket: str,
+        lease_s: float = 930.0,  # below the queue's visibility timeout (960 s)
+        clock: Callable[[], datetime] | None = None,
+        after_copy: Callable[[Registration], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.publisher = publisher
+        self.repository = repository
+        self.staging_bucket = staging_bucket
+        self.permanent_bucket = permanent_bucket
+        self.lease_s = lease_s
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.after_copy = after_copy  # tests: interrupt between copy and publish
+
+    def register(self, event: FileInterrogationSuccess) -> None:
+        """Register the interrogated file (idempotent; duplicates and redeliveries welcome)."""
+        if event.staging_bucket != self.staging_bucket:
+            raise RegistrationError(
+                f"file {event.file_id}: staged in an unknown bucket; not copied"
+            )
+        owner = str(uuid.uuid4())
+        item = self._claim(event, owner)
+        if item is None:
+            return
+        try:
+            self._register(item)
+        except LeaseLost:
+            log.warning("lease lost; another invocation carries on", extra=_ids(item))
+        except Exception:
+            self._release(item.file_id, owner)
+            raise
+
+    # ------------------------------------------------------------ steps
+
+    def _claim(self, event: FileInterrogationSuccess, owner: str) -> Registration | None:
+        for _ in range(5):
+            now = self.clock()
+            lease_until = now + timedelta(seconds=self.lease_s)
+            item = self.repository.get(event.file_id)
+            if item is None:
+                item = Registration(
+                    file_id=event.file_id,
+                    object_id=str(uuid.uuid4()),
+                    bucket=self.permanent_bucket,
+                    interrogation=event.model_dump(),
+                )
+            elif item.staged_object_id != event.staged_object_id:
+                log.warning("event for another staged object of a known file ignored")
+                return None
+            elif item.state == REGISTERED:
+                # a crash may have come between recording and removing the staged copy
+                self.storage.delete(self.staging_bucket, item.staged_object_id)
+                log.info("already registered; duplicate ignored", extra=_ids(item))
+                return None
+            elif item.lease_until is not None and item.lease_until > now:
+                log.info("another invocation is registering this file", extra=_ids(item))
+                return None
+            item.lease_owner, item.lease_until = owner, lease_until
+            try:
+                self.repository.save(item)
+            except StaleRecord:
+                continue
+            return item
+        return None
+
+    def _register(self, item: Registration) -> None:
+        assert item.state == COPYING
+        permanent = self.storage.head(item.bucket, item.object_id)
+        if permanent is None or permanent.size != item.encrypted_size:
+            staged = self.storage.head(self.staging_bucket, item.staged_object_id)
+            if staged is None:
+                raise RegistrationError(f"file {item.file_id}: the staged object is missing")
+            if staged.size != item.encrypted_size:
+                raise RegistrationError(
+                    f"file {item.file_id}: the staged object has {staged.size} bytes, "
+                    f"the event says {item.encrypted_size}"
+                )
+            self.storage.copy(
+                self.staging_bucket, item.staged_object_id, item.bucket, item.object_id
+            )
+            permanent = self.storage.head(item.bucket, item.object_id)
+            if permanent is None or permanent.size != item.encrypted_size:
+                raise RegistrationError(f"file {item.file_id}: the copy has the wrong size")
+            log.info("copied to permanent storage", extra=_ids(item))
+        if self.after_copy is not None:
+            self.after_copy(item)
+        payload = FileInternallyRegistered(
+            **item.interrogation, object_id=item.object_id, bucket=item.bucket
+        ).model_dump()
+        self.publisher.publish("FileInternallyRegistered", payload, key=item.file_id)
+        item.state = REGISTERED
+        item.registered = self.clock()
+        item.lease_owner = item.lease_until = None
+        self._save(item)
+        self.storage.delete(self.staging_bucket, item.staged_object_id)
+        log.info("file registered", extra=_ids(item))
+
+    def _save(self, item: Registration) -> None:
+        try:
+            self.repository.save(item)
+        except StaleRecord as error:
+            raise LeaseLost(item.file_id) from error
+
+    def _release(self, file_id: str, owner: str) -> None:
+        try:
+            item = self.repository.get(file_id)
+            if item is not None and item.lease_owner == owner:
+                item.lease_owner = item.lease_until = None
+                self.repository.save(item)
+        except Exception:
+            log.warning("could not release the lease", extra={"file_id": file_id})
+
+
+def _ids(item: Registration) -> dict[str, str]:
+    return {"file_id": item.file_id, "object_id": item.object_id, "state": item.state}

@@ -1,0 +1,103 @@
+"""The pure streaming transform of interrogation: one staged part at a time.
+
+A staged part is a run of whole cipher segments of the uploaded body. Each segment is
+decrypted with the submitter's secret (which authenticates it), its plaintext goes into the
+running SHA-256 of the file, and it is encrypted again with the archive's new secret. The
+result has the same size as the input, so staged parts line up with segments.
+
+Nonces are derived, not drawn: HMAC-SHA256(new secret, label + segment index)[:12]. The new
+secret is fresh for every file, so no nonce repeats under one key, and a part that is redone
+after a crash comes out byte for byte the same as the first time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from shared.crypt.c4gh import CIPHER_DIFF, CIPHER_SEGMENT_SIZE, NONCE_SIZE
+from shared.crypt.resumable_sha256 import ResumableSha256
+
+NONCE_LABEL = b"fs-irs-nonce"
+MIN_PART_SIZE = 80 * CIPHER_SEGMENT_SIZE  # 5,245,120: the first segment multiple >= 5 MiB
+DEFAULT_MAX_PART_SIZE = 1024 * CIPHER_SEGMENT_SIZE  # 67,137,536, GHGA's default part size
+
+
+class SegmentDamaged(ValueError):
+    """A cipher segment did not authenticate with the submitter's secret."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"segment {index} failed authentication")
+        self.index = index  # 0-based, counted over the whole body
+
+
+@dataclass(frozen=True)
+class StagedChunk:
+    data: bytearray  # not copied into bytes: a part is up to tens of MiB
+    plain_size: int
+    md5: str
+    sha256: str
+
+
+def segment_nonce(new_secret: bytes, index: int) -> bytes:
+    message = NONCE_LABEL + index.to_bytes(8, "big")
+    return hmac.new(new_secret, message, hashlib.sha256).digest()[:NONCE_SIZE]
+
+
+def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PART_SIZE) -> int:
+    """The upload's part size on segment boundaries, within [MIN_PART_SIZE, max_part_size].
+
+    Memory per invocation is a few times this size, hence the upper bound.
+    """
+    ceiling = max(MIN_PART_SIZE, max_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE)
+    aligned = upload_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE
+    return min(max(aligned, MIN_PART_SIZE), ceiling)
+
+
+def part_count(body_size: int, part_size: int) -> int:
+    """Staged parts for a body; an empty body still makes one (empty) part."""
+    return max(1, -(-body_size // part_size))
+
+
+class Reencryptor:
+    def __init__(self, submitter_secret: bytes, new_secret: bytes) -> None:
+        self._open = ChaCha20Poly1305(submitter_secret)
+        self._seal = ChaCha20Poly1305(new_secret)
+        self._new_secret = new_secret
+
+    def part(
+        self, cipher: bytes | memoryview, first_segment: int, plain_hash: ResumableSha256
+    ) -> StagedChunk:
+        """Re-encrypt whole segments starting at body segment ``first_segment``.
+
+        Raises SegmentDamaged for a segment that does not authenticate, including a last
+        segment cut short.
+        """
+        view = memoryview(cipher)
+        out = bytearray(len(view))
+        plain_size = 0
+        for position in range(0, len(view), CIPHER_SEGMENT_SIZE):
+            index = first_segment + position // CIPHER_SEGMENT_SIZE
+            segment = view[position : position + CIPHER_SEGMENT_SIZE]
+            if len(segment) <= CIPHER_DIFF:
+                raise SegmentDamaged(index)
+            try:
+                plain = self._open.decrypt(segment[:NONCE_SIZE], segment[NONCE_SIZE:], None)
+            except InvalidTag as error:
+                raise SegmentDamaged(index) from error
+            plain_hash.update(plain)
+            plain_size += len(plain)
+            nonce = segment_nonce(self._new_secret, index)
+            end = position + len(segment)
+            out[position : position + NONCE_SIZE] = nonce
+            out[position + NONCE_SIZE : end] = self._seal.encrypt(nonce, plain, None)
+        return StagedChunk(
+            data=out,
+            plain_size=plain_size,
+            md5=hashlib.md5(out, usedforsecurity=False).hexdigest(),
+            sha256=hashlib.sha256(out).hexdigest(),
+        )

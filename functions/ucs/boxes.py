@@ -1,0 +1,98 @@
+"""Upload boxes: what the operator creates, locks, unlocks and deletes.
+
+A box bounds what one submission may hold (``max_size``, summed over its active uploads).
+Deleting only marks it deleted, so that the counters of its remaining (registered)
+uploads stay consistent and a repeated delete is harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from functions.ucs import errors
+from functions.ucs.models import (
+    BOX_DELETED,
+    BOX_LOCKED,
+    BOX_OPEN,
+    INBOX,
+    INIT,
+    Box,
+    StaleState,
+    UcsRepository,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def find_box(repository: UcsRepository, box_id: str) -> Box:
+    """The box, unless it does not exist or was deleted (404 boxNotFound)."""
+    box = repository.get_box(box_id) if is_uuid(box_id) else None
+    if box is None or box.status == BOX_DELETED:
+        raise errors.box_not_found()
+    return box
+
+
+class BoxAdmin:
+    def __init__(
+        self,
+        repository: UcsRepository,
+        default_max_size: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._repository = repository
+        self._default_max_size = default_max_size
+        self._clock = clock
+
+    def create(self, max_size: int | None = None, description: str | None = None) -> Box:
+        now = self._clock()
+        box = Box(
+            id=str(uuid.uuid4()),
+            max_size=max_size if max_size is not None else self._default_max_size,
+            status=BOX_OPEN,
+            created=now,
+            updated=now,
+            description=description,
+        )
+        self._repository.add_box(box)
+        return box
+
+    def get(self, box_id: str) -> Box:
+        return find_box(self._repository, box_id)
+
+    def set_locked(self, box_id: str, locked: bool) -> Box:
+        find_box(self._repository, box_id)
+        try:
+            self._repository.set_box_status(
+                box_id, BOX_LOCKED if locked else BOX_OPEN, self._clock()
+            )
+        except StaleState as error:  # deleted meanwhile
+            raise errors.box_not_found() from error
+        return find_box(self._repository, box_id)
+
+    def delete(self, box_id: str) -> None:
+        """Delete an empty box; deleting a deleted box again is fine."""
+        box = self._repository.get_box(box_id) if is_uuid(box_id) else None
+        if box is None:
+            raise errors.box_not_found()
+        if box.status == BOX_DELETED:
+            return
+        try:
+            self._repository.set_box_status(box_id, BOX_DELETED, self._clock())
+        except StaleState as error:
+            current = self._repository.get_box(box_id)
+            if current is not None and current.status == BOX_DELETED:
+                return
+            counts = current.counts if current is not None else box.counts
+            raise errors.box_not_empty(counts.get(INIT, 0), counts.get(INBOX, 0)) from error

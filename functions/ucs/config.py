@@ -1,0 +1,40 @@
+"""UCS's settings, read from ``UCS_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from functions.ucs.models import TIB
+from shared.settings import ResourceSettings
+
+
+class UcsConfig(ResourceSettings):
+    wot_public_key: str = Field(min_length=1)  # PEM of WPS's ES256 key: verifies WOTs
+    operator_token_sha256: str = Field(min_length=64, max_length=64)
+    storage_alias: str = Field(min_length=1)  # the key in WKVS's crypt4gh_public_keys
+    max_open_uploads_per_box: int = Field(default=100, ge=1)
+    default_box_max_size: int = Field(default=TIB, ge=1)
+    part_url_lifetime_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # uploads still open after this long are cancelled by the scheduled clean-up
+    abandoned_upload_age_s: int = Field(default=7 * 24 * 3600, ge=0)
+    # what a 429 asks the client to wait (Retry-After, integer seconds)
+    retry_after_s: int = Field(default=30, ge=1, le=3600)
+    # embedded stack only: moto's DynamoDB is not atomic under concurrent writes
+    serialize_writes: bool = False
+
+    @model_validator(mode="after")
+    def _resources_declared(self) -> UcsConfig:
+        missing = [
+            name
+            for name, present in (
+                ("buckets.inbox", "inbox" in self.buckets),
+                ("tables.boxes", "boxes" in self.tables),
+                ("tables.uploads", "uploads" in self.tables),
+                ("topics.FileUploadReceived", "FileUploadReceived" in self.topics),
+                ("topics.FileUploadDeleted", "FileUploadDeleted" in self.topics),
+            )
+            if not present
+        ]
+        if missing:
+            raise ValueError("resources not declared for UCS: " + ", ".join(missing))
+        return self

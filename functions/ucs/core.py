@@ -1,0 +1,373 @@
+"""The upload controller: file uploads into boxes, as S3 multipart uploads in the inbox.
+
+Every state change is a conditional write (see the repository), and every step that
+touches S3 is ordered so that a call that dies half-way can be repeated and converges:
+
+* create: the multipart upload is started first; if the record is never written, the
+  clean-up aborts the orphaned multipart upload.
+* close: parts are checked, the multipart upload completed, then the state moves to
+  ``inbox``, then FileUploadReceived is published and marked as published. A repeated
+  close finds the object already complete (and checks its ETag), or the state already
+  ``inbox`` with the same checksums (and publishes again if that had not happened).
+* delete and clean-up: the state moves to ``cancelled`` first, then the storage is freed
+  (abort the multipart upload and remove any object under the key). A repeated delete of
+  a cancelled upload frees the storage again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from functions.ucs import errors
+from functions.ucs.boxes import find_box, is_uuid, utcnow
+from functions.ucs.completion import complete_checked
+from functions.ucs.models import (
+    ACTIVE_STATES,
+    BOX_OPEN,
+    CANCELLED,
+    FAILED,
+    INBOX,
+    INIT,
+    MAX_OBJECT_SIZE,
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    Box,
+    Checksums,
+    StaleState,
+    UcsRepository,
+    Upload,
+    part_count,
+)
+from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
+from shared.errors import BadRequest
+from shared.events import FileUploadDeleted, FileUploadReceived
+from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage, PartInfo
+
+log = logging.getLogger("fs.ucs")
+CREATE_ATTEMPTS = 3
+TRANSITION_ATTEMPTS = 3
+BOX_WAS_LOCKED = "box locked"  # what stopped a transition, when it was not another state
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    inbox_bucket: str
+    storage_alias: str
+    max_open_uploads_per_box: int
+    part_url_lifetime_s: int
+    retry_after_s: int = 30
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    alias: str
+    decrypted_size: int
+    encrypted_size: int
+    part_size: int
+    overwrite: bool = False
+
+
+class UploadController:
+    def __init__(
+        self,
+        repository: UcsRepository,
+        storage: ObjectStorage,
+        publisher: EventPublisher,
+        policy: UploadPolicy,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._repository = repository
+        self._storage = storage
+        self._publisher = publisher
+        self._policy = policy
+        self._clock = clock
+
+    # ------------------------------------------------------------ reading
+
+    def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]:
+        find_box(self._repository, box_id)
+        return self._repository.list_uploads(box_id, skip, limit)
+
+    def get_upload(self, file_id: str) -> Upload:
+        upload = self._repository.get_upload(file_id) if is_uuid(file_id) else None
+        if upload is None:
+            raise errors.upload_not_found()
+        return upload
+
+    def upload_in_box(self, box_id: str, file_id: str) -> tuple[Box, Upload]:
+        box = find_box(self._repository, box_id)
+        upload = self.get_upload(file_id)
+        if upload.box_id != box_id:  # the token and URL agree, but the file lives elsewhere
+            raise errors.upload_not_found()
+        return box, upload
+
+    # ------------------------------------------------------------ create
+
+    def create_upload(
+        self, box_id: str, request: NewUpload, created_by: str | None = None
+    ) -> Upload:
+        count = self._check_sizes(request)
+        file_id = str(uuid.uuid4())
+        s3_upload_id: str | None = None
+        try:
+            for _ in range(CREATE_ATTEMPTS):
+                box = find_box(self._repository, box_id)
+                if box.status != BOX_OPEN:
+                    raise errors.box_locked()
+                holder_id, replacing = self._alias_situation(box_id, request)
+                self._check_limits(box, request, replacing)
+                if s3_upload_id is None:
+                    s3_upload_id = self._storage.create_multipart(
+                        self._policy.inbox_bucket, file_id
+                    )
+                now = self._clock()
+                upload = Upload(
+                    id=file_id,
+                    box_id=box_id,
+                    alias=request.alias,
+                    decrypted_size=request.decrypted_size,
+                    encrypted_size=request.encrypted_size,
+                    part_size=request.part_size,
+                    state=INIT,
+                    created=now,
+                    updated=now,
+                    s3_upload_id=s3_upload_id,
+                    object_id=file_id,  # the key is the id, never the alias
+                    created_by=created_by,
+                )
+                try:
+                    self._repository.create_upload(
+                        upload,
+                        box_max_size=box.max_size,
+                        max_open=self._policy.max_open_uploads_per_box,
+                        replacing=replacing,
+                        claim_holder=holder_id,
+                    )
+                except StaleState:
+                    continue  # look again: the refusal (or success) will be exact
+                s3_upload_id = None  # the record owns the multipart upload now
+                if replacing is not None:
+                    self.free_storage(replacing, replacing.state)
+                log.info(
+                    "upload created",
+                    extra={"file_id": file_id, "box_id": box_id, "part_count": count},
+                )
+                return upload
+            raise errors.concurrent_change()
+        finally:
+            if s3_upload_id is not None:
+                self._storage.abort_multipart(self._policy.inbox_bucket, file_id, s3_upload_id)
+
+    @staticmethod
+    def _check_sizes(request: NewUpload) -> int:
+        expected = c4gh_encrypted_size(request.decrypted_size)
+        if request.encrypted_size != expected:
+            raise errors.size_mismatch(
+                "encrypted_size does not match decrypted_size: a Crypt4GH file with one "
+                f"recipient of {request.decrypted_size} bytes has {expected} bytes.",
+                expected_encrypted_size=expected,
+            )
+        if request.encrypted_size > MAX_OBJECT_SIZE:
+            raise BadRequest(
+                f"Files above {MAX_OBJECT_SIZE} bytes (encrypted) cannot be stored.",
+                exception_id="fileTooLarge",
+            )
+        if not MIN_PART_SIZE <= request.part_size <= MAX_PART_SIZE:
+            raise errors.invalid_part_size(
+                f"part_size must be from {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes.",
+                min_part_size=MIN_PART_SIZE,
+                max_part_size=MAX_PART_SIZE,
+            )
+        count = part_count(request.encrypted_size, request.part_size)
+        if count > MAX_PARTS:
+            raise errors.invalid_part_size(
+                f"part_size is too small: the file would need {count} parts, "
+                f"at most {MAX_PARTS} are possible.",
+                part_count=count,
+                max_parts=MAX_PARTS,
+            )
+        return count
+
+    def _alias_situation(self, box_id: str, request: NewUpload) -> tuple[str | None, Upload | None]:
+        """(current holder of the alias, the upload to replace) or a 409."""
+        holder_id = self._repository.alias_holder(box_id, request.alias)
+        if holder_id is None:
+            return None, None
+        holder = self._repository.get_upload(holder_id)
+        if holder is None or holder.state not in ACTIVE_STATES:
+            return holder_id, None  # a stale claim: take it over
+        if not request.overwrite or holder.state not in (INIT, INBOX):
+            raise errors.upload_exists(holder.id, holder.state)
+        return holder_id, holder
+
+    def _check_limits(self, box: Box, request: NewUpload, replacing: Upload | None) -> None:
+        limit = self._policy.max_open_uploads_per_box
+        added_open = 0 if replacing is not None and replacing.state == INIT else 1
+        if box.open_uploads + added_open > limit:
+            raise errors.too_many_open(limit, self._policy.retry_after_s)
+        freed = replacing.encrypted_size if replacing is not None else 0
+        if box.used_size - freed + request.encrypted_size > box.max_size:
+            raise errors.box_full(box.max_size, box.used_size, request.encrypted_size)
+
+    # ------------------------------------------------------------ parts
+
+    def part_url(self, box_id: str, file_id: str, part_no: int) -> str:
+        upload = self._open_upload(box_id, file_id)
+        if not 1 <= part_no <= upload.part_count:
+            raise errors.invalid_part_number(part_no, upload.part_count)
+        return self._storage.presign_upload_part(
+            self._policy.inbox_bucket,
+            upload.object_id,
+            upload.s3_upload_id,
+            part_no,
+            self._policy.part_url_lifetime_s,
+        )
+
+    def stored_parts(self, box_id: str, file_id: str) -> tuple[Upload, list[PartInfo]]:
+        """The parts S3 already has, so that an interrupted upload can resume."""
+        _, upload = self.upload_in_box(box_id, file_id)
+        if upload.state != INIT:
+            raise errors.upload_state(upload.state, "only an open upload has parts to resume.")
+        try:
+            parts = self._storage.list_parts(
+                self._policy.inbox_bucket, upload.object_id, upload.s3_upload_id
+            )
+        except ObjectNotFound as error:
+            raise errors.s3_upload_missing() from error
+        return upload, sorted(parts, key=lambda part: part.number)
+
+    def _open_upload(self, box_id: str, file_id: str) -> Upload:
+        box, upload = self.upload_in_box(box_id, file_id)
+        if upload.state != INIT:
+            raise errors.upload_state(upload.state, "parts can only be added to an open upload.")
+        if box.locked:
+            raise errors.box_locked()
+        return upload
+
+    # ------------------------------------------------------------ close
+
+    def close(
+        self, box_id: str, file_id: str, checksums: Checksums, submitter_public_key: str
+    ) -> None:
+        box, upload = self.upload_in_box(box_id, file_id)
+        if upload.state != INIT:
+            if upload.state in ACTIVE_STATES and upload.closed_with(checksums):
+                # a retried close (GHGA's client retries PATCH): same answer, and the
+                # event goes out if the first attempt died before publishing it
+                if upload.state == INBOX and not upload.received_published:
+                    self._announce(upload, checksums, submitter_public_key)
+                return
+            raise errors.upload_state(upload.state, "only an open upload can be closed.")
+        if box.locked:
+            raise errors.box_locked()
+        try:
+            complete_checked(self._storage, self._policy.inbox_bucket, upload, checksums)
+        except Exception as error:
+            # S3 may fail in any way when a delete aborts the upload under our feet
+            # (moto even answers 500); if the state moved, that is the real answer
+            current = self._repository.get_upload(upload.id)
+            if current is not None and current.state != INIT:
+                raise self._lost_close(upload, current.state) from error
+            raise
+        refusal = self._move(
+            upload,
+            INBOX,
+            require_open_box=True,
+            checksums=checksums,
+            submitter_public_key=submitter_public_key,
+        )
+        if refusal is not None:
+            raise self._lost_close(upload, refusal)
+        self._announce(dataclasses.replace(upload, state=INBOX), checksums, submitter_public_key)
+
+    def _lost_close(self, upload: Upload, refusal: str) -> Exception:
+        """Why a close that may have completed the object lost; tidy up after it."""
+        if refusal == BOX_WAS_LOCKED:
+            return errors.box_locked()
+        if refusal == CANCELLED:
+            # deleted (or cleaned up) meanwhile: the object just completed is nobody's
+            self._storage.delete(self._policy.inbox_bucket, upload.object_id)
+            return errors.upload_state(refusal, "it was deleted while it was being closed.")
+        return errors.upload_state(refusal, "it was closed by another request.")
+
+    def _move(self, upload: Upload, to: str, **options: Any) -> str | None:
+        """Move ``upload`` to ``to``: None, or what stopped it (its new state, or a lock).
+
+        A transaction may also be cancelled with nothing changed (DynamoDB's transaction
+        conflicts); then it is simply tried again.
+        """
+        for _ in range(TRANSITION_ATTEMPTS):
+            try:
+                self._repository.transition(upload, to, now=self._clock(), **options)
+                return None
+            except StaleState:
+                current = self._repository.get_upload(upload.id)
+                state = current.state if current is not None else CANCELLED
+                if state != upload.state:
+                    return state
+                box = self._repository.get_box(upload.box_id)
+                if options.get("require_open_box") and (box is None or box.status != BOX_OPEN):
+                    return BOX_WAS_LOCKED
+        raise errors.concurrent_change()
+
+    def _announce(self, upload: Upload, checksums: Checksums, submitter_public_key: str) -> None:
+        event = FileUploadReceived(
+            file_id=upload.id,
+            box_id=upload.box_id,
+            alias=upload.alias,
+            object_id=upload.object_id,
+            bucket=self._policy.inbox_bucket,
+            decrypted_size=upload.decrypted_size,
+            encrypted_size=upload.encrypted_size,
+            part_size=upload.part_size,
+            submitter_public_key=submitter_public_key,
+            decrypted_sha256=checksums.decrypted_sha256,
+            encrypted_md5=checksums.encrypted_md5,
+            encrypted_parts_md5=checksums.encrypted_parts_md5,
+            encrypted_parts_sha256=checksums.encrypted_parts_sha256,
+        )
+        self._publisher.publish("FileUploadReceived", event.model_dump(), key=upload.id)
+        self._repository.mark_received_published(upload.id)
+
+    # ------------------------------------------------------------ delete
+
+    def delete(self, box_id: str, file_id: str) -> None:
+        box, upload = self.upload_in_box(box_id, file_id)
+        if upload.state in (CANCELLED, FAILED):
+            # already gone: free the storage again in case an earlier delete died half-way
+            self.free_storage(upload, upload.cancelled_from or upload.state)
+            return
+        if upload.state not in (INIT, INBOX):
+            raise errors.upload_state(
+                upload.state, "interrogated and registered files are deleted by the archive."
+            )
+        if box.locked:
+            raise errors.box_locked()
+        refusal = self._move(
+            upload, CANCELLED, reason="deleted by the submitter", require_open_box=True
+        )
+        if refusal == BOX_WAS_LOCKED:
+            raise errors.box_locked()
+        if refusal is not None:
+            raise errors.upload_state(refusal, "it changed while it was being deleted.")
+        self.free_storage(upload, upload.state)
+
+    def free_storage(self, upload: Upload, previous_state: str) -> None:
+        """Release what a cancelled upload held in S3 (idempotent; also for the clean-up)."""
+        bucket = self._policy.inbox_bucket
+        if previous_state == INIT:
+            self._storage.abort_multipart(bucket, upload.object_id, upload.s3_upload_id)
+            self._storage.delete(bucket, upload.object_id)  # completed by a close that died
+        elif previous_state == INBOX:
+            self._storage.delete(bucket, upload.object_id)
+            event = FileUploadDeleted(file_id=upload.id, box_id=upload.box_id)
+            self._publisher.publish("FileUploadDeleted", event.model_dump(), key=upload.id)
+        elif previous_state == FAILED:
+            self._storage.delete(bucket, upload.object_id)

@@ -1,0 +1,223 @@
+"""UCS's domain: boxes, file uploads, their states, and the rules on sizes and aliases.
+
+Nothing here knows about HTTP, DynamoDB or S3; the core and the repository share it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Protocol
+
+# ------------------------------------------------------------------ states
+
+INIT: Final = "init"  # multipart upload open in the inbox
+INBOX: Final = "inbox"  # closed; awaiting interrogation
+INTERROGATED: Final = "interrogated"  # accepted by interrogation
+FAILED: Final = "failed"  # rejected by interrogation (state_reason says why)
+CANCELLED: Final = "cancelled"  # deleted by the submitter, replaced, or abandoned
+REGISTERED: Final = "registered"  # registered in permanent storage
+
+STATES: Final = (INIT, INBOX, INTERROGATED, FAILED, CANCELLED, REGISTERED)
+# an upload in an active state holds its alias and counts towards the box's used size
+ACTIVE_STATES: Final = frozenset({INIT, INBOX, INTERROGATED, REGISTERED})
+RELEASED_STATES: Final = frozenset({CANCELLED, FAILED})
+# every transition UCS (or, later, its event consumer) may make; anything else is a bug
+TRANSITIONS: Final = {
+    INIT: frozenset({INBOX, CANCELLED}),
+    INBOX: frozenset({CANCELLED, INTERROGATED, FAILED}),
+    INTERROGATED: frozenset({REGISTERED}),
+    FAILED: frozenset(),
+    CANCELLED: frozenset(),
+    REGISTERED: frozenset(),
+}
+
+BOX_OPEN: Final = "open"
+BOX_LOCKED: Final = "locked"
+BOX_DELETED: Final = "deleted"
+
+# ------------------------------------------------------------------ sizes (S3 multipart)
+
+MIB: Final = 1024**2
+GIB: Final = 1024**3
+TIB: Final = 1024**4
+MIN_PART_SIZE: Final = 5 * MIB
+MAX_PART_SIZE: Final = 5 * GIB
+MAX_PARTS: Final = 10_000
+MAX_OBJECT_SIZE: Final = 5 * TIB
+MAX_ALIAS_LENGTH: Final = 255
+
+
+def part_count(encrypted_size: int, part_size: int) -> int:
+    """Parts of a multipart upload; an empty body still has one (header-only) part."""
+    return max(1, math.ceil(encrypted_size / part_size))
+
+
+def expected_part_sizes(encrypted_size: int, part_size: int) -> list[int]:
+    count = part_count(encrypted_size, part_size)
+    return [part_size] * (count - 1) + [encrypted_size - (count - 1) * part_size]
+
+
+def multipart_etag(part_md5s: list[str]) -> str:
+    """S3's ETag of a completed multipart object: md5 over the parts' binary md5s, "-N"."""
+    import hashlib
+
+    digest = hashlib.md5(b"".join(bytes.fromhex(m) for m in part_md5s))  # noqa: S324
+    return f"{digest.hexdigest()}-{len(part_md5s)}"
+
+
+_PATH_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
+
+
+def alias_problem(alias: str) -> str | None:
+    """Why an alias is unacceptable, or None.
+
+    Aliases are the submitter's names for files. They never become object keys, but they
+    are shown in listings and used as file names by tools, so they must be printable.
+    """
+    if not 1 <= len(alias) <= MAX_ALIAS_LENGTH:
+        return f"must have 1 to {MAX_ALIAS_LENGTH} characters"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in alias):
+        return "must not contain control or invisible formatting characters"
+    if alias != alias.strip():
+        return "must not start or end with white space"
+    if alias.startswith("/") or alias.startswith("\\"):
+        return "must not start with a slash"
+    if _PATH_SEGMENT.search(alias.replace("\\", "/")):
+        return "must not contain '.' or '..' path segments"
+    return None
+
+
+# ------------------------------------------------------------------ entities
+
+
+@dataclass
+class Box:
+    id: str
+    max_size: int
+    status: str
+    created: datetime
+    updated: datetime
+    description: str | None = None
+    used_size: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
+
+    @property
+    def locked(self) -> bool:
+        return self.status == BOX_LOCKED
+
+    @property
+    def open_uploads(self) -> int:
+        return self.counts.get(INIT, 0)
+
+    @property
+    def active_uploads(self) -> int:
+        return sum(self.counts.get(state, 0) for state in ACTIVE_STATES)
+
+
+@dataclass(frozen=True)
+class Checksums:
+    """What the submitter declares at close; lowercase hex throughout."""
+
+    decrypted_sha256: str
+    encrypted_md5: str  # S3 multipart ETag style: "<md5 of md5s>-<N>"
+    encrypted_parts_md5: list[str]
+    encrypted_parts_sha256: list[str]
+
+    def parts_digest(self) -> str:
+        """One sha256 over both part lists: what a repeated close is compared against.
+
+        The lists themselves can hold 10,000 entries each, more than a DynamoDB item takes.
+        """
+        import hashlib
+
+        text = ",".join(self.encrypted_parts_md5) + "|" + ",".join(self.encrypted_parts_sha256)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Upload:
+    id: str
+    box_id: str
+    alias: str
+    decrypted_size: int
+    encrypted_size: int
+    part_size: int
+    state: str
+    created: datetime
+    updated: datetime
+    s3_upload_id: str
+    object_id: str
+    state_reason: str | None = None
+    created_by: str | None = None
+    cancelled_from: str | None = None
+    submitter_public_key: str | None = None
+    decrypted_sha256: str | None = None
+    encrypted_md5: str | None = None
+    encrypted_parts_digest: str | None = None
+    received_published: bool = False
+
+    @property
+    def part_count(self) -> int:
+        return part_count(self.encrypted_size, self.part_size)
+
+    def closed_with(self, checksums: Checksums) -> bool:
+        return (
+            self.decrypted_sha256 == checksums.decrypted_sha256
+            and self.encrypted_md5 == checksums.encrypted_md5
+            and self.encrypted_parts_digest == checksums.parts_digest()
+        )
+
+
+# ------------------------------------------------------------------ the repository port
+
+
+class StaleState(Exception):
+    """A conditional write lost: the upload, its alias or its box changed meanwhile."""
+
+
+class UcsRepository(Protocol):
+    def add_box(self, box: Box) -> None: ...
+    def get_box(self, box_id: str) -> Box | None: ...
+    def set_box_status(self, box_id: str, status: str, now: datetime) -> None:
+        """Lock, unlock or delete; deleting requires no upload in init or inbox."""
+        ...
+
+    def get_upload(self, file_id: str) -> Upload | None: ...
+    def alias_holder(self, box_id: str, alias: str) -> str | None:
+        """The id of the upload that holds ``alias`` in the box (active state), if any."""
+        ...
+
+    def create_upload(
+        self,
+        upload: Upload,
+        *,
+        box_max_size: int,
+        max_open: int,
+        replacing: Upload | None,
+        claim_holder: str | None,
+    ) -> None:
+        """Atomically: add the upload, claim its alias, count it in its box, cancel
+        ``replacing``. Raises StaleState if the box, alias or replaced upload changed."""
+        ...
+
+    def transition(
+        self,
+        upload: Upload,
+        to: str,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        require_open_box: bool = False,
+        checksums: Checksums | None = None,
+        submitter_public_key: str | None = None,
+    ) -> None:
+        """Move ``upload`` from its current state to ``to`` if nobody else moved it first."""
+        ...
+
+    def mark_received_published(self, file_id: str) -> None: ...
+    def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]: ...
+    def uploads_in_state_before(self, state: str, cutoff: datetime) -> list[Upload]: ...

@@ -1,0 +1,343 @@
+"""UCS's repository on DynamoDB: every state change is one conditional transaction.
+
+An upload's state, its alias claim and its box's counters change together, so that two
+racing calls (two closes, close against delete, two creates of one alias, a create
+against a lock) cannot both win, and the box's counters never drift.
+
+``serialize_writes`` is for the embedded stack only: moto's DynamoDB evaluates conditions
+and applies transactions without a lock, and rolls a failed transaction back by restoring
+a copy of the whole table taken when it started, which loses writes made meanwhile by
+concurrent requests. DynamoDB itself needs no such lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from datetime import datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from functions.ucs.models import (
+    ACTIVE_STATES,
+    BOX_DELETED,
+    BOX_OPEN,
+    CANCELLED,
+    INBOX,
+    INIT,
+    RELEASED_STATES,
+    STATES,
+    TRANSITIONS,
+    Box,
+    Checksums,
+    StaleState,
+    Upload,
+)
+from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
+
+_CONDITION_FAILED = {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+def sort_key(created: datetime, file_id: str) -> str:
+    return f"{created.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{file_id}"
+
+
+def _counter(state: str) -> Any:
+    return getattr(BoxRecord, f"n_{state}")
+
+
+def _box_actions(deltas: dict[str, int], now: datetime) -> list[Any]:
+    """ADD actions for the non-zero counter deltas (one action per attribute)."""
+    actions: list[Any] = [BoxRecord.updated.set(now)]
+    for name, delta in deltas.items():
+        if delta:
+            attribute = BoxRecord.used_size if name == "used_size" else _counter(name)
+            actions.append(attribute.add(delta))
+    return actions
+
+
+def _deltas(moves: list[tuple[str | None, str, int]]) -> dict[str, int]:
+    """Counter deltas for (from state or None for new, to state, encrypted size) moves."""
+    deltas: dict[str, int] = {}
+    for old, new, size in moves:
+        if old is not None:
+            deltas[old] = deltas.get(old, 0) - 1
+            if old in ACTIVE_STATES:
+                deltas["used_size"] = deltas.get("used_size", 0) - size
+        deltas[new] = deltas.get(new, 0) + 1
+        if new in ACTIVE_STATES:
+            deltas["used_size"] = deltas.get("used_size", 0) + size
+    return deltas
+
+
+def _is_condition_failure(error: Exception) -> bool:
+    code = getattr(error, "cause_response_code", None)
+    return code in _CONDITION_FAILED
+
+
+def _box(record: BoxRecord) -> Box:
+    return Box(
+        id=record.id,
+        max_size=int(record.max_size),
+        status=record.status,
+        created=record.created,
+        updated=record.updated,
+        description=record.description,
+        used_size=int(record.used_size or 0),
+        counts={state: int(getattr(record, f"n_{state}") or 0) for state in STATES},
+    )
+
+
+def _upload(record: UploadRecord) -> Upload:
+    return Upload(
+        id=record.id,
+        box_id=record.box_id,
+        alias=record.alias,
+        decrypted_size=int(record.decrypted_size),
+        encrypted_size=int(record.encrypted_size),
+        part_size=int(record.part_size),
+        state=record.state,
+        state_reason=record.state_reason,
+        created=record.created,
+        updated=record.updated,
+        s3_upload_id=record.s3_upload_id,
+        object_id=record.object_id,
+        created_by=record.created_by,
+        cancelled_from=record.cancelled_from,
+        submitter_public_key=record.submitter_public_key,
+        decrypted_sha256=record.decrypted_sha256,
+        encrypted_md5=record.encrypted_md5,
+        encrypted_parts_digest=record.encrypted_parts_digest,
+        received_published=bool(record.received_published),
+    )
+
+
+class DynamoUcsRepository:
+    def __init__(self, serialize_writes: bool = False) -> None:
+        self._connection: Connection | None = None
+        self._write_lock: Any = threading.Lock() if serialize_writes else contextlib.nullcontext()
+
+    def _tx(self) -> TransactWrite:
+        if self._connection is None:
+            self._connection = Connection(region=BoxRecord.Meta.region, host=BoxRecord.Meta.host)
+        return TransactWrite(connection=self._connection)
+
+    # ------------------------------------------------------------ boxes
+
+    def add_box(self, box: Box) -> None:
+        record = BoxRecord(
+            id=box.id,
+            max_size=box.max_size,
+            status=box.status,
+            description=box.description,
+            created=box.created,
+            updated=box.updated,
+            used_size=0,
+            **{f"n_{state}": 0 for state in STATES},
+        )
+        with self._write_lock:
+            record.save(condition=BoxRecord.id.does_not_exist())
+
+    def get_box(self, box_id: str) -> Box | None:
+        try:
+            return _box(BoxRecord.get(box_id, consistent_read=True))
+        except BoxRecord.DoesNotExist:
+            return None
+
+    def set_box_status(self, box_id: str, status: str, now: datetime) -> None:
+        condition = BoxRecord.id.exists() & (BoxRecord.status != BOX_DELETED)
+        if status == BOX_DELETED:
+            condition &= (BoxRecord.n_init == 0) & (BoxRecord.n_inbox == 0)
+        try:
+            with self._write_lock:
+                BoxRecord(id=box_id).update(
+                    actions=[BoxRecord.status.set(status), BoxRecord.updated.set(now)],
+                    condition=condition,
+                )
+        except UpdateError as error:
+            if _is_condition_failure(error):
+                raise StaleState(box_id) from error
+            raise
+
+    # ------------------------------------------------------------ uploads
+
+    def get_upload(self, file_id: str) -> Upload | None:
+        try:
+            record = UploadRecord.get(file_id, consistent_read=True)
+        except UploadRecord.DoesNotExist:
+            return None
+        return _upload(record)
+
+    def alias_holder(self, box_id: str, alias: str) -> str | None:
+        try:
+            claim = UploadAliasRecord.get(
+                UploadAliasRecord.key(box_id, alias), consistent_read=True
+            )
+        except UploadAliasRecord.DoesNotExist:
+            return None
+        return claim.file_id
+
+    def create_upload(
+        self,
+        upload: Upload,
+        *,
+        box_max_size: int,
+        max_open: int,
+        replacing: Upload | None,
+        claim_holder: str | None,
+    ) -> None:
+        moves: list[tuple[str | None, str, int]] = [(None, upload.state, upload.encrypted_size)]
+        if replacing is not None:
+            moves.append((replacing.state, CANCELLED, replacing.encrypted_size))
+        deltas = _deltas(moves)
+        box_condition: Condition = BoxRecord.status == BOX_OPEN
+        if deltas.get(INIT, 0) > 0:
+            box_condition &= BoxRecord.n_init <= max_open - deltas[INIT]
+        if deltas.get("used_size", 0) > 0:
+            # max_size never changes after creation, so the value read earlier is the limit
+            box_condition &= BoxRecord.used_size <= box_max_size - deltas["used_size"]
+        claim_key = UploadAliasRecord.key(upload.box_id, upload.alias)
+        try:
+            with self._write_lock, self._tx() as tx:
+                tx.save(self._record(upload), condition=UploadRecord.id.does_not_exist())
+                if claim_holder is None:
+                    tx.save(
+                        UploadAliasRecord(id=claim_key, file_id=upload.id),
+                        condition=UploadAliasRecord.id.does_not_exist(),
+                    )
+                else:
+                    tx.update(
+                        UploadAliasRecord(id=claim_key),
+                        actions=[UploadAliasRecord.file_id.set(upload.id)],
+                        condition=UploadAliasRecord.file_id == claim_holder,
+                    )
+                if replacing is not None:
+                    tx.update(
+                        UploadRecord(id=replacing.id),
+                        actions=self._state_actions(
+                            replacing, CANCELLED, upload.created, "replaced by a new upload"
+                        ),
+                        condition=UploadRecord.state == replacing.state,
+                    )
+                tx.update(
+                    BoxRecord(id=upload.box_id),
+                    actions=_box_actions(deltas, upload.created),
+                    condition=box_condition,
+                )
+        except TransactWriteError as error:
+            if _is_condition_failure(error):
+                raise StaleState(upload.id) from error
+            raise
+
+    def transition(
+        self,
+        upload: Upload,
+        to: str,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        require_open_box: bool = False,
+        checksums: Checksums | None = None,
+        submitter_public_key: str | None = None,
+    ) -> None:
+        if to not in TRANSITIONS[upload.state]:
+            raise ValueError(f"no transition from {upload.state} to {to}")
+        actions = self._state_actions(upload, to, now, reason)
+        if checksums is not None:
+            actions += [
+                UploadRecord.decrypted_sha256.set(checksums.decrypted_sha256),
+                UploadRecord.encrypted_md5.set(checksums.encrypted_md5),
+                UploadRecord.encrypted_parts_digest.set(checksums.parts_digest()),
+                UploadRecord.received_published.set(False),
+            ]
+        if submitter_public_key is not None:
+            actions.append(UploadRecord.submitter_public_key.set(submitter_public_key))
+        box_condition: Condition = BoxRecord.id.exists()
+        if require_open_box:
+            box_condition &= BoxRecord.status == BOX_OPEN
+        try:
+            with self._write_lock, self._tx() as tx:
+                tx.update(
+                    UploadRecord(id=upload.id),
+                    actions=actions,
+                    condition=UploadRecord.state == upload.state,
+                )
+                tx.update(
+                    BoxRecord(id=upload.box_id),
+                    actions=_box_actions(_deltas([(upload.state, to, upload.encrypted_size)]), now),
+                    condition=box_condition,
+                )
+                if upload.state in ACTIVE_STATES and to in RELEASED_STATES:
+                    tx.delete(
+                        UploadAliasRecord(id=UploadAliasRecord.key(upload.box_id, upload.alias)),
+                        condition=UploadAliasRecord.file_id == upload.id,
+                    )
+        except TransactWriteError as error:
+            if _is_condition_failure(error):
+                raise StaleState(upload.id) from error
+            raise
+
+    def mark_received_published(self, file_id: str) -> None:
+        try:
+            with self._write_lock:
+                UploadRecord(id=file_id).update(
+                    actions=[UploadRecord.received_published.set(True)],
+                    condition=UploadRecord.state == INBOX,
+                )
+        except UpdateError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]:
+        total = UploadRecord.by_box.count(box_id)
+        items: list[Upload] = []
+        for index, record in enumerate(UploadRecord.by_box.query(box_id)):
+            if index < skip:
+                continue
+            if len(items) >= limit:
+                break
+            items.append(_upload(record))
+        return items, total
+
+    def uploads_in_state_before(self, state: str, cutoff: datetime) -> list[Upload]:
+        bound = sort_key(cutoff, "")
+        return [
+            _upload(record)
+            for record in UploadRecord.by_state.query(state, UploadRecord.sort_key < bound)
+        ]
+
+    # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _record(upload: Upload) -> UploadRecord:
+        return UploadRecord(
+            id=upload.id,
+            box_id=upload.box_id,
+            alias=upload.alias,
+            decrypted_size=upload.decrypted_size,
+            encrypted_size=upload.encrypted_size,
+            part_size=upload.part_size,
+            state=upload.state,
+            state_reason=upload.state_reason,
+            created=upload.created,
+            updated=upload.updated,
+            sort_key=sort_key(upload.created, upload.id),
+            s3_upload_id=upload.s3_upload_id,
+            object_id=upload.object_id,
+            created_by=upload.created_by,
+            received_published=False,
+        )
+
+    @staticmethod
+    def _state_actions(upload: Upload, to: str, now: datetime, reason: str | None) -> list[Any]:
+        actions: list[Any] = [UploadRecord.state.set(to), UploadRecord.updated.set(now)]
+        actions.append(
+            UploadRecord.state_reason.set(reason) if reason else UploadRecord.state_reason.remove()
+        )
+        if to == CANCELLED:
+            actions.append(UploadRecord.cancelled_from.set(upload.state))
+        return actions

@@ -1,0 +1,117 @@
+"""Fixtures for IRS and registration tests over the session stack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import hvac
+import pytest
+
+from functions.irs.model import Interrogation
+from functions.irs.records import InterrogationRecord
+from functions.irs.repository import DynamoInterrogationRepository
+from infra.resources import bucket_name, table_name
+from shared.adapters.dynamo import bind
+from shared.crypt.keys import decode_key, generate_keypair
+from tests.irs.helpers import Submission, declaration, encrypt_file, put_multipart
+from tests.support import EventStream, aws, publish_event
+
+OUTCOMES = ("FileInterrogationSuccess", "FileInterrogationFailure", "FileInternallyRegistered")
+
+
+@pytest.fixture(scope="session")
+def buckets(endpoints: dict[str, Any]) -> dict[str, str]:
+    prefix = endpoints["resource_prefix"]
+    return {key: bucket_name(key, prefix) for key in ("inbox", "staging", "permanent")}
+
+
+@pytest.fixture(scope="session")
+def s3(endpoints: dict[str, Any]) -> Any:
+    return aws(endpoints, "s3")
+
+
+@pytest.fixture(scope="session")
+def vault(endpoints: dict[str, Any]) -> hvac.Client:
+    return hvac.Client(url=endpoints["vault_addr"], token=endpoints["vault_token"])
+
+
+@pytest.fixture(scope="session")
+def archive_public(endpoints: dict[str, Any]) -> bytes:
+    return decode_key(endpoints["archive_public_key"])
+
+
+@pytest.fixture(scope="session")
+def interrogations(endpoints: dict[str, Any]) -> Callable[[str], Interrogation | None]:
+    """IRS's record of an inbox object, read from the stack's table."""
+    bind(InterrogationRecord, table_name("interrogations", endpoints["resource_prefix"]))
+    return DynamoInterrogationRepository().get
+
+
+@pytest.fixture
+def submitter() -> tuple[bytes, bytes]:
+    return generate_keypair()
+
+
+@pytest.fixture
+def events(endpoints: dict[str, Any]) -> Iterator[EventStream]:
+    stream = EventStream(endpoints, OUTCOMES)
+    try:
+        yield stream
+    finally:
+        stream.close()
+
+
+@pytest.fixture
+def submit(
+    endpoints: dict[str, Any],
+    s3: Any,
+    buckets: dict[str, str],
+    archive_public: bytes,
+    submitter: tuple[bytes, bytes],
+) -> Callable[..., Submission]:
+    """Upload a file to the inbox as the connector would and declare it as UCS would.
+
+    ``tamper`` changes the uploaded bytes (not the declaration); ``event_first`` publishes
+    FileUploadReceived before the object exists; ``events`` publishes it that many times.
+    """
+
+    def run(
+        plain: bytes,
+        *,
+        tamper: Callable[[bytes], bytes] | None = None,
+        recipient: bytes | None = None,
+        declared: dict[str, Any] | None = None,
+        event_first: bool = False,
+        times: int = 1,
+    ) -> Submission:
+        data = encrypt_file(plain, submitter[0], recipient or archive_public)
+        submission = Submission.new(plain, data)
+        submission.declared = {
+            **declaration(
+                file_id=submission.file_id,
+                box_id=submission.box_id,
+                bucket=buckets["inbox"],
+                plain=plain,
+                data=data,
+                submitter_public=submitter[1],
+            ),
+            **(declared or {}),
+        }
+        if tamper is not None:
+            submission.data = tamper(data)
+
+        def announce() -> None:
+            for _ in range(times):
+                publish_event(
+                    endpoints, "FileUploadReceived", submission.declared, submission.file_id
+                )
+
+        if event_first:
+            announce()
+        put_multipart(s3, buckets["inbox"], submission.file_id, submission.data)
+        if not event_first:
+            announce()
+        return submission
+
+    return run

@@ -1,0 +1,277 @@
+"""Talking to UCS as GHGA's connector does, plus looks into the stack's S3 and tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from functions.ucs.cleanup import AbandonedUploadCleaner
+from functions.ucs.core import UploadController, UploadPolicy
+from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
+from functions.ucs.repository import DynamoUcsRepository
+from infra.resources import bucket_name, table_name, topic_arn
+from shared.adapters.aws import client
+from shared.adapters.dynamo import bind
+from shared.adapters.s3 import S3Storage
+from shared.adapters.sns import SnsPublisher
+from shared.crypt.c4gh import encrypted_size
+from shared.ports import EventPublisher, ObjectStorage
+from tests.support import Operator, User, upload_wot
+
+PART_SIZE = 5_245_120  # GHGA's smallest part size: 80 cipher segments, above 5 MiB
+TWO_PARTS = 5_300_000  # plaintext bytes that make two parts of PART_SIZE (the last short)
+
+
+@dataclass
+class Payload:
+    """Random bytes standing in for a Crypt4GH file: UCS checks sizes and checksums only."""
+
+    decrypted_size: int
+    part_size: int
+    parts: list[bytes]
+
+    @classmethod
+    def random(cls, decrypted_size: int, part_size: int = PART_SIZE) -> Payload:
+        size = encrypted_size(decrypted_size)
+        data = os.urandom(size)
+        parts = [data[i : i + part_size] for i in range(0, size, part_size)] or [b""]
+        return cls(decrypted_size, part_size, parts)
+
+    @property
+    def encrypted_size(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def create_body(self, alias: str, overwrite: bool = False) -> dict[str, Any]:
+        return {
+            "alias": alias,
+            "decrypted_size": self.decrypted_size,
+            "encrypted_size": self.encrypted_size,
+            "part_size": self.part_size,
+            "overwrite": overwrite,
+        }
+
+    def close_body(self, decrypted_sha256: str | None = None) -> dict[str, Any]:
+        md5s = [hashlib.md5(p).hexdigest() for p in self.parts]  # noqa: S324
+        joined = hashlib.md5(b"".join(bytes.fromhex(m) for m in md5s)).hexdigest()  # noqa: S324
+        return {
+            "decrypted_sha256": decrypted_sha256 or hashlib.sha256(b"plain").hexdigest(),
+            "encrypted_md5": f"{joined}-{len(md5s)}",
+            "encrypted_parts_md5": md5s,
+            "encrypted_parts_sha256": [hashlib.sha256(p).hexdigest() for p in self.parts],
+        }
+
+
+def assert_error(response: httpx.Response, status: int, exception_id: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"exception_id", "description", "data"}, body
+    assert body["exception_id"] == exception_id, body
+    assert body["description"]
+    return body
+
+
+class Submitter:
+    """A user with an upload work package for one box, calling UCS like GHGA's client."""
+
+    def __init__(self, endpoints: dict[str, Any], operator: Operator, box_id: str) -> None:
+        self.endpoints = endpoints
+        self.operator = operator
+        self.box_id = box_id
+        self.user = User.new()
+        self.package_id, self.wpat = operator.upload_package(self.user, box_id)
+        self.http = httpx.Client(timeout=60)
+        self.base = f"{endpoints['ucs_url']}/boxes/{box_id}/uploads"
+
+    def wot(self, work_type: str, alias: str | None = None, file_id: str | None = None) -> str:
+        return upload_wot(
+            self.endpoints,
+            self.user,
+            self.package_id,
+            self.wpat,
+            self.box_id,
+            work_type,
+            alias=alias,
+            file_id=file_id,
+        )
+
+    @staticmethod
+    def auth(token: str | None) -> dict[str, str]:
+        # GHGA's client sends JSON content type on every call, GET and DELETE included
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    # ------------------------------------------------------------ calls
+
+    def list(self, token: str | None = None, **params: Any) -> httpx.Response:
+        token = token if token is not None else self.wot("view")
+        return self.http.get(self.base, params=params, headers=self.auth(token))
+
+    def create(
+        self, alias: str, payload: Payload, overwrite: bool = False, token: str | None = None
+    ) -> httpx.Response:
+        token = token if token is not None else self.wot("create", alias=alias)
+        body = json.dumps(payload.create_body(alias, overwrite))
+        return self.http.post(self.base, content=body, headers=self.auth(token))
+
+    def created(self, alias: str, payload: Payload, overwrite: bool = False) -> str:
+        response = self.create(alias, payload, overwrite)
+        assert response.status_code == 201, response.text
+        return response.json()["file_id"]
+
+    def part_url(self, file_id: str, part_no: Any, token: str | None = None) -> httpx.Response:
+        token = token if token is not None else self.wot("upload", file_id=file_id)
+        return self.http.get(f"{self.base}/{file_id}/parts/{part_no}", headers=self.auth(token))
+
+    def stored_parts(self, file_id: str, token: str | None = None) -> httpx.Response:
+        token = token if token is not None else self.wot("upload", file_id=file_id)
+        return self.http.get(f"{self.base}/{file_id}/parts", headers=self.auth(token))
+
+    def put_parts(self, file_id: str, payload: Payload, numbers: list[int] | None = None) -> None:
+        token = self.wot("upload", file_id=file_id)
+        for number in numbers or range(1, len(payload.parts) + 1):
+            url = self.part_url(file_id, number, token)
+            assert url.status_code == 200, url.text
+            put = httpx.put(url.json(), content=payload.parts[number - 1], timeout=60)
+            assert put.status_code == 200, put.text
+
+    def close(self, file_id: str, body: dict[str, Any], token: str | None = None) -> httpx.Response:
+        token = token if token is not None else self.wot("close", file_id=file_id)
+        return self.http.patch(
+            f"{self.base}/{file_id}", content=json.dumps(body), headers=self.auth(token)
+        )
+
+    def delete(self, file_id: str, token: str | None = None) -> httpx.Response:
+        token = token if token is not None else self.wot("delete", file_id=file_id)
+        return self.http.delete(f"{self.base}/{file_id}", headers=self.auth(token))
+
+    def uploaded(self, alias: str, payload: Payload) -> str:
+        """Create, upload every part and close: an upload in the inbox."""
+        file_id = self.created(alias, payload)
+        self.put_parts(file_id, payload)
+        response = self.close(file_id, payload.close_body())
+        assert response.status_code == 204, response.text
+        return file_id
+
+    # ------------------------------------------------------------ operator's view
+
+    def status(self, file_id: str) -> dict[str, Any]:
+        response = self.operator.http.get(f"{self.endpoints['ucs_url']}/uploads/{file_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def box(self) -> dict[str, Any]:
+        response = self.operator.http.get(f"{self.endpoints['ucs_url']}/boxes/{self.box_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+# ------------------------------------------------------------ the stack's insides
+
+
+def inbox(endpoints: dict[str, Any]) -> str:
+    return bucket_name("inbox", endpoints["resource_prefix"])
+
+
+def open_multipart_keys(endpoints: dict[str, Any]) -> set[str]:
+    return {m.key for m in S3Storage(client("s3")).list_multipart_uploads(inbox(endpoints))}
+
+
+def object_etag(endpoints: dict[str, Any], key: str) -> str | None:
+    info = S3Storage(client("s3")).head(inbox(endpoints), key)
+    return None if info is None else info.etag
+
+
+def bind_tables(endpoints: dict[str, Any]) -> None:
+    """Point UCS's models, in this test process, at the stack's tables."""
+    pfx = endpoints["resource_prefix"]
+    bind(BoxRecord, table_name("boxes", pfx))
+    bind(UploadRecord, table_name("uploads", pfx))
+    bind(UploadAliasRecord, table_name("uploads", pfx))
+
+
+def local_controller(
+    endpoints: dict[str, Any],
+    *,
+    storage: ObjectStorage | None = None,
+    repository: Any = None,
+    publisher: EventPublisher | None = None,
+) -> UploadController:
+    """The real core on the stack's real S3, tables and topics, in this test process."""
+    bind_tables(endpoints)
+    pfx = endpoints["resource_prefix"]
+    account = client("sts").get_caller_identity()["Account"]
+    topics = {
+        event: topic_arn(event, endpoints["aws_region"], account, pfx)
+        for event in ("FileUploadReceived", "FileUploadDeleted")
+    }
+    policy = UploadPolicy(
+        inbox_bucket=inbox(endpoints),
+        storage_alias=endpoints["storage_alias"],
+        max_open_uploads_per_box=10,
+        part_url_lifetime_s=600,
+    )
+    return UploadController(
+        repository or DynamoUcsRepository(),
+        storage or S3Storage(client("s3")),
+        publisher or SnsPublisher(topics, client("sns")),
+        policy,
+    )
+
+
+def local_cleaner(endpoints: dict[str, Any]) -> AbandonedUploadCleaner:
+    """The scheduled handler's core on the stack's real S3 and tables, in this process."""
+    controller = local_controller(endpoints)
+    repository = DynamoUcsRepository()
+    return AbandonedUploadCleaner(controller, repository, S3Storage(client("s3")), inbox(endpoints))
+
+
+class EventTap:
+    """An SQS queue of its own on the stack's UCS topics: what UCS really published."""
+
+    def __init__(self, endpoints: dict[str, Any]) -> None:
+        self._sqs = client("sqs")
+        sns = client("sns")
+        pfx = endpoints["resource_prefix"]
+        account = client("sts").get_caller_identity()["Account"]
+        self.url = self._sqs.create_queue(QueueName=f"ucs-test-tap-{uuid.uuid4().hex[:12]}")[
+            "QueueUrl"
+        ]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for event in ("FileUploadReceived", "FileUploadDeleted"):
+            sns.subscribe(
+                TopicArn=topic_arn(event, endpoints["aws_region"], account, pfx),
+                Protocol="sqs",
+                Endpoint=arn,
+                Attributes={"RawMessageDelivery": "true"},
+            )
+        self.seen: list[dict[str, Any]] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Everything delivered so far (SNS to SQS is synchronous in moto)."""
+        while True:
+            response = self._sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return self.seen
+            for message in messages:
+                self.seen.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+    def of(self, event_type: str, file_id: str) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.drain()
+            if e["type"] == event_type and e["payload"]["file_id"] == file_id
+        ]

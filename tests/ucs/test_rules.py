@@ -1,0 +1,100 @@
+"""UCS's pure rules: part layout, multipart ETags, aliases, state moves and box counters."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.ucs.models import (
+    ACTIVE_STATES,
+    CANCELLED,
+    INBOX,
+    INIT,
+    RELEASED_STATES,
+    STATES,
+    TRANSITIONS,
+    Checksums,
+    alias_problem,
+    expected_part_sizes,
+    multipart_etag,
+    part_count,
+)
+from functions.ucs.repository import _deltas, sort_key
+
+
+def test_part_layout_matches_ghga_examples() -> None:
+    # docs/ghga-wire-format.md §4.5: 12 MB with part size 5245120
+    assert expected_part_sizes(12_005_276, 5_245_120) == [5_245_120, 5_245_120, 1_515_036]
+    assert part_count(124, 5_245_120) == 1  # an empty file is one header-only part
+    assert expected_part_sizes(124, 5_245_120) == [124]
+    assert part_count(2 * 5_245_120, 5_245_120) == 2  # exact multiple: no empty last part
+
+
+def test_multipart_etag_is_s3s() -> None:
+    md5s = [hashlib.md5(b"one").hexdigest(), hashlib.md5(b"two").hexdigest()]  # noqa: S324
+    joined = hashlib.md5(bytes.fromhex(md5s[0]) + bytes.fromhex(md5s[1])).hexdigest()  # noqa: S324
+    assert multipart_etag(md5s) == f"{joined}-2"
+    assert multipart_etag(md5s[:1]).endswith("-1")  # "-1" even for one part
+
+
+@pytest.mark.parametrize(
+    "alias", ["a", "reads/sample_1.fastq.gz", "x" * 255, "Ünïcode name.txt", "dir/.hidden"]
+)
+def test_acceptable_aliases(alias: str) -> None:
+    assert alias_problem(alias) is None
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "",
+        "x" * 256,
+        "/abs",
+        "\\abs",
+        "a\x00b",
+        "a\nb",
+        "a\u200bb",
+        " lead",
+        "trail ",
+        "..",
+        "a/./b",
+    ],
+)
+def test_unacceptable_aliases(alias: str) -> None:
+    assert alias_problem(alias)
+
+
+def test_states_partition_and_transitions_stay_inside() -> None:
+    assert set(STATES) == ACTIVE_STATES | RELEASED_STATES
+    assert not ACTIVE_STATES & RELEASED_STATES
+    assert all(targets <= set(STATES) for targets in TRANSITIONS.values())
+    assert all(not TRANSITIONS[state] for state in RELEASED_STATES)  # final
+
+
+def test_counter_deltas_keep_used_size_for_active_uploads_only() -> None:
+    assert _deltas([(None, INIT, 100)]) == {INIT: 1, "used_size": 100}
+    assert _deltas([(INIT, INBOX, 100)]) == {INIT: -1, INBOX: 1, "used_size": 0}
+    assert _deltas([(INBOX, CANCELLED, 100)]) == {INBOX: -1, CANCELLED: 1, "used_size": -100}
+    # overwrite of an open upload: one create and one cancel in one transaction
+    assert _deltas([(None, INIT, 70), (INIT, CANCELLED, 100)]) == {
+        INIT: 0,
+        CANCELLED: 1,
+        "used_size": -30,
+    }
+
+
+def test_sort_keys_order_by_creation_then_id() -> None:
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    assert sort_key(early, "b") < sort_key(early + timedelta(microseconds=1), "a")
+    assert sort_key(early, "a") < sort_key(early, "b")
+    assert sort_key(early, "zzz") < sort_key(early + timedelta(microseconds=1), "")
+
+
+def test_a_repeated_close_is_recognised_by_its_checksums() -> None:
+    one = Checksums("a" * 64, "b" * 32 + "-2", ["c" * 32, "d" * 32], ["e" * 64, "f" * 64])
+    same = Checksums("a" * 64, "b" * 32 + "-2", ["c" * 32, "d" * 32], ["e" * 64, "f" * 64])
+    swapped = Checksums("a" * 64, "b" * 32 + "-2", ["d" * 32, "c" * 32], ["e" * 64, "f" * 64])
+    assert one.parts_digest() == same.parts_digest()
+    assert one.parts_digest() != swapped.parts_digest()
