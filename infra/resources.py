@@ -153,7 +153,7 @@ DECLARATION = Declaration(
             "ifrs-events",
             consumer="ifrs",
             handler="on_event",
-            topics=("FileInterrogationSuccess",),
+            topics=("FileInterrogationSuccess", "NonStagedFileRequested"),
             visibility_timeout_s=960,
         ),
         Queue(

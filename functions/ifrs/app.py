@@ -13,7 +13,12 @@ from chalice import Chalice
 
 from functions.ifrs.config import wiring
 from infra.resources import queue_for
-from shared.events import BadEvent, FileInterrogationSuccess, parse_message
+from shared.events import (
+    BadEvent,
+    FileInterrogationSuccess,
+    NonStagedFileRequested,
+    parse_message,
+)
 
 log = logging.getLogger("fs.ifrs")
 
@@ -22,7 +27,7 @@ app = Chalice(app_name="ifrs")
 
 @app.on_sqs_message(queue=queue_for("ifrs", "on_event"), batch_size=1)
 def on_event(event: Any) -> None:
-    _, registry = wiring()
+    _, registry, stager = wiring()
     for record in event:
         try:
             envelope = parse_message(record.body)
@@ -34,5 +39,8 @@ def on_event(event: Any) -> None:
         if envelope.type == "FileInterrogationSuccess":
             assert isinstance(parsed, FileInterrogationSuccess)
             registry.register(parsed)
+        elif envelope.type == "NonStagedFileRequested":
+            assert isinstance(parsed, NonStagedFileRequested)
+            stager.stage(parsed)
         else:
             log.info("event needs nothing here", extra={"event_type": envelope.type})
