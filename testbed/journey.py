@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -23,8 +24,9 @@ from typing import Any
 
 import httpx
 
-from shared.crypt.keys import encode_key, generate_keypair, public_key_pem
+from shared.crypt.keys import encode_key, generate_keypair, private_key_pem, public_key_pem
 from shared.crypt.sealedbox import unseal
+from testbed.events import EventStream
 from testbed.process import start_stack_process
 
 BIN = Path(sys.executable).parent
@@ -145,11 +147,214 @@ def exchange_for_work_order_tokens(journey: Journey) -> str:
     return "work order tokens: " + ", ".join(kinds)
 
 
+FILE_SIZES = {  # alias: plaintext bytes; from empty to several parts at the smallest part size
+    "empty.bin": 0,
+    "one-segment.txt": 65_536,
+    "small.fastq": 1_234_567,
+    "two-parts.bam": 5_245_120 + 1,
+    "several-parts.cram": 24 * 1024**2 + 7,
+}
+TRACKED_EVENTS = (
+    "FileUploadReceived",
+    "FileInterrogationSuccess",
+    "FileInterrogationFailure",
+    "FileInternallyRegistered",
+    "NonStagedFileRequested",
+    "FileStagedForDownload",
+    "FileDownloadServed",
+)
+
+
+def write_key_files(journey: Journey) -> str:
+    (journey.workdir / "user.sec").write_text(private_key_pem(journey.facts["user_private"]))
+    (journey.workdir / "user.sec").chmod(0o600)
+    return "the submitter's key files, as crypt4gh-keygen writes them"
+
+
+def tap_events(journey: Journey) -> str:
+    journey.facts["events"] = EventStream(journey.endpoints, TRACKED_EVENTS)
+    return f"listening to {len(TRACKED_EVENTS)} event topics"
+
+
+def make_files(journey: Journey) -> str:
+    originals = journey.workdir / "originals"
+    originals.mkdir()
+    digests = {}
+    for alias, size in FILE_SIZES.items():
+        path = originals / alias
+        with open(path, "wb") as out:
+            remaining = size
+            while remaining:
+                chunk = os.urandom(min(remaining, 1024**2))
+                out.write(chunk)
+                remaining -= len(chunk)
+        digests[alias] = _sha256_file(path)
+    journey.facts["digests"] = digests
+    total = sum(FILE_SIZES.values())
+    return f"{len(FILE_SIZES)} files, {total / 1024**2:.1f} MiB in all"
+
+
+def _connector_env(journey: Journey, pasted: str) -> dict[str, str]:
+    return {
+        "FS_CONNECTOR_WPAT": pasted,
+        "FS_CONNECTOR_WKVS_URL": journey.endpoints["wkvs_url"],
+        "FS_CONNECTOR_STATE_DIR": str(journey.workdir / "connector-state"),
+        "FS_CONNECTOR_PART_SIZE": "5MiB",
+    }
+
+
+def _key_options(journey: Journey) -> list[str]:
+    return [
+        "--my-public-key-path",
+        str(journey.workdir / "user.pub"),
+        "--my-private-key-path",
+        str(journey.workdir / "user.sec"),
+    ]
+
+
+def upload_files(journey: Journey) -> str:
+    originals = journey.workdir / "originals"
+    started = time.monotonic()
+    journey.run(
+        "fs-connector",
+        "upload",
+        *[str(originals / alias) for alias in FILE_SIZES],
+        *_key_options(journey),
+        "--quiet",
+        env=_connector_env(journey, journey.facts["upload_wpat"]),
+    )
+    seconds = time.monotonic() - started
+    journey.facts["upload_seconds"] = seconds
+    total = sum(FILE_SIZES.values())
+    return f"fs-connector upload: {total / 1024**2:.1f} MiB in {seconds:.1f}s"
+
+
+def box_shows_the_uploads(journey: Journey) -> str:
+    listed = json.loads(journey.run("fs-admin", "list-box", journey.facts["box_id"], "--json"))
+    by_alias = {item["alias"]: item for item in listed}
+    missing = set(FILE_SIZES) - set(by_alias)
+    if missing:
+        raise JourneyFailed(f"the box does not list {sorted(missing)}")
+    for alias, item in by_alias.items():
+        if item["state"] == "init" or item["decrypted_size"] != FILE_SIZES[alias]:
+            raise JourneyFailed(f"{alias} is not closed in the box: {item}")
+    journey.facts["file_ids"] = {alias: by_alias[alias]["id"] for alias in FILE_SIZES}
+    states = sorted({item["state"] for item in listed})
+    return f"all {len(listed)} uploads closed (states: {', '.join(states)})"
+
+
+def interrogated_and_registered(journey: Journey) -> str:
+    events: EventStream = journey.facts["events"]
+    for alias, file_id in journey.facts["file_ids"].items():
+        success = events.wait_for("FileInterrogationSuccess", file_id, timeout=300)
+        if success.payload["decrypted_sha256"] != journey.facts["digests"][alias]:
+            raise JourneyFailed(f"{alias}: interrogation reports another checksum")
+        events.wait_for("FileInternallyRegistered", file_id, timeout=120)
+        if events.events("FileInterrogationFailure", file_id):
+            raise JourneyFailed(f"{alias}: interrogation also reported a failure")
+    deadline = time.monotonic() + 60
+    pending = dict(journey.facts["file_ids"])
+    while pending:
+        for alias, file_id in list(pending.items()):
+            status = journey.run("fs-admin", "file-status", file_id).split()[0].rstrip(":")
+            if status == "registered":
+                del pending[alias]
+        if pending and time.monotonic() > deadline:
+            raise JourneyFailed(
+                f"fs-admin file-status never showed registered for {sorted(pending)}"
+            )
+        if pending:
+            time.sleep(0.5)
+    return (
+        "each file re-encrypted, checksum confirmed, registered (fs-admin file-status: registered)"
+    )
+
+
+def create_download_package(journey: Journey) -> str:
+    args = ["fs-admin", "create-work-package", "--type", "download"]
+    for file_id in journey.facts["file_ids"].values():
+        args += ["--file-id", file_id]
+    pasted = journey.run(*args, "--user-public-key", str(journey.workdir / "user.pub")).strip()
+    journey.facts["download_wpat"] = pasted
+    return f"download work package {pasted.partition(':')[0]} for {len(FILE_SIZES)} files"
+
+
+def download_files(journey: Journey) -> str:
+    out = journey.workdir / "downloads"
+    out.mkdir()
+    started = time.monotonic()
+    journey.run(
+        "fs-connector",
+        "download",
+        "--output-dir",
+        str(out),
+        *_key_options(journey),
+        "--decrypt",
+        "--quiet",
+        env={
+            **_connector_env(journey, journey.facts["download_wpat"]),
+            "FS_CONNECTOR_MAX_WAIT": "300",
+        },
+    )
+    seconds = time.monotonic() - started
+    journey.facts["download_seconds"] = seconds
+    total = sum(FILE_SIZES.values())
+    return f"fs-connector download --decrypt: {total / 1024**2:.1f} MiB in {seconds:.1f}s"
+
+
+def staging_really_happened(journey: Journey) -> str:
+    events: EventStream = journey.facts["events"]
+    events.settle()
+    for alias, file_id in journey.facts["file_ids"].items():
+        requested = events.events("NonStagedFileRequested", file_id)
+        staged = events.events("FileStagedForDownload", file_id)
+        served = events.events("FileDownloadServed", file_id)
+        if len(requested) != 1:
+            raise JourneyFailed(f"{alias}: {len(requested)} staging requests, expected exactly one")
+        if not staged:
+            raise JourneyFailed(f"{alias}: no FileStagedForDownload")
+        if not served:
+            raise JourneyFailed(f"{alias}: no FileDownloadServed")
+    return (
+        "per file: one NonStagedFileRequested, then FileStagedForDownload, then FileDownloadServed"
+    )
+
+
+def downloads_equal_originals(journey: Journey) -> str:
+    out = journey.workdir / "downloads"
+    for alias, file_id in journey.facts["file_ids"].items():
+        decrypted = out / file_id
+        if not decrypted.exists():
+            found = sorted(p.name for p in out.iterdir())
+            raise JourneyFailed(f"{alias}: no decrypted {file_id} in the output ({found})")
+        if _sha256_file(decrypted) != journey.facts["digests"][alias]:
+            raise JourneyFailed(f"{alias}: the download differs from the original")
+    return f"all {len(FILE_SIZES)} downloads are byte-identical to their originals"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while chunk := source.read(1024**2):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 STEPS: list[tuple[str, Callable[[Journey], str]]] = [
     ("submitter key pair", make_user),
+    ("key files", write_key_files),
+    ("tap on the event stream", tap_events),
     ("operator creates an upload box", create_box),
     ("operator issues an upload work package", create_upload_package),
-    ("connector side exchanges the package for work order tokens", exchange_for_work_order_tokens),
+    ("the package opens and yields work order tokens", exchange_for_work_order_tokens),
+    ("test files", make_files),
+    ("upload with fs-connector", upload_files),
+    ("the box lists them closed", box_shows_the_uploads),
+    ("interrogation and registration", interrogated_and_registered),
+    ("operator issues a download work package", create_download_package),
+    ("download with fs-connector", download_files),
+    ("staging happened, seen in the event stream", staging_really_happened),
+    ("downloads equal the originals", downloads_equal_originals),
 ]
 
 
@@ -163,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Testbed journey", flush=True)
     started = time.monotonic()
     process = None
+    journey: Journey | None = None
     with tempfile.TemporaryDirectory(prefix="fs-journey-") as tmp:
         try:
             if args.endpoints:
@@ -177,16 +383,24 @@ def main(argv: list[str] | None = None) -> int:
             journey = Journey(endpoints, state_dir, Path(tmp))
             for name, action in STEPS:
                 journey.step(name, lambda a=action: a(journey))
-        except JourneyFailed as failure:
+        except (JourneyFailed, RuntimeError) as failure:
             print(f"\nJOURNEY FAILED: {failure}", flush=True)
             return 1
         finally:
+            if journey is not None and "events" in journey.facts:
+                journey.facts["events"].close()
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
     print(f"\nReport: {len(journey.steps)} steps held in {time.monotonic() - started:.1f}s")
     for step in journey.steps:
         print(f"  {step.seconds:7.2f}s  {step.name}")
+    total = sum(FILE_SIZES.values()) / 1024**2
+    print("  files: " + ", ".join(f"{alias} ({size:,} B)" for alias, size in FILE_SIZES.items()))
+    for what in ("upload", "download"):
+        seconds = journey.facts.get(f"{what}_seconds")
+        if seconds:
+            print(f"  {what}: {total:.1f} MiB in {seconds:.1f}s = {total / seconds:.1f} MiB/s")
     print("JOURNEY OK")
     return 0
 
