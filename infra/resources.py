@@ -150,6 +150,16 @@ DECLARATION = Declaration(
             senders=("irs",),  # continuations of files too large for one invocation
         ),
         Queue(
+            "ucs-events",
+            consumer="ucs",
+            handler="on_event",
+            topics=(
+                "FileInterrogationSuccess",
+                "FileInterrogationFailure",
+                "FileInternallyRegistered",
+            ),
+        ),
+        Queue(
             "ifrs-events",
             consumer="ifrs",
             handler="on_event",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -43,12 +44,41 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
     return Response(body="", status_code=status, headers=headers or {})
 
 
+class _PerThread:
+    """An attribute with one value per thread (a data descriptor beats the instance dict)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        return self if obj is None else getattr(obj._per_thread, self._name, None)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(obj._per_thread, self._name, value)
+
+
+class ThreadSafeChalice(Chalice):
+    """Chalice keeps the current request on the app object.
+
+    That is right on Lambda (one request per process at a time) and wrong in the
+    embedded runtime, which serves requests in threads: a handler could read the body
+    and token of a concurrent request. Here each thread sees its own request.
+    """
+
+    current_request = _PerThread("current_request")  # type: ignore[assignment]
+    lambda_context = _PerThread("lambda_context")  # type: ignore[assignment]
+
+    def __init__(self, app_name: str) -> None:
+        self._per_thread = threading.local()
+        super().__init__(app_name=app_name)
+
+
 class ServiceApp:
     """A Chalice app plus the error translation and helpers of this project."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.chalice = Chalice(app_name=name)
+        self.chalice = ThreadSafeChalice(app_name=name)
         self.chalice.api.binary_types = ["application/octet-stream"]
         self.route("/health", methods=["GET"])(lambda: {"status": "OK"})
 

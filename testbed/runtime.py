@@ -8,6 +8,8 @@
   back-off here) and lands in the dead-letter queue after ``maxReceiveCount``.
 - Schedules: each scheduled handler runs every ``rate`` (scaled for tests)
   and can be triggered at once with ``POST /_runtime/schedules/<fn>/<handler>``.
+- Consumers can be paused and resumed (``POST /_runtime/consumers/<fn>/pause|resume``),
+  as disabling an event source mapping does on AWS: messages wait in their queue.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class LocalRuntime:
         self.apps: dict[str, Any] = {}
         self._converters: dict[str, LambdaEventConverter] = {}
         self._server: ThreadingHTTPServer | None = None
+        self.paused: set[str] = set()  # functions whose queues are not being consumed
 
     # ------------------------------------------------------------ set-up
 
@@ -140,6 +143,9 @@ class LocalRuntime:
 
     def _poll(self, binding: QueueBinding) -> None:
         while not self._stop.is_set():
+            if binding.function in self.paused:
+                self._stop.wait(0.2)
+                continue
             try:
                 response = self._sqs.receive_message(
                     QueueUrl=binding.queue_url,
@@ -251,6 +257,16 @@ class LocalRuntime:
 
     def _control(self, method: str, rest: str) -> tuple[int, dict[str, str], bytes]:
         parts = rest.strip("/").split("/")
+        if method == "POST" and len(parts) == 3 and parts[0] == "consumers":
+            function, action = parts[1], parts[2]
+            if function not in self.apps or action not in ("pause", "resume"):
+                return _json_error(404, "notFound", "No such consumer or action.")
+            if action == "pause":
+                self.paused.add(function)
+            else:
+                self.paused.discard(function)
+            body = {"function": function, "paused": function in self.paused}
+            return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
         if method == "POST" and len(parts) == 3 and parts[0] == "schedules":
             function, handler = parts[1], parts[2]
             if function not in self.apps or handler not in self.apps[function].handler_map:

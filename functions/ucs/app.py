@@ -6,10 +6,10 @@ The wire format of the upload routes is GHGA's (docs/ghga-wire-format.md §4).
 
 from __future__ import annotations
 
+import logging
 import re
-import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -21,17 +21,21 @@ from functions.ucs.boxes import BoxAdmin
 from functions.ucs.cleanup import AbandonedUploadCleaner
 from functions.ucs.config import UcsConfig
 from functions.ucs.core import NewUpload, UploadController, UploadPolicy
+from functions.ucs.outcomes import OutcomeRecorder
 from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
 from functions.ucs.repository import DynamoUcsRepository
-from infra.resources import DECLARATION
+from infra.resources import DECLARATION, queue_for
 from shared.adapters.dynamo import bind
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.config import load_config
 from shared.errors import TooManyRequests, Unprocessable
+from shared.events import BadEvent, parse_message
 from shared.http import ServiceApp, empty_response, error_response, json_response, validate
 from shared.logs import configure_logging
 from shared.tokens import TokenVerifier, require
+
+log = logging.getLogger("fs.ucs")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Wiring:
     uploads: UploadController
     boxes: BoxAdmin
     cleaner: AbandonedUploadCleaner
+    outcomes: OutcomeRecorder
 
 
 @cache
@@ -66,38 +71,14 @@ def wiring() -> Wiring:
         uploads=uploads,
         boxes=BoxAdmin(repository, cfg.default_box_max_size),
         cleaner=AbandonedUploadCleaner(uploads, repository, storage, policy.inbox_bucket),
+        outcomes=OutcomeRecorder(
+            repository, storage, policy.inbox_bucket, lambda: datetime.now(UTC)
+        ),
     )
-
-
-class _PerThread:
-    """An attribute with one value per thread (a data descriptor beats the instance dict)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        return self if obj is None else getattr(obj._per_thread, self._name, None)
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        setattr(obj._per_thread, self._name, value)
-
-
-def _one_request_per_thread(chalice: Any) -> Any:
-    """Chalice keeps the current request on the app object: fine on Lambda (one request per
-    process at a time), wrong in the embedded runtime, which serves requests in threads, so
-    that a close could read the body and token of a concurrent request."""
-    chalice._per_thread = threading.local()
-    cls = type(chalice)
-    chalice.__class__ = type(
-        f"PerThread{cls.__name__}",
-        (cls,),
-        {"current_request": _PerThread("current_request"), "lambda_context": _PerThread("ctx")},
-    )
-    return chalice
 
 
 service = ServiceApp("ucs")
-app = _one_request_per_thread(service.chalice)
+app = service.chalice
 
 
 def _part_number(raw: str) -> int:
@@ -246,3 +227,25 @@ def clean_abandoned_uploads(event: Any) -> dict[str, int | bool]:
     w = wiring()
     max_age = timedelta(seconds=w.cfg.abandoned_upload_age_s)
     return w.cleaner.run(max_age, budget_s=CLEANUP_BUDGET_S)
+
+
+# ------------------------------------------------------------------ outcomes (events)
+
+
+@app.on_sqs_message(queue=queue_for("ucs", "on_event"), batch_size=1)
+def on_event(event: Any) -> None:
+    """Interrogation and registration outcomes move the upload's state forward."""
+    outcomes = wiring().outcomes
+    for record in event:
+        try:
+            envelope = parse_message(record.body)
+            payload = envelope.parsed()
+        except (BadEvent, ValueError):
+            log.warning("message is not one of our events; dropped")
+            continue
+        if envelope.type == "FileInterrogationSuccess":
+            outcomes.accepted(payload.file_id)
+        elif envelope.type == "FileInterrogationFailure":
+            outcomes.rejected(payload.file_id, payload.reason)  # type: ignore[attr-defined]
+        elif envelope.type == "FileInternallyRegistered":
+            outcomes.registered(payload.file_id)

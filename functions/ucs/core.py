@@ -46,7 +46,7 @@ from functions.ucs.models import (
     part_count,
 )
 from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
-from shared.errors import BadRequest
+from shared.errors import BadRequest, ServiceError
 from shared.events import FileUploadDeleted, FileUploadReceived
 from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage, PartInfo
 
@@ -161,9 +161,12 @@ class UploadController:
                 )
                 return upload
             raise errors.concurrent_change()
-        finally:
+        except ServiceError:
+            # refused: the multipart upload is nobody's. (After any other failure the
+            # record may or may not exist; the clean-up aborts the upload if it is an orphan.)
             if s3_upload_id is not None:
                 self._storage.abort_multipart(self._policy.inbox_bucket, file_id, s3_upload_id)
+            raise
 
     @staticmethod
     def _check_sizes(request: NewUpload) -> int:

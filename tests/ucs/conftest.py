@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support import Operator
@@ -18,3 +19,20 @@ def submitter(endpoints: dict[str, Any], operator: Operator) -> Submitter:
 @pytest.fixture(scope="session")
 def tap(endpoints: dict[str, Any]) -> EventTap:
     return EventTap(endpoints)
+
+
+@pytest.fixture(autouse=True)
+def _interrogation_paused(request: pytest.FixtureRequest, endpoints: dict[str, Any]) -> Any:
+    """UCS's own tests keep closed uploads in the inbox: IRS waits (its messages queue up).
+
+    Tests marked ``interrogating`` run with the whole pipeline, as in production.
+    """
+    if request.node.get_closest_marker("interrogating"):
+        yield
+        return
+    control = f"{endpoints['api_url']}/_runtime/consumers/irs"
+    assert httpx.post(f"{control}/pause").json()["paused"] is True
+    try:
+        yield
+    finally:
+        httpx.post(f"{control}/resume")

@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from functions.ucs.core import UploadController
+from functions.ucs.core import NewUpload, UploadController
 from functions.ucs.models import Checksums
 from functions.ucs.repository import DynamoUcsRepository
 from shared.adapters.aws import client
 from shared.adapters.s3 import S3Storage
 from shared.errors import ServiceError
 from tests.ucs.helpers import (
+    PART_SIZE,
     TWO_PARTS,
     EventTap,
     Payload,
@@ -188,6 +189,26 @@ def test_delete_after_close_completed_the_object_wins(submitter: Submitter) -> N
     assert submitter.status(file_id)["state"] == "cancelled"
     assert object_etag(submitter.endpoints, file_id) is None  # the loser removed it
     assert file_id not in open_multipart_keys(submitter.endpoints)
+
+
+def test_two_creates_of_one_alias_cannot_both_win(submitter: Submitter) -> None:
+    payload = Payload.random(100)
+    before = open_multipart_keys(submitter.endpoints)
+    repository = Held(DynamoUcsRepository(), "create_upload", after=False)
+    core = local_controller(submitter.endpoints, repository=repository)
+    request = NewUpload("same.txt", payload.decrypted_size, payload.encrypted_size, PART_SIZE)
+    join = in_thread(lambda: core.create_upload(submitter.box_id, request))
+    assert repository.reached.wait(30)  # checked the alias, started its multipart upload
+    winner = submitter.created("same.txt", payload)
+    repository.release.set()
+    outcome = join()
+    assert outcome["error"].exception_id == "fileUploadAlreadyExists"
+    assert outcome["error"].data == {"file_id": winner, "state": "init"}
+    # the loser's multipart upload was aborted; only the winner's is open
+    assert open_multipart_keys(submitter.endpoints) - before == {winner}
+    [item] = submitter.list().json()["items"]
+    assert item["id"] == winner
+    assert submitter.box()["open_upload_count"] == 1
 
 
 def test_lock_while_closing_refuses_the_close_until_unlocked(submitter: Submitter) -> None:
