@@ -219,6 +219,14 @@ def queue_for(function: str, handler: str) -> str:
     raise KeyError(f"no queue declared for {function}.{handler}")
 
 
+def schedule_rate(function: str, handler: str) -> int:
+    """Minutes between runs of a declared scheduled handler (used by app.py)."""
+    for schedule in DECLARATION.schedules:
+        if schedule.function == function and schedule.handler == handler:
+            return schedule.rate_minutes
+    raise KeyError(f"no schedule declared for {function}.{handler}")
+
+
 def topic_arn(event_type: str, region: str, account: str, pfx: str | None = None) -> str:
     return f"arn:aws:sns:{region}:{account}:{topic_name(event_type, pfx)}"
 

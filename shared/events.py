@@ -10,11 +10,15 @@ duplicates apart.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger("fs.events")
 
 
 class EventSchema(BaseModel):
@@ -143,3 +147,24 @@ def parse_message(body: str) -> Envelope:
     if result.type not in SCHEMAS:
         raise BadEvent(f"unknown event type {result.type!r}")
     return result
+
+
+def deliver(records: Iterable[Any], handlers: Mapping[str, Callable[[Any], object]]) -> None:
+    """Hand each SQS record's event to the handler for its type.
+
+    What is not one of our events is logged and dropped (a retry cannot fix it);
+    event types the consumer has no handler for are acknowledged and ignored.
+    Exceptions from a handler propagate, so the message is delivered again.
+    """
+    for record in records:
+        try:
+            message = parse_message(record.body)
+            event = message.parsed()
+        except (BadEvent, ValueError):
+            log.warning("message is not one of our events; dropped")
+            continue
+        handler = handlers.get(message.type)
+        if handler is None:
+            log.info("event needs nothing here", extra={"event_type": message.type})
+            continue
+        handler(event)

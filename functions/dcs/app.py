@@ -17,8 +17,8 @@ from chalice import Rate, Response
 from functions.dcs.config import wiring
 from functions.dcs.core import Wait
 from functions.dcs.model import NotAcceptable, RangeNotSatisfiable
-from infra.resources import DECLARATION, queue_for
-from shared.events import BadEvent, FileInternallyRegistered, FileStagedForDownload, parse_message
+from infra.resources import queue_for, schedule_rate
+from shared.events import deliver
 from shared.http import ServiceApp, empty_response, error_response, json_response
 
 log = logging.getLogger("fs.dcs")
@@ -97,34 +97,19 @@ def get_assembled(file_id: str):
 def on_event(event: Any) -> None:
     """FileInternallyRegistered and FileStagedForDownload; anything else is dropped."""
     downloads = wiring().downloads
-    for record in event:
-        try:
-            envelope = parse_message(record.body)
-            parsed = envelope.parsed()
-        except (BadEvent, ValueError):
-            log.warning("message is not one of our events; dropped")
-            continue
-        if envelope.type == "FileInternallyRegistered":
-            assert isinstance(parsed, FileInternallyRegistered)
-            downloads.on_registered(parsed)
-        elif envelope.type == "FileStagedForDownload":
-            assert isinstance(parsed, FileStagedForDownload)
-            downloads.on_staged(parsed)
-        else:
-            log.info("event needs nothing here", extra={"event_type": envelope.type})
+    deliver(
+        event,
+        {
+            "FileInternallyRegistered": downloads.on_registered,
+            "FileStagedForDownload": downloads.on_staged,
+        },
+    )
 
 
 # ------------------------------------------------------------------ schedule
 
 
-def _rate_minutes(handler: str) -> int:
-    for schedule in DECLARATION.schedules:
-        if schedule.function == "dcs" and schedule.handler == handler:
-            return schedule.rate_minutes
-    return 60
-
-
-@app.schedule(Rate(_rate_minutes("clean_outbox"), unit=Rate.MINUTES))
+@app.schedule(Rate(schedule_rate("dcs", "clean_outbox"), unit=Rate.MINUTES))
 def clean_outbox(event: Any) -> dict[str, int]:
     """Remove outbox copies not requested for DCS_OUTBOX_MAX_AGE_S."""
     return wiring().downloads.clean_outbox()

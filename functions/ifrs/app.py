@@ -13,12 +13,7 @@ from chalice import Chalice
 
 from functions.ifrs.config import wiring
 from infra.resources import queue_for
-from shared.events import (
-    BadEvent,
-    FileInterrogationSuccess,
-    NonStagedFileRequested,
-    parse_message,
-)
+from shared.events import deliver
 
 log = logging.getLogger("fs.ifrs")
 
@@ -28,19 +23,7 @@ app = Chalice(app_name="ifrs")
 @app.on_sqs_message(queue=queue_for("ifrs", "on_event"), batch_size=1)
 def on_event(event: Any) -> None:
     _, registry, stager = wiring()
-    for record in event:
-        try:
-            envelope = parse_message(record.body)
-            parsed = envelope.parsed()
-        except (BadEvent, ValueError):
-            log.warning("message is not one of our events; dropped")
-            continue
-        # FileInternallyRegistered is a subclass of the success schema: match the type name
-        if envelope.type == "FileInterrogationSuccess":
-            assert isinstance(parsed, FileInterrogationSuccess)
-            registry.register(parsed)
-        elif envelope.type == "NonStagedFileRequested":
-            assert isinstance(parsed, NonStagedFileRequested)
-            stager.stage(parsed)
-        else:
-            log.info("event needs nothing here", extra={"event_type": envelope.type})
+    deliver(
+        event,
+        {"FileInterrogationSuccess": registry.register, "NonStagedFileRequested": stager.stage},
+    )

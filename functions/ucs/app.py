@@ -24,13 +24,13 @@ from functions.ucs.core import NewUpload, UploadController, UploadPolicy
 from functions.ucs.outcomes import OutcomeRecorder
 from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
 from functions.ucs.repository import DynamoUcsRepository
-from infra.resources import DECLARATION, queue_for
+from infra.resources import DECLARATION, queue_for, schedule_rate
 from shared.adapters.dynamo import bind
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.config import load_config
 from shared.errors import TooManyRequests, Unprocessable
-from shared.events import BadEvent, parse_message
+from shared.events import deliver
 from shared.http import ServiceApp, empty_response, error_response, json_response, validate
 from shared.logs import configure_logging
 from shared.tokens import TokenVerifier, require
@@ -210,18 +210,11 @@ def delete_upload(box_id: str, file_id: str):
 # ------------------------------------------------------------------ schedule
 
 
-def _rate_minutes(handler: str) -> int:
-    for schedule in DECLARATION.schedules:
-        if schedule.function == "ucs" and schedule.handler == handler:
-            return schedule.rate_minutes
-    return 60
-
-
 # leave a third of the function's time limit for the last item and the answer
 CLEANUP_BUDGET_S = DECLARATION.function("ucs").timeout_s * 2 / 3
 
 
-@app.schedule(Rate(_rate_minutes("clean_abandoned_uploads"), unit=Rate.MINUTES))
+@app.schedule(Rate(schedule_rate("ucs", "clean_abandoned_uploads"), unit=Rate.MINUTES))
 def clean_abandoned_uploads(event: Any) -> dict[str, int | bool]:
     """Cancel uploads open longer than UCS_ABANDONED_UPLOAD_AGE_S; abort orphaned ones."""
     w = wiring()
@@ -236,16 +229,11 @@ def clean_abandoned_uploads(event: Any) -> dict[str, int | bool]:
 def on_event(event: Any) -> None:
     """Interrogation and registration outcomes move the upload's state forward."""
     outcomes = wiring().outcomes
-    for record in event:
-        try:
-            envelope = parse_message(record.body)
-            payload = envelope.parsed()
-        except (BadEvent, ValueError):
-            log.warning("message is not one of our events; dropped")
-            continue
-        if envelope.type == "FileInterrogationSuccess":
-            outcomes.accepted(payload.file_id)
-        elif envelope.type == "FileInterrogationFailure":
-            outcomes.rejected(payload.file_id, payload.reason)  # type: ignore[attr-defined]
-        elif envelope.type == "FileInternallyRegistered":
-            outcomes.registered(payload.file_id)
+    deliver(
+        event,
+        {
+            "FileInterrogationSuccess": lambda e: outcomes.accepted(e.file_id),
+            "FileInterrogationFailure": lambda e: outcomes.rejected(e.file_id, e.reason),
+            "FileInternallyRegistered": lambda e: outcomes.registered(e.file_id),
+        },
+    )
