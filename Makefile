@@ -8,8 +8,15 @@ STAMP := $(VENV)/.installed
 GHGA_VENV := .venv-ghga
 GHGA_STAMP := $(GHGA_VENV)/.installed
 GHGA_CONNECTOR := ghga-connector>=4.0,<5
+# LocalStack in host mode (S3, SQS, SNS without Docker), in its own environment: its pins
+# clash with ours. `make test` runs the journey and the presigned-URL checks on it.
+LS_VENV := .venv-localstack
+LS_STAMP := $(LS_VENV)/.installed
+LOCALSTACK := "localstack-core[runtime]==4.9.2" "cbor2<6" "pyopenssl==25.3.0" \
+	"cryptography<47" service_identity "psutil<7"
 
-.PHONY: install test testbed lint stack clean
+.PHONY: install test testbed lint stack clean iac iac-check package localstack-venv \
+	localstack-up localstack-down
 
 install: $(STAMP) $(GHGA_STAMP)
 
@@ -26,18 +33,62 @@ $(GHGA_STAMP):
 	$(GHGA_VENV)/bin/python -m pip install --quiet "$(GHGA_CONNECTOR)"
 	touch $(GHGA_STAMP)
 
+localstack-venv: $(LS_STAMP)
+
+$(LS_STAMP):
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet $(LOCALSTACK)
+	touch $(LS_STAMP)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint
+test: install lint $(LS_STAMP)
 	$(BIN)/python -m pytest
 
+# `make testbed ENDPOINTS=localstack/.state/endpoints.json` walks the journey on a running
+# stack (LocalStack, or `fs-stack up --backend localstack-host`) instead of a fresh one
 testbed: install
-	$(BIN)/python -m testbed.journey
+	$(BIN)/python -m testbed.journey $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
+
+# all Terraform, from infra/resources.py and the apps (offline, seconds); commit the result
+iac: install
+	$(BIN)/python -m infra.iac generate
+
+iac-check: install
+	$(BIN)/python -m infra.iac check
+
+# the deployment zips next to the Terraform (downloads Linux wheels; never committed)
+package: iac
+	$(BIN)/python -m infra.iac package
+
+# machines with Docker: LocalStack and OpenBao in containers, functions as Lambdas
+localstack-up: install
+	$(BIN)/python -m testbed.localstack_deploy up
+
+localstack-down: install
+	$(BIN)/python -m testbed.localstack_deploy down
 
 stack: install
 	$(BIN)/fs-stack up
 
+# benchmarks (not part of `make test`, which runs only a small smoke run of the harness):
+# `make bench SIZES=64M,1G RUNS=3 BACKENDS=embedded,localstack-host`; writes
+# docs/benchmarks.{json,md,png}. Takes 20-30 minutes with the defaults.
+SIZES ?= 64M,256M,1G
+RUNS ?= 3
+BACKENDS ?= embedded
+BENCH_STAMP := $(VENV)/.bench-installed
+.PHONY: bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP) $(if $(findstring localstack,$(BACKENDS)),$(LS_STAMP))
+	$(BIN)/python -m bench --sizes $(SIZES) --runs $(RUNS) --backends $(BACKENDS)
+
 clean:
-	rm -rf $(VENV) $(GHGA_VENV) .stack .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(GHGA_VENV) $(LS_VENV) .stack .pytest_cache .ruff_cache *.egg-info build

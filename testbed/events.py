@@ -90,6 +90,14 @@ class EventStream:
             self.seen.append(parse_message(message["Body"]))
             self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
 
+    def drain(self) -> None:
+        """Collect everything delivered so far, without waiting for more."""
+        while True:
+            before = len(self.seen)
+            self.poll(wait_s=0)
+            if len(self.seen) == before:
+                return
+
     def events(self, event_type: str | None = None, key: str | None = None) -> list[Any]:
         return [
             e

@@ -21,7 +21,8 @@ from typing import Any
 def free_port_base(count: int = 4) -> int:
     """A port base with ``count`` consecutive free loopback ports."""
     for _ in range(200):
-        base = random.randint(20000, 60000)
+        # below Linux's ephemeral range (32768+), where outgoing connections take ports
+        base = random.randint(20000, 32000)
         free = True
         for port in range(base, base + count):
             with socket.socket() as sock:

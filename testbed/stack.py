@@ -6,6 +6,10 @@ declaration, and serves every function through the local runtime. When all
 is ready it writes ``<state-dir>/endpoints.json`` (mode 0600: it holds the
 operator and Vault tokens of this throw-away stack), then runs until
 interrupted and stops everything it started.
+
+``--backend localstack-host`` puts S3, SQS and SNS on LocalStack in host mode
+(testbed/localstack_host.py; it checks presigned URL signatures) on BASE+4 and
+keeps DynamoDB on moto.
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from shared.logs import configure_logging
+from testbed import localstack_host
 
 log = logging.getLogger("fs.stack")
 
 DEFAULT_PORT_BASE = 8740
 ENDPOINTS_FILE = "endpoints.json"
+BACKENDS = ("embedded", "localstack-host")
+MOTO_ACCOUNT = "123456789012"
 
 
 @dataclass
@@ -46,6 +53,8 @@ class StackOptions:
     prefix: str = "fs"
     region: str = "eu-central-1"
     schedule_scale: float = 1.0
+    backend: str = "embedded"
+    localstack_port: int = DEFAULT_PORT_BASE + 4
 
 
 class StackError(RuntimeError):
@@ -104,6 +113,7 @@ class Stack:
             ("aws", opts.aws_port),
             ("vault", opts.vault_port),
             ("vault cluster", opts.vault_port + 1),
+            *((("localstack", opts.localstack_port),) if opts.backend != "embedded" else ()),
         ):
             if not _port_free(opts.host, port):
                 raise StackError(f"port {port} for the {name} server is already in use")
@@ -155,18 +165,25 @@ class Stack:
             logs / "openbao.log",
             extra_env={"BAO_DEV_ROOT_TOKEN_ID": secrets.vault_token, "HOME": str(opts.state_dir)},
         )
+        localstack_url = None
+        if opts.backend == "localstack-host":
+            localstack_url = self._start_localstack(logs)
         _wait_http(f"{aws_url}/moto-api/", 30)
         _wait_http(f"{vault_url}/v1/sys/health", 30)
+        if localstack_url is not None:
+            _wait_http(f"{localstack_url}/_localstack/health", 60)
 
         env = build_environment(
             api_url=api_url,
             aws_endpoint_url=aws_url,
             vault_addr=vault_url,
             region=opts.region,
-            account="123456789012",  # moto's default account
+            account=MOTO_ACCOUNT if localstack_url is None else localstack_host.ACCOUNT,
             prefix=opts.prefix,
             secrets=secrets,
         )
+        if localstack_url is not None:
+            env.update(localstack_host.aws_environment(localstack_url, aws_url))
         os.environ.update(env)
 
         from shared.adapters.aws import client
@@ -195,8 +212,13 @@ class Stack:
             "ucs_url": f"{api_url}/ucs",
             "dcs_url": f"{api_url}/dcs",
             "ekss_url": f"{api_url}/ekss",
-            "aws_endpoint_url": aws_url,
+            "aws_endpoint_url": localstack_url or aws_url,
+            "dynamodb_endpoint_url": aws_url,
             "aws_region": opts.region,
+            "aws_account": MOTO_ACCOUNT if localstack_url is None else localstack_host.ACCOUNT,
+            "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+            "backend": opts.backend,
             "vault_addr": vault_url,
             "vault_token": secrets.vault_token,
             "operator_token": secrets.operator_token,
@@ -215,10 +237,23 @@ class Stack:
         tmp.replace(path)
         del archive_private
 
+    def _start_localstack(self, logs: Path) -> str:
+        opts = self.options
+        try:
+            argv, env = localstack_host.command(opts.host, opts.localstack_port, opts.state_dir)
+        except localstack_host.LocalStackMissing as error:
+            raise StackError(str(error)) from error
+        self._spawn(argv, logs / "localstack.log", env=env)
+        return f"http://{opts.host}:{opts.localstack_port}"
+
     def _spawn(
-        self, argv: list[str], logfile: Path, extra_env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        logfile: Path,
+        extra_env: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        env = {**os.environ, **(extra_env or {})}
+        env = env if env is not None else {**os.environ, **(extra_env or {})}
         with open(logfile, "ab") as out:
             child = subprocess.Popen(
                 argv,
@@ -267,7 +302,8 @@ def _parser() -> argparse.ArgumentParser:
         "--port-base",
         type=int,
         default=int(os.environ.get("FS_STACK_PORT_BASE", DEFAULT_PORT_BASE)),
-        help="API on BASE, AWS on BASE+1, Vault on BASE+2 (and BASE+3 for its cluster port)",
+        help="API on BASE, AWS on BASE+1, Vault on BASE+2 (and BASE+3 for its cluster port), "
+        "LocalStack (backend localstack-host) on BASE+4",
     )
     up.add_argument(
         "--state-dir", type=Path, default=Path(os.environ.get("FS_STACK_DIR", ".stack"))
@@ -275,6 +311,16 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--prefix", default="fs", help="resource name prefix")
     up.add_argument(
         "--schedule-scale", type=float, default=1.0, help="multiply schedule periods (tests)"
+    )
+    up.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="embedded",
+        help="embedded: moto for all of AWS; localstack-host: S3, SQS and SNS on LocalStack "
+        "(host mode, from .venv-localstack), DynamoDB on moto",
+    )
+    up.add_argument(
+        "--localstack-port", type=int, default=0, help="LocalStack's port (default BASE+4)"
     )
     return parser
 
@@ -293,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir,
         prefix=args.prefix,
         schedule_scale=args.schedule_scale,
+        backend=args.backend,
+        localstack_port=args.localstack_port or args.port_base + 4,
     )
     stack = Stack(options)
     stopping = threading.Event()

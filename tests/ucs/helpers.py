@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.crypt.c4gh import encrypted_size
 from shared.ports import EventPublisher, ObjectStorage
-from tests.support import Operator, User, upload_wot
+from tests.support import EventStream, Operator, User, upload_wot
 
 PART_SIZE = 5_245_120  # GHGA's smallest part size: 80 cipher segments, above 5 MiB
 TWO_PARTS = 5_300_000  # plaintext bytes that make two parts of PART_SIZE (the last short)
@@ -233,45 +232,12 @@ def local_cleaner(endpoints: dict[str, Any]) -> AbandonedUploadCleaner:
     return AbandonedUploadCleaner(controller, repository, S3Storage(client("s3")), inbox(endpoints))
 
 
-class EventTap:
-    """An SQS queue of its own on the stack's UCS topics: what UCS really published."""
+class EventTap(EventStream):
+    """What UCS really published (FileUploadReceived, FileUploadDeleted), as plain dicts."""
 
     def __init__(self, endpoints: dict[str, Any]) -> None:
-        self._sqs = client("sqs")
-        sns = client("sns")
-        pfx = endpoints["resource_prefix"]
-        account = client("sts").get_caller_identity()["Account"]
-        self.url = self._sqs.create_queue(QueueName=f"ucs-test-tap-{uuid.uuid4().hex[:12]}")[
-            "QueueUrl"
-        ]
-        arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        for event in ("FileUploadReceived", "FileUploadDeleted"):
-            sns.subscribe(
-                TopicArn=topic_arn(event, endpoints["aws_region"], account, pfx),
-                Protocol="sqs",
-                Endpoint=arn,
-                Attributes={"RawMessageDelivery": "true"},
-            )
-        self.seen: list[dict[str, Any]] = []
-
-    def drain(self) -> list[dict[str, Any]]:
-        """Everything delivered so far (SNS to SQS is synchronous in moto)."""
-        while True:
-            response = self._sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            )
-            messages = response.get("Messages", [])
-            if not messages:
-                return self.seen
-            for message in messages:
-                self.seen.append(json.loads(message["Body"]))
-                self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        super().__init__(endpoints, ("FileUploadReceived", "FileUploadDeleted"))
 
     def of(self, event_type: str, file_id: str) -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.drain()
-            if e["type"] == event_type and e["payload"]["file_id"] == file_id
-        ]
+        self.drain()  # SNS to SQS is synchronous in moto
+        return [event.model_dump() for event in self.events(event_type, file_id)]

@@ -1,0 +1,318 @@
+"""The Terraform of the shared resources and the root module, derived from the declaration.
+
+``main.tf.json`` holds the buckets (public access blocked, encrypted at rest, TLS only),
+the topics, the queues with their dead-letter queues and the policies that let the
+topics and buckets deliver to them, the S3 notifications, the tables (keys and indexes
+read from the pynamodb models) and one module per function: the Terraform that
+``chalice package`` made of it (infra/iac.py), fed with the deploy inputs.
+
+The output is plain data, so that it can be compared with what is checked in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from infra import settings
+from infra.resources import (
+    DECLARATION,
+    Declaration,
+    Queue,
+    bucket_name,
+    dlq_name,
+    queue_name,
+    table_name,
+    topic_name,
+)
+
+TERRAFORM_VERSION = ">= 1.3.0"
+# the bounds chalice's generated modules put on the providers; the root keeps within them
+AWS_PROVIDER = ">= 4.9.0, < 5"
+DLQ_RETENTION_S = 14 * 24 * 3600
+
+
+def ident(key: str) -> str:
+    """A Terraform resource name for a declaration key."""
+    return key.replace("-", "_")
+
+
+def _queue_ref(key: str, attribute: str = "arn") -> str:
+    return f"${{aws_sqs_queue.{ident(key)}.{attribute}}}"
+
+
+def _buckets(pfx: str, decl: Declaration, res: dict[str, Any]) -> None:
+    for bucket in decl.buckets:
+        name, ref = bucket_name(bucket.key, pfx), ident(bucket.key)
+        res.setdefault("aws_s3_bucket", {})[ref] = {
+            "bucket": name,
+            "tags": {"purpose": bucket.description},
+        }
+        bucket_id = f"${{aws_s3_bucket.{ref}.id}}"
+        res.setdefault("aws_s3_bucket_public_access_block", {})[ref] = {
+            "bucket": bucket_id,
+            "block_public_acls": True,
+            "block_public_policy": True,
+            "ignore_public_acls": True,
+            "restrict_public_buckets": True,
+        }
+        res.setdefault("aws_s3_bucket_ownership_controls", {})[ref] = {
+            "bucket": bucket_id,
+            "rule": {"object_ownership": "BucketOwnerEnforced"},
+        }
+        res.setdefault("aws_s3_bucket_server_side_encryption_configuration", {})[ref] = {
+            "bucket": bucket_id,
+            "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+        }
+        arn = f"${{aws_s3_bucket.{ref}.arn}}"
+        res.setdefault("aws_s3_bucket_policy", {})[ref] = {
+            "bucket": bucket_id,
+            "policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "TlsOnly",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, f"{arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+            "depends_on": [f"aws_s3_bucket_public_access_block.{ref}"],
+        }
+
+
+def _queue_policy(queue: Queue) -> dict[str, Any]:
+    statements = []
+    if queue.topics:
+        statements.append(
+            {
+                "Sid": "FromTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": _queue_ref(queue.key),
+                "Condition": {
+                    "ArnEquals": {
+                        "aws:SourceArn": [
+                            f"${{aws_sns_topic.{ident(t)}.arn}}" for t in sorted(queue.topics)
+                        ]
+                    }
+                },
+            }
+        )
+    if queue.s3 is not None:
+        statements.append(
+            {
+                "Sid": "FromBucket",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": _queue_ref(queue.key),
+                "Condition": {
+                    "ArnEquals": {
+                        "aws:SourceArn": f"${{aws_s3_bucket.{ident(queue.s3.bucket)}.arn}}"
+                    },
+                    "StringEquals": {
+                        "aws:SourceAccount": "${data.aws_caller_identity.current.account_id}"
+                    },
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _queues(pfx: str, decl: Declaration, res: dict[str, Any]) -> None:
+    notifications: dict[str, list[dict[str, Any]]] = {}
+    for queue in decl.queues:
+        ref, dlq_ref = ident(queue.key), ident(queue.key) + "_dlq"
+        queues = res.setdefault("aws_sqs_queue", {})
+        queues[dlq_ref] = {
+            "name": dlq_name(queue.key, pfx),
+            "message_retention_seconds": DLQ_RETENTION_S,
+            "sqs_managed_sse_enabled": True,
+        }
+        queues[ref] = {
+            "name": queue_name(queue.key, pfx),
+            "visibility_timeout_seconds": queue.visibility_timeout_s,
+            "sqs_managed_sse_enabled": True,
+            "redrive_policy": json.dumps(
+                {
+                    "deadLetterTargetArn": _queue_ref(queue.key + "_dlq"),
+                    "maxReceiveCount": queue.max_receive_count,
+                }
+            ),
+        }
+        statements = _queue_policy(queue)
+        if statements["Statement"]:
+            res.setdefault("aws_sqs_queue_policy", {})[ref] = {
+                "queue_url": _queue_ref(queue.key, "id"),
+                "policy": json.dumps(statements),
+            }
+        for event_type in sorted(queue.topics):
+            res.setdefault("aws_sns_topic_subscription", {})[f"{ref}_{ident(event_type)}"] = {
+                "topic_arn": f"${{aws_sns_topic.{ident(event_type)}.arn}}",
+                "protocol": "sqs",
+                "endpoint": _queue_ref(queue.key),
+                "raw_message_delivery": True,
+            }
+        if queue.s3 is not None:
+            notifications.setdefault(queue.s3.bucket, []).append(
+                {
+                    "id": queue.key,
+                    "queue_arn": _queue_ref(queue.key),
+                    "events": list(queue.s3.events),
+                }
+            )
+    for bucket, configs in sorted(notifications.items()):
+        ref = ident(bucket)
+        res.setdefault("aws_s3_bucket_notification", {})[ref] = {
+            "bucket": f"${{aws_s3_bucket.{ref}.id}}",
+            "queue": configs,
+            "depends_on": sorted(f"aws_sqs_queue_policy.{ident(c['id'])}" for c in configs),
+        }
+
+
+def _topics(pfx: str, decl: Declaration, res: dict[str, Any]) -> None:
+    for event_type in decl.topics:
+        res.setdefault("aws_sns_topic", {})[ident(event_type)] = {
+            "name": topic_name(event_type, pfx)
+        }
+
+
+def table_schema(model_path: str) -> dict[str, Any]:
+    """Keys, attributes and indexes of a table, read from its pynamodb model."""
+    module, _, name = model_path.partition(":")
+    schema = getattr(importlib.import_module(module), name)._get_schema()
+
+    def keys(key_schema: list[dict[str, str]]) -> dict[str, str]:
+        found = {k["KeyType"]: k["AttributeName"] for k in key_schema}
+        out = {"hash_key": found["HASH"]}
+        if "RANGE" in found:
+            out["range_key"] = found["RANGE"]
+        return out
+
+    table: dict[str, Any] = keys(schema["key_schema"])
+    table["attribute"] = sorted(
+        (
+            {"name": a["AttributeName"], "type": a["AttributeType"]}
+            for a in schema["attribute_definitions"]
+        ),
+        key=lambda a: a["name"],
+    )
+    indexes = []
+    for index in schema.get("global_secondary_indexes", []):
+        indexes.append(
+            {
+                "name": index["index_name"],
+                **keys(index["key_schema"]),
+                "projection_type": index["projection"]["ProjectionType"],
+                **(
+                    {"non_key_attributes": sorted(index["projection"]["NonKeyAttributes"])}
+                    if index["projection"].get("NonKeyAttributes")
+                    else {}
+                ),
+            }
+        )
+    if indexes:
+        table["global_secondary_index"] = sorted(indexes, key=lambda i: i["name"])
+    if schema.get("local_secondary_indexes"):
+        raise ValueError(f"{model_path}: local secondary indexes are not supported here")
+    return table
+
+
+def _tables(pfx: str, decl: Declaration, res: dict[str, Any]) -> None:
+    for table in decl.tables:
+        res.setdefault("aws_dynamodb_table", {})[ident(table.key)] = {
+            "name": table_name(table.key, pfx),
+            "billing_mode": "PAY_PER_REQUEST",
+            **table_schema(table.model),
+            "point_in_time_recovery": {"enabled": True},
+            "tags": {"owner": table.owner},
+        }
+
+
+def _variables() -> dict[str, Any]:
+    variables: dict[str, Any] = {
+        "region": {"type": "string", "default": "eu-central-1", "description": "AWS region"}
+    }
+    for name, setting in settings.inputs().items():
+        variable: dict[str, Any] = {"type": "string", "description": setting.description}
+        if setting.sensitive:
+            variable["sensitive"] = True
+        if setting.default is not None:
+            variable["default"] = setting.default
+        variables[name] = variable
+    return variables
+
+
+def module_inputs(function: str) -> dict[str, str]:
+    """What the root passes into a function's module (one entry per variable it declares)."""
+    inputs: dict[str, str] = {}
+    for setting in settings.SETTINGS.get(function, {}).values():
+        if isinstance(setting, settings.ApiUrl):
+            inputs[settings.url_variable(setting.function)] = (
+                f'${{trimsuffix(module.{setting.function}.EndpointURL, "/")}}'
+            )
+        else:
+            inputs[setting.name] = f"${{var.{setting.name}}}"
+    return dict(sorted(inputs.items()))
+
+
+def _modules(decl: Declaration) -> dict[str, Any]:
+    modules = {}
+    for function in decl.functions:
+        depends = {
+            f"aws_sqs_queue.{ident(q.key)}"
+            for q in decl.queues
+            if q.consumer == function.name or function.name in q.senders
+        }
+        depends |= {
+            f"aws_dynamodb_table.{ident(t.key)}" for t in decl.tables if t.owner == function.name
+        }
+        block: dict[str, Any] = {"source": f"./functions/{function.name}"}
+        block.update(module_inputs(function.name))
+        if depends:
+            block["depends_on"] = sorted(depends)
+        modules[function.name] = block
+    return modules
+
+
+def root_module(pfx: str, decl: Declaration = DECLARATION) -> dict[str, Any]:
+    """The whole of ``main.tf.json``."""
+    resources: dict[str, Any] = {}
+    _buckets(pfx, decl, resources)
+    _topics(pfx, decl, resources)
+    _queues(pfx, decl, resources)
+    _tables(pfx, decl, resources)
+    outputs = {
+        f"{f.name}_api_url": {"value": f'${{trimsuffix(module.{f.name}.EndpointURL, "/")}}'}
+        for f in decl.functions
+        if f.http
+    }
+    return {
+        "//": "Generated by `make iac` (infra/iac.py) from infra/resources.py. Do not edit.",
+        "terraform": {
+            "required_version": TERRAFORM_VERSION,
+            "required_providers": {
+                "aws": {"source": "hashicorp/aws", "version": AWS_PROVIDER},
+                "null": {"source": "hashicorp/null", "version": ">= 2, < 4"},
+            },
+        },
+        "provider": {"aws": {"region": "${var.region}"}},
+        "variable": _variables(),
+        "data": {"aws_caller_identity": {"current": {}}},
+        "resource": resources,
+        "module": _modules(decl),
+        "output": outputs,
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    """The one way generated Terraform is written, so that regenerating is byte-identical."""
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
