@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support import Operator, RunningStack, User, start_stack
@@ -46,3 +47,28 @@ def operator(endpoints: dict[str, Any]) -> Operator:
 @pytest.fixture
 def user() -> User:
     return User.new()
+
+
+@pytest.fixture
+def interrogation_paused(endpoints: dict[str, Any]) -> Iterator[None]:
+    """Closed uploads stay in the inbox: IRS is paused (its messages wait in its queue).
+
+    At the end the waiting messages are dropped, since what the test closed was never
+    meant to be interrogated, and no backlog slows the tests that run the pipeline.
+    """
+    from infra.resources import queue_name
+    from tests.support import aws, queue_url
+
+    control = f"{endpoints['api_url']}/_runtime/consumers/irs"
+    assert httpx.post(f"{control}/pause").json()["paused"] is True
+    try:
+        yield
+    finally:
+        sqs = aws(endpoints, "sqs")
+        url = queue_url(endpoints, queue_name("irs-inbox", endpoints["resource_prefix"]))
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        httpx.post(f"{control}/resume")

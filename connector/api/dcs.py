@@ -38,10 +38,6 @@ class DrsObject:
     url: str = field(repr=False)  # presigned: a credential, never shown
     sha256: str | None  # of the plaintext, lowercase hex, if the archive gave one
 
-    @property
-    def plain_size(self) -> int:
-        return plain_size_of_body(self.size)
-
 
 @dataclass(frozen=True)
 class Staging:

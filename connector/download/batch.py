@@ -10,6 +10,7 @@ the file's own, and the others go on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -114,12 +115,26 @@ class BatchDownloader:
         return todo
 
     async def _attempt(self, file_id: str, paths: DownloadPaths) -> FileOutcome | None:
-        """Download the file if it is staged; None while it is being staged."""
-        answer = await self._dcs.drs_object(file_id)
+        """Download the file if it is staged; None while it is being staged.
+
+        At the first try the envelope is asked for alongside the DRS object (it does not
+        depend on staging): most files are ready, and that saves a round trip per file.
+        """
+        envelope = None
+        if file_id not in self._waiting:
+            envelope = asyncio.create_task(self._dcs.envelope(file_id))
+        try:
+            answer = await self._dcs.drs_object(file_id)
+        except BaseException:
+            await _dropped(envelope)
+            raise
         if isinstance(answer, Staging):
+            await _dropped(envelope)
             self._wait(file_id, answer)
             return None
-        return await self._files.download(file_id, paths, answer, lambda: self._ready(file_id))
+        return await self._files.download(
+            file_id, paths, answer, lambda: self._ready(file_id), envelope
+        )
 
     def _wait(self, file_id: str, answer: Staging) -> None:
         now = self._clock()
@@ -150,3 +165,12 @@ class BatchDownloader:
                     f"the archive did not make the file ready again within {self._max_wait:g}s"
                 )
             await self._sleep(min(answer.retry_after, deadline - now))
+
+
+async def _dropped(task: asyncio.Task | None) -> None:
+    """Cancel a task whose result is not needed, and let it finish quietly."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task

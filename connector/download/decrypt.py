@@ -15,7 +15,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.download.verify import SessionDecryptor, decrypt_stream, file_reader
+from connector.download.verify import (
+    BackgroundWriter,
+    SessionDecryptor,
+    decrypt_stream,
+    file_reader,
+    open_private,
+)
 from connector.errors import BadInput
 from connector.output import BatchResult, FileOutcome, report_outcome
 from connector.progress import Reporter
@@ -119,19 +125,20 @@ def decrypt_one(job: DecryptJob, reporter: Reporter, expect_sha256: str | None) 
     body_size = job.source.stat().st_size - job.header_length
     advance = reporter.bar(job.source.name, body_size)
     job.target.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
-        with (
-            job.source.open("rb", buffering=0) as source,
-            os.fdopen(os.open(job.temporary, flags, 0o600), "wb") as sink,
-        ):
-            sha256 = decrypt_stream(
-                file_reader(source, job.header_length),
-                body_size,
-                SessionDecryptor(job.session_keys),
-                sink=sink.write,
-                on_progress=advance,
-            )
+        with job.source.open("rb", buffering=0) as source, open_private(job.temporary) as sink:
+            writer = BackgroundWriter(sink)
+            try:
+                sha256 = decrypt_stream(
+                    file_reader(source, job.header_length),
+                    body_size,
+                    SessionDecryptor(job.session_keys),
+                    sink=writer,
+                    on_progress=advance,
+                    buffers=writer.depth + 1,
+                )
+            finally:
+                writer.close()
         if expect_sha256 is not None and sha256 != expect_sha256.lower():
             raise SegmentAuthError(
                 f"the plaintext's sha-256 is {sha256[:16]}..., not {expect_sha256[:16]}..."

@@ -23,8 +23,14 @@ from connector.api.dcs import DownloadClient, DrsObject
 from connector.download.fetch import CHUNK, ContentUrl, RangeFetcher, fetch_ranges
 from connector.download.partial import PartialFile
 from connector.download.paths import DownloadPaths
-from connector.download.ranges import Aborted, ByteRange, Intervals, Written, plan_ranges
-from connector.download.verify import SessionDecryptor, decrypt_stream, file_reader
+from connector.download.ranges import Aborted, Intervals, Written, plan_ranges
+from connector.download.verify import (
+    BackgroundWriter,
+    SessionDecryptor,
+    decrypt_stream,
+    file_reader,
+    open_private,
+)
 from connector.errors import ConnectorError, TransferFailed
 from connector.http import RetryPolicy
 from connector.keys import KeyPair
@@ -33,7 +39,7 @@ from connector.progress import Reporter
 from connector.transfer import BufferPool
 from shared.crypt.c4gh import HeaderError, SegmentAuthError, parse_header
 
-CHECKPOINT_BYTES = 64 * 1024 * 1024  # also record progress inside long ranges
+CHECKPOINT_INTERVAL = 1.0  # seconds between two records of the progress
 
 
 @dataclass(frozen=True)
@@ -46,18 +52,15 @@ class DownloadOptions:
 
 
 class Checkpoints:
-    """Records progress in the background: after each range, and every CHECKPOINT_BYTES."""
+    """Records progress in the background, at most once per CHECKPOINT_INTERVAL: each
+    record costs an fsync, and a rerun loses at most that much of the work."""
 
     def __init__(self, partial: PartialFile, written: Written, pool: ThreadPoolExecutor):
         self._partial, self._written, self._pool = partial, written, pool
         self._wake = asyncio.Event()
-        self._pending = 0
 
-    def note(self, count: int, range_done: bool) -> None:
-        self._pending += count
-        if range_done or self._pending >= CHECKPOINT_BYTES:
-            self._pending = 0
-            self._wake.set()
+    def note(self) -> None:
+        self._wake.set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -65,6 +68,7 @@ class Checkpoints:
             await self._wake.wait()
             self._wake.clear()
             await loop.run_in_executor(self._pool, self._partial.checkpoint, self._written.snapshot)
+            await asyncio.sleep(CHECKPOINT_INTERVAL)
 
 
 class FileDownloader:
@@ -87,8 +91,10 @@ class FileDownloader:
         paths: DownloadPaths,
         drs: DrsObject,
         renew: Callable[[], Awaitable[DrsObject]],
+        envelope_request: Awaitable[bytes] | None = None,
     ) -> FileOutcome:
-        envelope = await self._dcs.envelope(drs.file_id)
+        """Download one staged file (``envelope_request``: its envelope, already asked for)."""
+        envelope = await (envelope_request or self._dcs.envelope(drs.file_id))
         decryptor = None
         if self._options.verify or self._options.decrypt:
             try:
@@ -106,9 +112,11 @@ class FileDownloader:
             sha256 = await self._transfer(name, partial, drs, renew, decryptor, Written(done))
         except SegmentAuthError as error:
             self._corrupt(partial, f"its content does not decrypt ({error})")
-        except BaseException:  # unverified plaintext is not left behind
+        except BaseException as error:  # unverified plaintext is not left behind
             with contextlib.suppress(FileNotFoundError):
                 paths.plain_partial.unlink()
+            if isinstance(error, OSError):
+                raise TransferFailed(f"cannot write to {paths.partial.parent}: {error}") from None
             raise
         finally:
             partial.close()
@@ -118,9 +126,12 @@ class FileDownloader:
                 f"its content does not match the archive's checksum (sha-256 {sha256[:16]}... "
                 f"instead of {drs.sha256[:16]}...)",
             )
-        partial.finish()
-        if self._options.decrypt:
-            os.replace(paths.plain_partial, paths.plain)
+        try:
+            partial.finish()
+            if self._options.decrypt:
+                os.replace(paths.plain_partial, paths.plain)
+        except OSError as error:
+            raise TransferFailed(f"cannot name the finished files: {error}") from None
         detail = self._detail(drs, paths, resumed)
         return FileOutcome(name, "resumed" if resumed else "downloaded", detail, drs.file_id)
 
@@ -170,15 +181,11 @@ class FileDownloader:
                     await loop.run_in_executor(write_pool, partial.write_at, offset, data)
                     written.add(offset, offset + len(data))
                     advance(len(data))
-                    checkpoints.note(len(data), range_done=False)
+                    checkpoints.note()
 
                 fetcher = RangeFetcher(
                     self._client, self._policy, ContentUrl(drs, renew), write, self._pool
                 )
-
-                async def fetch(wanted: ByteRange) -> None:
-                    await fetcher.fetch(wanted)
-                    checkpoints.note(0, range_done=True)
 
                 if decryptor is not None:
                     verify = loop.run_in_executor(
@@ -187,7 +194,7 @@ class FileDownloader:
                 recorder = asyncio.create_task(checkpoints.run())
                 try:
                     async with asyncio.TaskGroup() as group:
-                        fetching = fetch_ranges(ranges, fetch, self._options.concurrency)
+                        fetching = fetch_ranges(ranges, fetcher.fetch, self._options.concurrency)
                         group.create_task(_aborting(fetching, written))
                         if verify is not None:
                             group.create_task(_aborting(verify, written))
@@ -206,22 +213,20 @@ class FileDownloader:
     def _verify(
         self, partial: PartialFile, written: Written, decryptor: SessionDecryptor, size: int
     ) -> str:
-        plain_sink = None
         with contextlib.ExitStack() as stack:
             source = stack.enter_context(partial.path.open("rb", buffering=0))
+            writer = None
             if self._options.decrypt:
-                descriptor = os.open(
-                    partial.paths.plain_partial,
-                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
-                    0o600,
-                )
-                plain_sink = stack.enter_context(os.fdopen(descriptor, "wb")).write
+                plain = stack.enter_context(open_private(partial.paths.plain_partial))
+                writer = BackgroundWriter(plain)
+                stack.callback(writer.close)
             return decrypt_stream(
                 file_reader(source, len(partial.envelope)),
                 size,
                 decryptor,
-                sink=plain_sink,
+                sink=writer,
                 wait=written.wait_for_prefix,
+                buffers=writer.depth + 1 if writer else 1,
             )
 
     def _corrupt(self, partial: PartialFile, why: str) -> None:

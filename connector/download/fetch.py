@@ -37,7 +37,6 @@ class ContentUrl:
     def __init__(self, drs: DrsObject, renew: Callable[[], Awaitable[DrsObject]]) -> None:
         self.drs = drs
         self.generation = 0
-        self.renewals = 0
         self._renew = renew
         self._lock = asyncio.Lock()
 
@@ -52,7 +51,6 @@ class ContentUrl:
                 )
             self.drs = fresh
             self.generation += 1
-            self.renewals += 1
 
 
 class _Retry(Exception):

@@ -1,6 +1,6 @@
 """Decrypt and hash a Crypt4GH body as a stream: for checking a download, and for decrypting.
 
-Memory stays at two fixed buffers (16 segments each) whatever the file size. The session
+Memory stays at a few fixed buffers (16 segments each) whatever the file size. The session
 keys come from the header through shared.crypt.c4gh; segments are opened with
 ``cryptography``'s ChaCha20-Poly1305 straight into a reused buffer (no allocation per
 segment), which is several times faster than crypt4gh's own path. Reading can wait for
@@ -10,7 +10,11 @@ bytes that are still being downloaded, so the check runs while ranges arrive.
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -57,6 +61,12 @@ class SessionDecryptor:
         raise SegmentAuthError(f"segment {index} does not decrypt: the data is damaged")
 
 
+def open_private(path: Path) -> BinaryIO:
+    """A new file for plaintext, readable by its owner only (it holds sensitive data)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o600), "wb")
+
+
 def file_reader(handle: BinaryIO, base: int) -> Callable[[int, memoryview], None]:
     """``read(offset, view)`` filling ``view`` from ``base + offset`` of an open file."""
 
@@ -72,6 +82,31 @@ def file_reader(handle: BinaryIO, base: int) -> Callable[[int, memoryview], None
     return read
 
 
+class BackgroundWriter:
+    """Writes plaintext pieces in order on a thread of its own, so that decryption goes on
+    meanwhile (writing is as slow as decrypting). At most ``depth`` writes are pending when
+    a call returns: a caller rotating ``depth + 1`` buffers never overwrites one in use."""
+
+    def __init__(self, handle: BinaryIO, depth: int = 2) -> None:
+        self.depth = depth
+        self._handle = handle
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fs-plain")
+        self._pending: deque[Future] = deque()
+
+    def __call__(self, piece: memoryview) -> None:
+        while len(self._pending) >= self.depth:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._handle.write, piece))
+
+    def close(self) -> None:
+        """Wait for every write (raising the first failure) and stop the thread."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def decrypt_stream(
     read: Callable[[int, memoryview], None],
     body_size: int,
@@ -79,12 +114,14 @@ def decrypt_stream(
     sink: Callable[[memoryview], object] | None = None,
     wait: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    buffers: int = 1,
 ) -> str:
     """Decrypt body bytes [0, body_size) in order; return the plaintext's sha256 (hex).
 
     ``read(offset, view)`` fills ``view`` with body bytes from ``offset``; ``wait(end)``
     (if given) blocks until body bytes up to ``end`` may be read; ``sink`` receives the
-    plaintext piece by piece. SegmentAuthError if any segment is damaged or missing.
+    plaintext piece by piece, in one of ``buffers`` buffers used in turn (a BackgroundWriter
+    of depth d needs d + 1). SegmentAuthError if any segment is damaged or missing.
     """
     try:
         plain_size_of_body(body_size)
@@ -92,14 +129,16 @@ def decrypt_stream(
         raise SegmentAuthError(f"no Crypt4GH body has {body_size} bytes (truncated)") from None
     chunk = SEGMENTS_PER_READ * CIPHER_SEGMENT_SIZE
     cipher = memoryview(bytearray(min(chunk, body_size)))
-    plain = memoryview(bytearray(min(SEGMENTS_PER_READ * SEGMENT_SIZE, body_size)))
+    plain_size = min(SEGMENTS_PER_READ * SEGMENT_SIZE, body_size)
+    plains = [memoryview(bytearray(plain_size)) for _ in range(max(1, buffers))]
     digest = hashlib.sha256()
-    for offset in range(0, body_size, chunk):
+    for number, offset in enumerate(range(0, body_size, chunk)):
         length = min(chunk, body_size - offset)
         if wait is not None:
             wait(offset + length)
         view = cipher[:length]
         read(offset, view)
+        plain = plains[number % len(plains)]
         produced = 0
         for start in range(0, length, CIPHER_SEGMENT_SIZE):
             produced += decryptor.decrypt_into(

@@ -1,8 +1,9 @@
 """Helpers of the download tests: staged files, download tokens, and a proxy for ranges.
 
-The archive side is played as tests/dcs does (IFRS's staging half): a real EKSS secret,
-FileInternallyRegistered / FileStagedForDownload on the stack's topics, the content in the
-outbox bucket. The connector runs as a subprocess or in-process through typer's runner.
+The archive side is played as tests/dcs does, so that a test controls the file: a real
+EKSS secret, FileInternallyRegistered / FileStagedForDownload on the stack's topics, the
+content in the outbox bucket (tests/connector/test_download_pipeline.py runs the real
+pipeline instead). The connector runs as a subprocess or in-process through typer's runner.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -95,19 +97,23 @@ def stage(
 
 
 def register_only(endpoints: dict[str, Any], plain: bytes) -> ArchivedFile:
-    """A file DCS knows (it handled the registration), not staged: DCS answers 202 for it."""
+    """A file DCS knows (it handled the registration), not staged: DCS answers 202 for it.
+
+    IFRS never registered it, so it drops DCS's staging requests: only the test stages it.
+    """
     f = archived_file(endpoints, plain)
     register(endpoints, f)
     wait_until_drained(endpoints, queue_name("dcs-events", endpoints["resource_prefix"]))
     return f
 
 
-def wait_until(condition, timeout: float = 60, what: str = "condition") -> None:
-    """Poll ``condition()`` (bounded) until it is true."""
+def wait_until(condition, timeout: float = 60, what: str | Callable[[], str] = "it") -> None:
+    """Poll ``condition()`` (bounded) until it is true; ``what`` names it in the failure."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f}s")
+            described = what() if callable(what) else what
+            raise AssertionError(f"{described} not reached within {timeout:.0f}s")
         time.sleep(0.05)
 
 
@@ -124,7 +130,8 @@ class RangeProxy(RecordingProxy):
 
     ``fail_once[start] = status`` answers the first GET of the range starting at ``start``
     with that status; ``short_once`` cuts the first answer of those ranges in half;
-    ``allow_ranges`` lets that many range GETs through and holds the rest (then 503).
+    ``allow_ranges`` lets the GETs of that many different ranges through (retries of those
+    included) and holds the GETs of any other range (then 503).
     ``ranges`` records (start, end inclusive, status) of every range GET.
     """
 
@@ -134,7 +141,7 @@ class RangeProxy(RecordingProxy):
         self.short_once: set[int] = set()
         self.allow_ranges: int | None = None
         self.ranges: list[tuple[int, int, int]] = []
-        self._range_gets = 0
+        self._allowed_starts: set[int] = set()
         self._range_lock = threading.Lock()
 
     def requests(self, method: str, path_part: str) -> list[tuple[str, int]]:
@@ -156,8 +163,11 @@ class RangeProxy(RecordingProxy):
             fail = self.fail_once.pop(start, None)
             short = start in self.short_once
             self.short_once.discard(start)
-            self._range_gets += 1
-            hold = self.allow_ranges is not None and self._range_gets > self.allow_ranges
+            hold = False
+            if self.allow_ranges is not None and start not in self._allowed_starts:
+                hold = len(self._allowed_starts) >= self.allow_ranges
+                if not hold:
+                    self._allowed_starts.add(start)
         if fail is not None:
             self._reply(request, fail, b"<Error><Code>AccessDenied</Code></Error>")
             self._note(request.path, start, end, fail)

@@ -18,6 +18,9 @@ from connector.errors import ExitCode
 from tests.connector.helpers import BIN, UploadBox, connector_env, make_keys, upload_box
 from tests.support import Operator
 
+# uploads here are checked in the inbox, so interrogation must not move them on
+pytestmark = pytest.mark.usefixtures("interrogation_paused")
+
 
 def _upload(env: dict[str, str], tmp_path: Path, name: str, data: bytes) -> str:
     path = tmp_path / name

@@ -158,3 +158,34 @@ def test_a_file_id_outside_the_package_is_bad_input(
     )
     assert missing.exit_code == 2
     assert "does not exist" in missing.stderr
+
+
+def test_memory_stays_at_a_few_buffers_however_many_ranges(
+    endpoints: dict[str, Any],
+    operator: Operator,
+    staged: dict[int, ArchivedFile],
+    keys: KeyFiles,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """300 ranges, three in flight: no more than three buffers are ever made."""
+    import connector.download.downloader as downloader
+
+    pools: list[Any] = []
+
+    class CountedPool(downloader.BufferPool):
+        def __init__(self, size: int) -> None:
+            super().__init__(size)
+            pools.append(self)
+
+    monkeypatch.setattr(downloader, "BufferPool", CountedPool)
+    f = staged[300_000]
+    env = download_env(endpoints, download_package(operator, keys, [f.file_id]), home)
+    result = run_download(env, tmp_path, "--range-size", "1000", "--concurrency", "3")
+    assert result.exit_code == 0, result.stderr
+    assert decrypt_c4gh((tmp_path / f"{f.file_id}.c4gh").read_bytes(), keys.user.private_key) == (
+        f.plain
+    )
+    (pool,) = pools
+    assert 1 <= pool.created <= 3

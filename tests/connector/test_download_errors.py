@@ -162,3 +162,41 @@ def test_a_file_not_staged_within_max_wait_fails(
     assert waiting in result.stderr
     assert "did not make the file ready within 0s (--max-wait)" in result.stderr
     assert _only(tmp_path) == []
+
+
+def test_a_token_for_no_package_is_refused(
+    endpoints: dict[str, Any], keys: KeyFiles, home: Path, tmp_path: Path
+) -> None:
+    import uuid
+
+    from shared.crypt.sealedbox import seal
+    from tests.connector.download_helpers import Package
+
+    made_up = Package(
+        str(uuid.uuid4()), f"{uuid.uuid4()}:{seal('x' * 24, keys.user.public_key)}", keys
+    )
+    result = run_download(download_env(endpoints, made_up, home), tmp_path)
+    assert result.exit_code == ExitCode.NOT_AUTHORIZED, result.stderr
+    assert "This access token does not open this work package." in result.stderr
+    garbled = Package(made_up.package_id, "not-a-token", keys)
+    result = run_download(download_env(endpoints, garbled, home), tmp_path)
+    assert result.exit_code == ExitCode.BAD_INPUT, result.stderr
+    assert "must look like <work package id>:<token>" in result.stderr
+    assert _only(tmp_path) == []
+
+
+def test_no_verify_skips_the_check(
+    endpoints: dict[str, Any],
+    operator: Operator,
+    keys: KeyFiles,
+    home: Path,
+    tmp_path: Path,
+) -> None:
+    """Without the check even a wrong archive checksum goes unnoticed: it says so."""
+    plain = os.urandom(1000)
+    f = stage(endpoints, operator, plain, declared_sha256=hashlib.sha256(b"x").hexdigest())
+    package = download_package(operator, keys, [f.file_id])
+    result = run_download(download_env(endpoints, package, home), tmp_path, "--no-verify")
+    assert result.exit_code == 0, result.stderr
+    assert "; not verified)" in result.stderr
+    assert _only(tmp_path) == [f"{f.file_id}.c4gh"]

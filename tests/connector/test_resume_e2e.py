@@ -26,6 +26,10 @@ from tests.connector.helpers import (
 )
 from tests.connector.test_upload_e2e import assert_inbox_decrypts
 
+# uploads here are checked in the inbox, so interrogation must not move them on
+pytestmark = pytest.mark.usefixtures("interrogation_paused")
+
+
 PARTS = 6
 ALLOWED = 3
 

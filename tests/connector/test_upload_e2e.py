@@ -29,6 +29,10 @@ from tests.connector.helpers import (
 )
 from tests.support import Operator
 
+# uploads here are checked in the inbox, so interrogation must not move them on
+pytestmark = pytest.mark.usefixtures("interrogation_paused")
+
+
 HEADER = 124
 EXACT_TWO_PARTS = plain_size_of_body(2 * PART_SIZE - HEADER)
 ONE_PART_PLUS_ONE = plain_size_of_body(PART_SIZE + 1 - HEADER)
