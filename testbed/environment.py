@@ -70,7 +70,6 @@ def build_environment(
             "UCS_RETRY_AFTER_S": "5",
             "UCS_SERIALIZE_WRITES": "true",  # moto's DynamoDB is not atomic under concurrency
             "DCS_WOT_PUBLIC_KEY": secrets.wot_public_pem,
-            "DCS_OPERATOR_TOKEN_SHA256": operator_hash,
             "DCS_EKSS_URL": f"{api_url}/ekss",
             "DCS_EKSS_TOKEN": secrets.service_token,
             "DCS_API_URL": f"{api_url}/dcs",
