@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from functions.irs.keystore import (
@@ -64,14 +65,22 @@ def stream(irs: Interrogator, item: Interrogation, invocation: Invocation) -> No
     total = part_count(item.object_size - item.offset, item.staging_part_size)
     hasher = ResumableSha256.from_state(item.hash_state) if item.hash_state else ResumableSha256()
     reencryptor = Reencryptor(secrets.submitter_secret, secrets.new_secret)
-    while len(item.parts) < total:
-        if invocation.parts_done and invocation.should_hand_on():
-            irs.hand_on(item)
-            return
-        _stage_part(irs, item, reencryptor, hasher)
-        invocation.parts_done += 1
-        if irs.after_part is not None:
-            irs.after_part(len(item.parts))
+    # the next part is read while this one is re-encrypted and staged: reading and writing
+    # overlap instead of adding up (one more part in memory)
+    with ThreadPoolExecutor(1, thread_name_prefix="irs-read") as reader:
+        ahead: Future[bytes] | None = None
+        while len(item.parts) < total:
+            if invocation.parts_done and invocation.should_hand_on():
+                irs.hand_on(item)
+                return
+            index = len(item.parts)
+            cipher = ahead.result() if ahead is not None else _read_part(irs, item, index)
+            ahead = reader.submit(_read_part, irs, item, index + 1) if index + 1 < total else None
+            _stage_part(irs, item, reencryptor, hasher, cipher)
+            del cipher
+            invocation.parts_done += 1
+            if irs.after_part is not None:
+                irs.after_part(len(item.parts))
     digest = hasher.hexdigest()
     if digest != item.upload.decrypted_sha256.lower():
         raise Rejected(CHECKSUM_MISMATCH)
@@ -173,15 +182,23 @@ def _read(irs: Interrogator, item: Interrogation, start: int, end: int) -> bytes
     return data
 
 
-def _stage_part(
-    irs: Interrogator, item: Interrogation, reencryptor: Reencryptor, hasher: ResumableSha256
-) -> None:
+def _read_part(irs: Interrogator, item: Interrogation, index: int) -> bytes:
+    """The inbox bytes behind staged part ``index`` (0-based)."""
     assert item.object_size is not None and item.offset is not None
+    assert item.staging_part_size
+    start = item.offset + index * item.staging_part_size
+    return _read(irs, item, start, min(start + item.staging_part_size, item.object_size))
+
+
+def _stage_part(
+    irs: Interrogator,
+    item: Interrogation,
+    reencryptor: Reencryptor,
+    hasher: ResumableSha256,
+    cipher: bytes,
+) -> None:
     assert item.staging_part_size and item.staged_object_id and item.staging_upload_id
     index = len(item.parts)
-    start = item.offset + index * item.staging_part_size
-    end = min(start + item.staging_part_size, item.object_size)
-    cipher = _read(irs, item, start, end)
     try:
         chunk = reencryptor.part(
             cipher, index * (item.staging_part_size // CIPHER_SEGMENT_SIZE), hasher

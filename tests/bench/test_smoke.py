@@ -1,0 +1,119 @@
+"""The benchmark harness, run small against the session stack so that it cannot rot.
+
+No timing is asserted: only that every figure was measured, reported and checked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import report
+from tests.support import REPO, RunningStack
+
+SECTIONS = ("upload", "irs", "download")
+
+
+def _bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_small_run_measures_and_reports_every_figure(
+    running_stack: RunningStack, tmp_path: Path
+) -> None:
+    out_json, out_md = tmp_path / "bench.json", tmp_path / "bench.md"
+    out_md.write_text("# Notes kept\n\n" + report.BEGIN + "\nold\n" + report.END + "\ntail\n")
+    result = _bench(
+        "--endpoints",
+        str(running_stack.state_dir / "endpoints.json"),
+        "--sizes",
+        "6M",
+        "--runs",
+        "1",
+        "--parallel",
+        "1,2",
+        "--parallel-size",
+        "6M",
+        "--json",
+        str(out_json),
+        "--markdown",
+        str(out_md),
+        "--no-plot",
+        "--workdir",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(out_json.read_text())
+    assert results["conditions"]["cores"] >= 1 and results["conditions"]["runs"] == 1
+    (backend,) = results["backends"].values()
+    figures = backend["sizes"][str(6 * 1024**2)]
+    assert set(figures) == set(SECTIONS)
+    for section in SECTIONS:
+        for client, figure in figures[section].items():
+            assert figure["runs"] == 1, (section, client)
+            assert figure["mib_per_s"]["median"] > 0, (section, client)
+    for client in ("fs-connector", "ghga-connector", "boto3 (raw)"):
+        assert figures["upload"][client]["peak_rss_mib"]["median"] > 10
+    assert figures["irs"]["irs invocation"]["peak_rss_mib"]["median"] > 10
+    assert set(backend["parallel"]) == {"1", "2"}
+    assert backend["parallel"]["2"]["bytes"] == 2 * 6 * 1024**2
+    assert {t["target"].split(":")[0] for t in results["targets"]} >= {"upload", "download", "irs"}
+    text = out_md.read_text()
+    assert text.startswith("# Notes kept") and text.endswith("tail\n") and "old" not in text
+    assert "| 6 MiB |" in text and "fs-connector" in text
+    # the harness left the stack's own interrogation running
+    import httpx
+
+    control = f"{running_stack.endpoints['api_url']}/_runtime/consumers/irs/resume"
+    assert httpx.post(control).json()["paused"] is False
+    assert not list(tmp_path.glob("fs-bench-*"))  # test files removed
+
+
+def test_bad_options_get_a_message_not_a_traceback() -> None:
+    for args in (["--sizes", "lots"], ["--parallel", "0"], ["--backends", "aws"]):
+        result = _bench(*args, timeout=60)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr and "error:" in result.stderr
+
+
+def test_targets_are_checked_against_the_worst_size() -> None:
+    def fig(speed: float, rss: float = 100) -> dict:
+        return {
+            "mib_per_s": {"median": speed, "min": speed, "max": speed},
+            "peak_rss_mib": {"median": rss, "min": rss, "max": rss},
+        }
+
+    def size(fs: float, ghga: float, raw: float, irs: float, rss: float) -> dict:
+        clients = {
+            "fs-connector": fig(fs, rss),
+            "ghga-connector": fig(ghga),
+            "boto3 (raw)": fig(raw),
+        }
+        return {
+            "upload": clients,
+            "download": clients,
+            "irs": {"irs invocation": fig(irs, rss), "cpu ceiling (1 core)": fig(100)},
+        }
+
+    results = {
+        "backends": {
+            "b": {"sizes": {"1": size(30, 10, 35, 70, 100), "2": size(20, 10, 40, 50, 130)}}
+        }
+    }
+    found = {t["target"]: t for t in report.targets(results)}
+    assert found["upload: fs-connector / ghga-connector ≥ 1.5"]["worst"] == 2.0
+    assert found["upload: fs-connector / ghga-connector ≥ 1.5"]["met"] is True
+    assert found["upload: fs-connector / boto3 ≥ 0.8"]["worst"] == 0.5
+    assert found["upload: fs-connector / boto3 ≥ 0.8"]["met"] is False
+    assert found["irs: invocation / cpu ceiling ≥ 0.6"]["met"] is False
+    growth = found["peak RSS connector upload: largest / smallest size ≤ 1.2"]
+    assert (growth["worst"], growth["met"]) == (1.3, False)
