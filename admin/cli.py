@@ -18,16 +18,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from connector.output import STATE_WORDS
 from shared.crypt.keys import KeyFormatError, decode_key, encode_key
-
-HUMAN_STATES = {
-    "init": "uploading",
-    "inbox": "inbox",
-    "interrogated": "accepted",
-    "failed": "rejected",
-    "cancelled": "cancelled",
-    "registered": "registered",
-}
 
 app = typer.Typer(
     name="fs-admin",
@@ -214,7 +206,7 @@ def list_box(
     if not items:
         typer.echo("(no uploads)")
     for item in items:
-        state = HUMAN_STATES.get(item["state"], item["state"])
+        state = STATE_WORDS.get(item["state"], item["state"])
         reason = f"  ({item['state_reason']})" if item.get("state_reason") else ""
         typer.echo(
             f"{item['id']}  {state:<10}  {item['decrypted_size']:>14}  {item['alias']}{reason}"
@@ -226,7 +218,7 @@ def file_status(file_id: str) -> None:
     """Print a file's state (one word first), then its details."""
     target = _target()
     upload = _call(target.client(), "GET", f"{target.ucs_url}/uploads/{file_id}", 200)
-    state = HUMAN_STATES.get(upload["state"], upload["state"])
+    state = STATE_WORDS.get(upload["state"], upload["state"])
     reason = f": {upload['state_reason']}" if upload.get("state_reason") else ""
     typer.echo(f"{state}{reason}")
     for name in ("alias", "box_id", "decrypted_size", "encrypted_size", "created", "updated"):

@@ -24,6 +24,16 @@ def start_stack(state_dir: Path, *extra: str, timeout: float = 120) -> StackProc
     return start_stack_process(state_dir, *extra, timeout=timeout)
 
 
+def assert_error(response: httpx.Response, status: int, exception_id: str) -> dict[str, Any]:
+    """The GHGA-style error body with this status and exception_id (and a description)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"exception_id", "description", "data"}, body
+    assert body["exception_id"] == exception_id, body
+    assert body["description"]
+    return body
+
+
 @dataclass
 class User:
     """A user's Crypt4GH key pair (raw keys) and the base64 public key."""

@@ -6,7 +6,6 @@ messages that are not our events are logged and dropped.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from chalice import Chalice
@@ -14,8 +13,6 @@ from chalice import Chalice
 from functions.ifrs.config import wiring
 from infra.resources import queue_for
 from shared.events import deliver
-
-log = logging.getLogger("fs.ifrs")
 
 app = Chalice(app_name="ifrs")
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, field_validator
 
 from shared.config import load_config
 from shared.crypt.keys import decode_key
+from shared.errors import NotFound
 from shared.http import ServiceApp
 from shared.logs import configure_logging
 
@@ -55,8 +56,6 @@ def values() -> dict:
 @service.route("/values/{name}", methods=["GET"])
 def value(name: str) -> dict:
     """One well-known value, under its own name."""
-    from shared.errors import NotFound
-
     all_values = values()
     if name not in all_values:
         raise NotFound(f"There is no well-known value {name!r}.", exception_id="valueNotFound")

@@ -13,6 +13,8 @@ from functions.wps.records import WorkPackageRecord
 from functions.wps.repository import DynamoWorkPackageRepository
 from shared.adapters.dynamo import bind
 from shared.config import load_config
+from shared.crypt.keys import KeyFormatError
+from shared.errors import Unprocessable
 from shared.http import ServiceApp, json_response
 from shared.logs import configure_logging
 from shared.settings import ResourceSettings
@@ -64,9 +66,6 @@ def create_work_package():
     cfg, wps = core()
     service.require_operator(cfg.operator_token_sha256)
     request = service.body(CreateWorkPackage)
-    from shared.crypt.keys import KeyFormatError
-    from shared.errors import Unprocessable
-
     try:
         created = wps.create(
             type=request.type,

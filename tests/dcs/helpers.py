@@ -230,12 +230,3 @@ def staged_file(
     report_staged(endpoints, f)
     requester.wait_for(f.file_id, 200)
     return f, requester
-
-
-def assert_error(response: httpx.Response, status: int, exception_id: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"exception_id", "description", "data"}, body
-    assert body["exception_id"] == exception_id, body
-    assert body["description"]
-    return body

@@ -11,12 +11,11 @@ import pytest
 from tests.dcs.helpers import (
     ArchivedFile,
     Requester,
-    assert_error,
     decrypt_c4gh,
     fake_file,
     register,
 )
-from tests.support import Operator
+from tests.support import Operator, assert_error
 
 ENVELOPE = 124
 MAX_RANGE = 4 * 1024 * 1024

@@ -16,7 +16,6 @@ from tests.dcs.helpers import (
     ArchivedFile,
     Requester,
     archived_file,
-    assert_error,
     decrypt_c4gh,
     fake_file,
     outbox,
@@ -24,7 +23,7 @@ from tests.dcs.helpers import (
     register,
     report_staged,
 )
-from tests.support import EventStream, Operator, upload_wot
+from tests.support import EventStream, Operator, assert_error, upload_wot
 
 
 def _assert_wait(response: httpx.Response, retry_after: int | None = None) -> None:

@@ -66,15 +66,6 @@ class Payload:
         }
 
 
-def assert_error(response: httpx.Response, status: int, exception_id: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"exception_id", "description", "data"}, body
-    assert body["exception_id"] == exception_id, body
-    assert body["description"]
-    return body
-
-
 class Submitter:
     """A user with an upload work package for one box, calling UCS like GHGA's client."""
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import Operator
-from tests.ucs.helpers import Payload, Submitter, assert_error
+from tests.support import Operator, assert_error
+from tests.ucs.helpers import Payload, Submitter
 
 
 @pytest.fixture

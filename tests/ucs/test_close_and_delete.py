@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 
+from tests.support import assert_error
 from tests.ucs.helpers import (
     TWO_PARTS,
     EventTap,
     Payload,
     Submitter,
-    assert_error,
     object_etag,
     open_multipart_keys,
 )

@@ -11,13 +11,13 @@ import pytest
 
 from functions.ucs.models import INBOX, INTERROGATED
 from functions.ucs.repository import DynamoUcsRepository
+from tests.support import assert_error
 from tests.ucs.helpers import (
     PART_SIZE,
     TWO_PARTS,
     EventTap,
     Payload,
     Submitter,
-    assert_error,
     bind_tables,
     object_etag,
     open_multipart_keys,

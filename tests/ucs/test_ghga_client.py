@@ -1,56 +1,36 @@
 """GHGA's own client (ghga-connector 4.0.1) uploads through UCS unchanged.
 
-Skipped where that client is not installed (it lives outside this project's venv).
+It runs from .venv-ghga, which `make install` creates (tests/compat/ghga.py drives it).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from shared.crypt.c4gh import encrypted_size
-from tests.support import Operator
-
-GHGA_VENV = Path(os.environ.get("GHGA_CONNECTOR_VENV", "/tmp/ghgavenv"))
-CONNECTOR = GHGA_VENV / "bin" / "ghga-connector"
-KEYGEN = GHGA_VENV / "bin" / "crypt4gh-keygen"
-
-pytestmark = pytest.mark.skipif(
-    not CONNECTOR.exists(), reason="GHGA's ghga-connector is not installed"
-)
+from tests.compat.ghga import run_ghga, write_key_files
+from tests.support import Operator, User
 
 
 def run_connector(workdir: Path, endpoints: dict[str, Any], wpat: str) -> str:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workdir),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "GHGA_CONNECTOR_WKVS_API_URL": endpoints["wkvs_url"],
-        "GHGA_CONNECTOR_CLIENT_NUM_RETRIES": "1",
-        "GHGA_CONNECTOR_PART_SIZE": "5245120",
-    }
-    result = subprocess.run(
-        [
-            str(CONNECTOR),
-            "batch-upload",
-            "--tsv",
-            "files.tsv",
-            "--my-public-key-path",
-            "key.pub",
-            "--my-private-key-path",
-            "key.sec",
-        ],
-        input=f"{wpat}\n",
-        capture_output=True,
-        text=True,
+    result = run_ghga(
+        "batch-upload",
+        "--tsv",
+        "files.tsv",
+        "--my-public-key-path",
+        "key.pub",
+        "--my-private-key-path",
+        "key.sec",
+        wkvs_url=endpoints["wkvs_url"],
         cwd=workdir,
-        env=env,
+        stdin=f"{wpat}\n",
         timeout=240,
+        client_num_retries="1",
+        part_size="5245120",
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -60,13 +40,9 @@ def run_connector(workdir: Path, endpoints: dict[str, Any], wpat: str) -> str:
 def test_batch_upload_with_ghga_connector(
     tmp_path: Path, endpoints: dict[str, Any], operator: Operator
 ) -> None:
-    subprocess.run(
-        [str(KEYGEN), "--nocrypt", "--sk", "key.sec", "--pk", "key.pub", "-f"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-    )
-    public_b64 = (tmp_path / "key.pub").read_text().splitlines()[1].strip()
+    user = User.new()
+    write_key_files(tmp_path, user)
+    public_b64 = user.public_b64
     box_id = operator.create_box()
     created = operator.http.post(
         f"{endpoints['wps_url']}/work-packages",

@@ -18,8 +18,8 @@ from shared.tokens import (
     generate_signing_key,
     hash_secret,
 )
-from tests.support import download_wot
-from tests.ucs.helpers import Payload, Submitter, assert_error
+from tests.support import assert_error, download_wot
+from tests.ucs.helpers import Payload, Submitter
 
 # ------------------------------------------------------------------ the check itself (unit)
 

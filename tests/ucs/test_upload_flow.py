@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 
+from tests.support import assert_error
 from tests.ucs.helpers import (
     PART_SIZE,
     TWO_PARTS,
     EventTap,
     Payload,
     Submitter,
-    assert_error,
     object_etag,
     open_multipart_keys,
 )
