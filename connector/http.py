@@ -77,10 +77,31 @@ class RetryPolicy:
         return self.backoff(attempt)
 
 
+# httpcore reads a response body 64 KiB at a time; every read goes through h11, the async
+# stream and httpx's iterator, about 2 CPU-s per GiB downloaded. 1 MiB reads cut that to
+# about 1.4 and raise a single connection's rate by half (measured against a local S3).
+# The buffer is per connection, so memory grows by at most 1 MiB per connection.
+READ_SIZE = 1024 * 1024
+
+
+def tune_reads(size: int = READ_SIZE) -> bool:
+    """Make httpcore's HTTP/1.1 connections read ``size`` bytes at a time; False if this
+    httpcore has no such setting (then reads stay at its default, which works, slower)."""
+    try:
+        from httpcore._async.http11 import AsyncHTTP11Connection
+    except ImportError:  # pragma: no cover - another httpcore layout
+        return False
+    if not isinstance(getattr(AsyncHTTP11Connection, "READ_NUM_BYTES", None), int):
+        return False  # pragma: no cover
+    AsyncHTTP11Connection.READ_NUM_BYTES = max(size, AsyncHTTP11Connection.READ_NUM_BYTES)
+    return True
+
+
 def make_client(
     timeout: float = 60.0, connect_timeout: float = 10.0, connections: int = 16
 ) -> httpx.AsyncClient:
     """The AsyncClient every API client and transfer shares (keep-alive, bounded pool)."""
+    tune_reads()
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),

@@ -42,7 +42,13 @@ class ObjectStorage(Protocol):
         self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
     ) -> str: ...
     def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        data: bytes,
+        md5: str | None = None,
     ) -> str: ...
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]: ...
     def complete_multipart(

@@ -32,6 +32,10 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
         s3={"addressing_style": "path"} if service == "s3" else None,
         retries={"max_attempts": 5, "mode": "standard"},
         max_pool_connections=32,
+        # no CRC32 of every body botocore sends by default since 1.36: a second pass over
+        # each part on both ends; callers that send bodies pass the MD5 they compute anyway
+        # (Content-MD5), which S3 checks just the same
+        request_checksum_calculation="when_required",
     )
     return boto3.session.Session().client(
         service, endpoint_url=endpoint_url or endpoint_for(service), config=config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -39,10 +40,19 @@ class S3Storage:
         )
 
     def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        data: bytes,
+        md5: str | None = None,
     ) -> str:
+        """Upload one part; with ``md5`` (hex, known to the caller anyway) S3 checks the
+        bytes it received against it and refuses the part (BadDigest) if they differ."""
+        extra = {"ContentMD5": base64.b64encode(bytes.fromhex(md5)).decode()} if md5 else {}
         response = self._s3.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=part_number, Body=data
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=part_number, Body=data, **extra
         )
         return _strip(response["ETag"])
 

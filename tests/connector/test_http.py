@@ -295,3 +295,17 @@ def test_unexpected_answers_are_reported(scripted) -> None:
     server = scripted(respond)
     with pytest.raises(ServiceError, match="not JSON"):
         _part_url(server, keys)
+
+
+def test_clients_read_response_bodies_a_mebibyte_at_a_time() -> None:
+    """The transfer clients read 1 MiB per call (64 KiB is httpcore's default and costs a
+    third more CPU per GiB); if httpcore moves the setting, this says so."""
+    from httpcore._async.http11 import AsyncHTTP11Connection
+
+    from connector.http import READ_SIZE, make_client
+
+    client = make_client()
+    try:
+        assert AsyncHTTP11Connection.READ_NUM_BYTES == READ_SIZE
+    finally:
+        asyncio.run(client.aclose())

@@ -98,23 +98,36 @@ def test_reencryption_is_deterministic_and_tracks_changes() -> None:
     assert _parts(bytes(data), plan, key, header)[0] == first
     data[2 * SEGMENT + 10] ^= 1  # one byte of segment 2, which lies wholly in part 2
     changed, _ = _parts(bytes(data), plan, key, header)
-    assert [a == b for a, b in zip(first, changed, strict=True)] == [True, False, True, True]
+    # nonces are bound to the plaintext so far: parts before the change stay, the rest not
+    assert [a == b for a, b in zip(first, changed, strict=True)] == [True, False, False, False]
     other_key, _ = _parts(bytes(data), plan, new_session_key(), header)
     assert all(a != b for a, b in zip(changed[1:], other_key[1:], strict=True))
 
 
-def test_nonces_depend_on_index_and_plaintext() -> None:
+def test_nonces_depend_on_index_and_binding() -> None:
     encryptor = SivSegmentEncryptor(new_session_key())
-    nonce = encryptor.nonce(0, b"same")
-    assert encryptor.nonce(0, b"same") == nonce
-    assert encryptor.nonce(1, b"same") != nonce
-    assert encryptor.nonce(0, b"sane") != nonce
+    same, sane = hashlib.sha256(b"same").digest(), hashlib.sha256(b"sane").digest()
+    nonce = encryptor.nonce(0, same)
+    assert encryptor.nonce(0, same) == nonce
+    assert encryptor.nonce(1, same) != nonce
+    assert encryptor.nonce(0, sane) != nonce
     assert len(nonce) == 12
-    assert encryptor.encrypt_segment(0, b"same")[:12] == nonce
+    assert encryptor.encrypt_segment(0, b"same", same)[:12] == nonce
     with pytest.raises(ValueError):
-        encryptor.encrypt_segment(0, b"")
+        encryptor.encrypt_segment(0, b"", same)
     with pytest.raises(ValueError):
-        encryptor.encrypt_segment(0, bytes(SEGMENT + 1))
+        encryptor.encrypt_segment(0, bytes(SEGMENT + 1), same)
+
+
+def test_nonces_differ_for_every_segment_of_a_file_of_equal_segments() -> None:
+    """Equal segments at different places, or after different prefixes, never share a nonce
+    (the binding is the running hash of the whole plaintext so far)."""
+    size = 4 * SEGMENT
+    plan = UploadPlan(size, size + 200)
+    parts, _ = _parts(bytes(size), plan, new_session_key(), b"H" * 124)
+    body = parts[0][124:]
+    nonces = [body[i : i + 12] for i in range(0, len(body), SEGMENT + 28)]
+    assert len(nonces) == 4 and len(set(nonces)) == 4
 
 
 def test_without_encrypt_into_the_bytes_are_the_same() -> None:
@@ -123,7 +136,8 @@ def test_without_encrypt_into_the_bytes_are_the_same() -> None:
     fast, slow = SivSegmentEncryptor(key), SivSegmentEncryptor(key)
     slow._into = None
     for plain in (b"x", os.urandom(SEGMENT)):
-        assert fast.encrypt_segment(7, plain) == slow.encrypt_segment(7, plain)
+        binding = hashlib.sha256(plain).digest()
+        assert fast.encrypt_segment(7, plain, binding) == slow.encrypt_segment(7, plain, binding)
 
 
 def test_changed_file_size_is_detected() -> None:
