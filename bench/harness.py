@@ -27,7 +27,7 @@ from bench.stack import BenchStack
 from bench.tools import REPO, ToolMissing, Transfer, ghga_bin
 
 SECTIONS = ("upload", "irs", "download", "parallel")
-BACKENDS = ("embedded", "localstack-host")
+BACKENDS = ("embedded", "localstack-host", "seaweedfs")
 
 
 def _sizes(text: str) -> list[int]:

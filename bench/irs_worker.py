@@ -42,8 +42,9 @@ def environment(endpoints: dict[str, Any]) -> dict[str, str]:
     env = {
         "AWS_ENDPOINT_URL": dynamo or aws,
         "AWS_ENDPOINT_URL_S3": aws,
-        "AWS_ENDPOINT_URL_SQS": aws,
-        "AWS_ENDPOINT_URL_SNS": aws,
+        # the seaweedfs backend has S3 alone on SeaweedFS, SQS and SNS on moto
+        "AWS_ENDPOINT_URL_SQS": endpoints.get("sqs_endpoint_url") or aws,
+        "AWS_ENDPOINT_URL_SNS": endpoints.get("sns_endpoint_url") or aws,
         "AWS_ACCESS_KEY_ID": endpoints.get("aws_access_key_id", "testing"),
         "AWS_SECRET_ACCESS_KEY": endpoints.get("aws_secret_access_key", "testing"),
         "AWS_DEFAULT_REGION": endpoints["aws_region"],

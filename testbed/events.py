@@ -12,12 +12,14 @@ from typing import Any
 
 
 def aws(endpoints: dict[str, Any], service: str) -> Any:
-    """A boto3 client for the stack's AWS API (moto server)."""
+    """A boto3 client for the stack's AWS API: ``<service>_endpoint_url`` when the stack
+    puts that service elsewhere (seaweedfs backend: SQS and SNS on moto), else
+    ``aws_endpoint_url``."""
     import boto3
 
     return boto3.client(
         service,
-        endpoint_url=endpoints["aws_endpoint_url"],
+        endpoint_url=endpoints.get(f"{service}_endpoint_url") or endpoints["aws_endpoint_url"],
         region_name=endpoints["aws_region"],
         aws_access_key_id=endpoints.get("aws_access_key_id", "testing"),
         aws_secret_access_key=endpoints.get("aws_secret_access_key", "testing"),

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# a stack uses BASE to BASE+11 at most (the seaweedfs backend: BASE+4 to BASE+11)
+PORTS_PER_STACK = 12
+
 
 def free_port_base(count: int = 4) -> int:
     """A port base with ``count`` consecutive free loopback ports."""
@@ -63,7 +66,7 @@ def start_stack_process(state_dir: Path, *extra: str, timeout: float = 120) -> S
                 "testbed.stack",
                 "up",
                 "--port-base",
-                str(free_port_base()),
+                str(free_port_base(PORTS_PER_STACK)),
                 "--state-dir",
                 str(state_dir),
                 *extra,

