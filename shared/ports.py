@@ -42,13 +42,7 @@ class ObjectStorage(Protocol):
         self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
     ) -> str: ...
     def upload_part(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        data: bytes,
-        md5: str | None = None,
+        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
     ) -> str: ...
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]: ...
     def complete_multipart(

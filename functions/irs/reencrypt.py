@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from shared.crypt.c4gh import CIPHER_DIFF, CIPHER_SEGMENT_SIZE, NONCE_SIZE
+from shared.crypt.c4gh import CIPHER_DIFF, CIPHER_SEGMENT_SIZE, NONCE_SIZE, SEGMENT_SIZE
 from shared.crypt.resumable_sha256 import ResumableSha256
 
 NONCE_LABEL = b"fs-irs-nonce"
@@ -37,10 +37,10 @@ class SegmentDamaged(ValueError):
 
 @dataclass(frozen=True)
 class StagedChunk:
+    """A re-encrypted part; its checksums are taken beside its upload (see stream.py)."""
+
     data: bytearray  # not copied into bytes: a part is up to tens of MiB
     plain_size: int
-    md5: str
-    sha256: str
 
 
 def segment_nonce(new_secret: bytes, index: int) -> bytes:
@@ -56,6 +56,15 @@ def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PA
     ceiling = max(MIN_PART_SIZE, max_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE)
     aligned = upload_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE
     return min(max(aligned, MIN_PART_SIZE), ceiling)
+
+
+def digests(data: bytes | bytearray) -> tuple[str, str]:
+    """(md5, sha256) hex of a staged part, as its checkpoint and the outcome event carry them.
+
+    hashlib releases the GIL on large buffers, so in a thread of its own this runs beside
+    the part's upload and the next part's re-encryption.
+    """
+    return hashlib.md5(data, usedforsecurity=False).hexdigest(), hashlib.sha256(data).hexdigest()
 
 
 def part_count(body_size: int, part_size: int) -> int:
@@ -79,25 +88,23 @@ class Reencryptor:
         """
         view = memoryview(cipher)
         out = bytearray(len(view))
+        target = memoryview(out)
+        scratch = memoryview(bytearray(SEGMENT_SIZE))  # one segment's plaintext, reused
         plain_size = 0
         for position in range(0, len(view), CIPHER_SEGMENT_SIZE):
             index = first_segment + position // CIPHER_SEGMENT_SIZE
             segment = view[position : position + CIPHER_SEGMENT_SIZE]
             if len(segment) <= CIPHER_DIFF:
                 raise SegmentDamaged(index)
+            plain = scratch[: len(segment) - CIPHER_DIFF]
             try:
-                plain = self._open.decrypt(segment[:NONCE_SIZE], segment[NONCE_SIZE:], None)
+                self._open.decrypt_into(segment[:NONCE_SIZE], segment[NONCE_SIZE:], None, plain)
             except InvalidTag as error:
                 raise SegmentDamaged(index) from error
             plain_hash.update(plain)
             plain_size += len(plain)
             nonce = segment_nonce(self._new_secret, index)
             end = position + len(segment)
-            out[position : position + NONCE_SIZE] = nonce
-            out[position + NONCE_SIZE : end] = self._seal.encrypt(nonce, plain, None)
-        return StagedChunk(
-            data=out,
-            plain_size=plain_size,
-            md5=hashlib.md5(out, usedforsecurity=False).hexdigest(),
-            sha256=hashlib.sha256(out).hexdigest(),
-        )
+            target[position : position + NONCE_SIZE] = nonce
+            self._seal.encrypt_into(nonce, plain, None, target[position + NONCE_SIZE : end])
+        return StagedChunk(data=out, plain_size=plain_size)

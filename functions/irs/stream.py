@@ -1,10 +1,19 @@
 """The streaming half of an interrogation: secrets, size checks, and the part loop.
 
-Reads the inbox object in ranges of whole cipher segments (one staged part at a time, so
-memory is bounded by the part size), re-encrypts them into a header-less multipart object
-in the staging bucket, and saves a checkpoint after every part: staged part checksums,
-plaintext size and the SHA-256 state. Anything wrong with the upload raises Rejected with
-the reason for the submitter; anything wrong with the archive raises for a retry.
+Reads the inbox object in ranges of whole cipher segments, re-encrypts them into a
+header-less multipart object in the staging bucket, and saves a checkpoint after every
+part: staged part checksums, plaintext size and the SHA-256 state. Anything wrong with the
+upload raises Rejected with the reason for the submitter; anything wrong with the archive
+raises for a retry.
+
+The work on consecutive parts overlaps, each kind in a thread of its own, so that their
+times do not add up: reading part N+2 from the inbox, re-encrypting part N+1 (this thread),
+and uploading part N to staging while another thread takes its md5 and SHA-256 (hashlib
+releases the GIL). Memory is therefore about four staged parts at most (the one uploading,
+the cipher and the result of the one being built, the one being read), each at most the
+staging part size. Checkpoints are written here alone, strictly in order, and only
+once a part's upload returned; whatever goes wrong, the outcome is the one the plain
+one-part-at-a-time loop would have had (see _stage_parts).
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import contextlib
 import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from functions.irs.keystore import (
@@ -41,6 +51,8 @@ from functions.irs.outcome import (
 from functions.irs.reencrypt import (
     Reencryptor,
     SegmentDamaged,
+    StagedChunk,
+    digests,
     part_count,
     staging_part_size,
 )
@@ -61,26 +73,19 @@ def stream(irs: Interrogator, item: Interrogation, invocation: Invocation) -> No
         _check_sizes(item)
         _open_staging(irs, item)
     assert item.upload and item.object_size is not None and item.offset is not None
-    assert item.staging_part_size
-    total = part_count(item.object_size - item.offset, item.staging_part_size)
     hasher = ResumableSha256.from_state(item.hash_state) if item.hash_state else ResumableSha256()
     reencryptor = Reencryptor(secrets.submitter_secret, secrets.new_secret)
-    # the next part is read while this one is re-encrypted and staged: reading and writing
-    # overlap instead of adding up (one more part in memory)
-    with ThreadPoolExecutor(1, thread_name_prefix="irs-read") as reader:
-        ahead: Future[bytes] | None = None
-        while len(item.parts) < total:
-            if invocation.parts_done and invocation.should_hand_on():
-                irs.hand_on(item)
-                return
-            index = len(item.parts)
-            cipher = ahead.result() if ahead is not None else _read_part(irs, item, index)
-            ahead = reader.submit(_read_part, irs, item, index + 1) if index + 1 < total else None
-            _stage_part(irs, item, reencryptor, hasher, cipher)
-            del cipher
-            invocation.parts_done += 1
-            if irs.after_part is not None:
-                irs.after_part(len(item.parts))
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="irs-read") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="irs-stage") as stager,
+        ThreadPoolExecutor(1, thread_name_prefix="irs-checksum") as summer,
+    ):
+        pipe = _Pipeline(reencryptor, hasher, reader, stager, summer)
+        staged = _stage_parts(irs, item, invocation, pipe)
+    # leaving the executors waited for their threads: nothing is read or uploaded any more
+    if not staged:
+        irs.hand_on(item)
+        return
     digest = hasher.hexdigest()
     if digest != item.upload.decrypted_sha256.lower():
         raise Rejected(CHECKSUM_MISMATCH)
@@ -190,34 +195,125 @@ def _read_part(irs: Interrogator, item: Interrogation, index: int) -> bytes:
     return _read(irs, item, start, min(start + item.staging_part_size, item.object_size))
 
 
-def _stage_part(
-    irs: Interrogator,
-    item: Interrogation,
-    reencryptor: Reencryptor,
-    hasher: ResumableSha256,
-    cipher: bytes,
-) -> None:
+class StagedPartMismatch(RuntimeError):
+    """The staging bucket holds other bytes for a part than IRS sent: its ETag (the MD5 of
+    what S3 received; the staging bucket is SSE-S3, infra/shared_terraform.py) is not the
+    part's MD5. An archive fault: the part is not checkpointed, and the retry stages it
+    again. Checked after the upload instead of sending Content-MD5, so that the MD5 is
+    taken while the part is on its way rather than delaying it."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"staged part {number}: the object store's ETag is not its MD5")
+        self.number = number
+
+
+@dataclass(frozen=True)
+class _Pipeline:
+    reencryptor: Reencryptor
+    hasher: ResumableSha256
+    reader: ThreadPoolExecutor  # reads the part after the one being built
+    stager: ThreadPoolExecutor  # uploads the part before it
+    summer: ThreadPoolExecutor  # meanwhile takes that part's checksums
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A part on its way to staging and the checkpoint it completes (taken when it was
+    built, before the next part touched the hasher)."""
+
+    number: int  # 1-based
+    size: int
+    plain_size: int
+    hash_state: bytes
+    upload: Future[str]  # the ETag
+    checksums: Future[tuple[str, str]]  # (md5, sha256)
+
+
+def _stage_parts(
+    irs: Interrogator, item: Interrogation, invocation: Invocation, pipe: _Pipeline
+) -> bool:
+    """Stage and checkpoint parts; True when all are, False when the invocation must hand on
+    (its checkpoint is then saved, nothing is in flight).
+
+    While part N uploads, part N+1 is built. N's checkpoint is written after N+1 was built
+    and before N+1's upload starts, so at most one upload is ever in flight. If reading or
+    building N+1 fails (a damaged segment, the object gone, a crash), N is settled first,
+    exactly as the sequential loop had done before it got to N+1: its checkpoint is written
+    if its upload succeeded, and if that upload failed, its error is the one raised.
+    """
+    assert item.object_size is not None and item.offset is not None
     assert item.staging_part_size and item.staged_object_id and item.staging_upload_id
-    index = len(item.parts)
-    try:
-        chunk = reencryptor.part(
-            cipher, index * (item.staging_part_size // CIPHER_SEGMENT_SIZE), hasher
+    total = part_count(item.object_size - item.offset, item.staging_part_size)
+    index = len(item.parts)  # 0-based: the next part to build
+    ahead: Future[bytes] | None = None
+    flying: _InFlight | None = None
+    while index < total:
+        if invocation.parts_done and invocation.should_hand_on():
+            break
+        try:
+            cipher = ahead.result() if ahead is not None else _read_part(irs, item, index)
+            ahead = (
+                pipe.reader.submit(_read_part, irs, item, index + 1) if index + 1 < total else None
+            )
+            chunk = _reencrypt(item, pipe, cipher, index)
+            del cipher
+        except BaseException:
+            _settle(irs, item, flying)
+            raise
+        _settle(irs, item, flying)
+        flying = _InFlight(
+            number=index + 1,
+            size=len(chunk.data),
+            plain_size=chunk.plain_size,
+            hash_state=pipe.hasher.state(),
+            upload=pipe.stager.submit(
+                _upload, irs, item.staged_object_id, item.staging_upload_id, index + 1, chunk.data
+            ),
+            checksums=pipe.summer.submit(digests, chunk.data),
         )
+        del chunk  # the upload holds the bytes until it is done
+        invocation.parts_done += 1  # parts this invocation took on, counted for hand-on
+        index += 1
+    _settle(irs, item, flying)
+    return index == total
+
+
+def _reencrypt(item: Interrogation, pipe: _Pipeline, cipher: bytes, index: int) -> StagedChunk:
+    assert item.staging_part_size
+    first_segment = index * (item.staging_part_size // CIPHER_SEGMENT_SIZE)
+    try:
+        return pipe.reencryptor.part(cipher, first_segment, pipe.hasher)
     except SegmentDamaged as error:
         raise Rejected(damaged(error.index + 1)) from error
-    del cipher
-    irs.storage.upload_part(
+
+
+def _upload(irs: Interrogator, key: str, upload_id: str, number: int, data: bytearray) -> str:
+    """Stage one part; its ETag."""
+    return irs.storage.upload_part(
         irs.settings.staging_bucket,
-        item.staged_object_id,
-        item.staging_upload_id,
-        index + 1,
-        chunk.data,  # type: ignore[arg-type]  # a bytearray, uploaded without a copy
+        key,
+        upload_id,
+        number,
+        data,  # type: ignore[arg-type]  # a bytearray, uploaded without a copy
     )
-    item.parts.append(StagedPart(chunk.md5, chunk.sha256))
-    item.plain_size += chunk.plain_size
-    item.hash_state = hasher.state()
+
+
+def _settle(irs: Interrogator, item: Interrogation, flying: _InFlight | None) -> None:
+    """Wait for the part in flight (its error propagates), then save its checkpoint."""
+    if flying is None:
+        return
+    etag = flying.upload.result()
+    md5, sha256 = flying.checksums.result()
+    if etag.lower() != md5:
+        raise StagedPartMismatch(flying.number)
+    assert len(item.parts) + 1 == flying.number, "checkpoints are written in order"
+    item.parts.append(StagedPart(md5, sha256))
+    item.plain_size += flying.plain_size
+    item.hash_state = flying.hash_state
     irs.save(item)
     log.info(
         "part staged",
-        extra={"inbox_object_id": item.object_key, "part": index + 1, "bytes": len(chunk.data)},
+        extra={"inbox_object_id": item.object_key, "part": flying.number, "bytes": flying.size},
     )
+    if irs.after_part is not None:
+        irs.after_part(len(item.parts))

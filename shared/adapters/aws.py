@@ -30,16 +30,15 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
         region_name=region(),
         signature_version="s3v4" if service == "s3" else None,
         # S3 bodies are not hashed for the signature (botocore would over plain HTTP, as in
-        # the testbed): the only body we send, a part, carries its Content-MD5, which S3
-        # checks; on AWS (HTTPS) botocore does the same by itself
+        # the testbed): the only body we send, a staged part, is checked by its ETag, which
+        # IRS compares with the part's MD5 (functions/irs/stream.py)
         s3={"addressing_style": "path", "payload_signing_enabled": False}
         if service == "s3"
         else None,
         retries={"max_attempts": 5, "mode": "standard"},
         max_pool_connections=32,
-        # no CRC32 of every body botocore sends by default since 1.36: a second pass over
-        # each part on both ends; callers that send bodies pass the MD5 they compute anyway
-        # (Content-MD5), which S3 checks just the same
+        # no CRC32 of every body, which botocore sends by default since 1.36: another pass
+        # over each part on both ends, where the ETag check above does the same job
         request_checksum_calculation="when_required",
     )
     return boto3.session.Session().client(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -40,19 +39,12 @@ class S3Storage:
         )
 
     def upload_part(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        data: bytes,
-        md5: str | None = None,
+        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
     ) -> str:
-        """Upload one part; with ``md5`` (hex, known to the caller anyway) S3 checks the
-        bytes it received against it and refuses the part (BadDigest) if they differ."""
-        extra = {"ContentMD5": base64.b64encode(bytes.fromhex(md5)).decode()} if md5 else {}
+        """Upload one part; its ETag, which (with SSE-S3 or none) is the MD5 of the bytes S3
+        received: the caller compares it with its own."""
         response = self._s3.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=part_number, Body=data, **extra
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=part_number, Body=data
         )
         return _strip(response["ETag"])
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import hvac
 import pytest
 
+from functions.irs.ekss_client import EkssClient
 from functions.irs.model import Interrogation
 from functions.irs.records import InterrogationRecord
 from functions.irs.repository import DynamoInterrogationRepository
 from infra.resources import bucket_name, table_name
+from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.crypt.keys import decode_key, generate_keypair
 from tests.irs.helpers import Submission, declaration, encrypt_file, put_multipart
+from tests.irs.inprocess import Harness
 from tests.support import EventStream, aws, publish_event
 
 OUTCOMES = ("FileInterrogationSuccess", "FileInterrogationFailure", "FileInternallyRegistered")
@@ -115,3 +119,28 @@ def submit(
         return submission
 
     return run
+
+
+@pytest.fixture
+def harness(
+    endpoints: dict[str, Any],
+    buckets: dict[str, str],
+    archive_public: bytes,
+    interrogations: Callable[[str], Interrogation | None],  # binds the table
+) -> Iterator[Harness]:
+    """An in-process IRS (tests/irs/inprocess.py) with an inbox bucket of its own."""
+    s3 = client("s3", endpoints["aws_endpoint_url"])
+    inbox = f"{endpoints['resource_prefix']}-irs-test-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(
+        Bucket=inbox, CreateBucketConfiguration={"LocationConstraint": endpoints["aws_region"]}
+    )
+    yield Harness(endpoints, s3, inbox, buckets["staging"], archive_public)
+    for entry in s3.list_objects_v2(Bucket=inbox).get("Contents", []):
+        s3.delete_object(Bucket=inbox, Key=entry["Key"])
+    s3.delete_bucket(Bucket=inbox)
+
+
+@pytest.fixture
+def ekss(endpoints: dict[str, Any]) -> EkssClient:
+    """IRS's own client of the stack's EKSS."""
+    return EkssClient(endpoints["ekss_url"], endpoints["service_token"])

@@ -14,11 +14,6 @@ from shared.crypt.keys import encode_key, generate_keypair
 from tests.irs.helpers import encrypt_file
 
 
-@pytest.fixture
-def ekss(endpoints: dict[str, Any]) -> EkssClient:
-    return EkssClient(endpoints["ekss_url"], endpoints["service_token"])
-
-
 def test_secret_lifecycle(ekss: EkssClient, archive_public: bytes) -> None:
     private, public = generate_keypair()
     data = encrypt_file(b"hello", private, archive_public)

