@@ -76,7 +76,7 @@ stack: install
 
 # benchmarks (not part of `make test`, which runs only a small smoke run of the harness):
 # `make bench SIZES=64M,1G RUNS=3 BACKENDS=embedded,seaweedfs,localstack-host`; writes
-# docs/benchmarks.{json,md,png}. Takes 20-30 minutes with the defaults.
+# docs/benchmarks.{json,md,png}. Takes about 28 minutes with the defaults.
 SIZES ?= 64M,256M,1G
 RUNS ?= 3
 BACKENDS ?= embedded,seaweedfs
