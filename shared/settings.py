@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel
 
 
@@ -12,3 +14,26 @@ class ResourceSettings(BaseModel):
     topics: dict[str, str] = {}
     tables: dict[str, str] = {}
     log_level: str = "INFO"
+
+    def require_resources(
+        self,
+        service: str,
+        *,
+        buckets: Iterable[str] = (),
+        tables: Iterable[str] = (),
+        topics: Iterable[str] = (),
+    ) -> None:
+        """ValueError naming every resource the service needs that its environment lacks
+        (for a model validator: a wrong deployment fails at start-up, not at first use)."""
+        missing = [
+            f"{kind}.{name}"
+            for kind, names, declared in (
+                ("buckets", buckets, self.buckets),
+                ("tables", tables, self.tables),
+                ("topics", topics, self.topics),
+            )
+            for name in names
+            if name not in declared
+        ]
+        if missing:
+            raise ValueError(f"resources not declared for {service}: " + ", ".join(missing))

@@ -56,18 +56,12 @@ class DcsConfig(ResourceSettings):
                 "outbox_max_age_s is shorter than presigned_url_lifetime_s: copies would be "
                 "removed while their download URLs are still handed out"
             )
-        missing = [
-            name
-            for name, present in (
-                ("buckets.outbox", "outbox" in self.buckets),
-                ("tables.drs_objects", "drs_objects" in self.tables),
-                ("topics.NonStagedFileRequested", "NonStagedFileRequested" in self.topics),
-                ("topics.FileDownloadServed", "FileDownloadServed" in self.topics),
-            )
-            if not present
-        ]
-        if missing:
-            raise ValueError("resources not declared for DCS: " + ", ".join(missing))
+        self.require_resources(
+            "DCS",
+            buckets=["outbox"],
+            tables=["drs_objects"],
+            topics=["NonStagedFileRequested", "FileDownloadServed"],
+        )
         return self
 
     def policy(self) -> DownloadPolicy:

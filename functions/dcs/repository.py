@@ -10,13 +10,14 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject
 from functions.dcs.records import DrsObjectRecord, EnvelopeRecord
+from shared.adapters.dynamo import lost_condition
 
-_LOST = "ConditionalCheckFailedException"
 _ENVELOPE_PREFIX = "envelope#"
 
 
 def _won(update: UpdateError | PutError) -> bool:
-    if update.cause_response_code == _LOST:
+    """False for a write whose condition did not hold; any other failure propagates."""
+    if lost_condition(update):
         return False
     raise update
 

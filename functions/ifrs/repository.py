@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError
-
 from functions.ifrs.model import Registration, StaleRecord
 from functions.ifrs.records import FileRecord
+from shared.adapters.dynamo import save_versioned
 
 
 class DynamoFileRepository:
@@ -46,12 +45,6 @@ class DynamoFileRepository:
             registered=item.registered,
             updated=datetime.now(UTC),
         )
-        if item.version is not None:  # absent: the record must not exist yet
-            record.version = item.version
-        try:
-            record.save()
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise StaleRecord(item.file_id) from error
-            raise
+        if not save_versioned(record, item.version):
+            raise StaleRecord(item.file_id)
         item.version = record.version

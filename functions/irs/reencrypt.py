@@ -58,15 +58,6 @@ def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PA
     return min(max(aligned, MIN_PART_SIZE), ceiling)
 
 
-def digests(data: bytes | bytearray) -> tuple[str, str]:
-    """(md5, sha256) hex of a staged part, as its checkpoint and the outcome event carry them.
-
-    hashlib releases the GIL on large buffers, so in a thread of its own this runs beside
-    the part's upload and the next part's re-encryption.
-    """
-    return hashlib.md5(data, usedforsecurity=False).hexdigest(), hashlib.sha256(data).hexdigest()
-
-
 def part_count(body_size: int, part_size: int) -> int:
     """Staged parts for a body; an empty body still makes one (empty) part."""
     return max(1, -(-body_size // part_size))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError
-
 from functions.irs.model import Interrogation, StagedPart, StaleRecord, Upload
 from functions.irs.records import InterrogationRecord
+from shared.adapters.dynamo import save_versioned
 
 _PART = 48
 
@@ -72,14 +71,8 @@ class DynamoInterrogationRepository:
             lease_until=item.lease_until,
             updated=datetime.now(UTC),
         )
-        if item.version is not None:  # absent: the record must not exist yet
-            record.version = item.version
-        try:
-            record.save()  # the version attribute adds "version is still what we read"
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise StaleRecord(item.object_key) from error
-            raise
+        if not save_versioned(record, item.version):
+            raise StaleRecord(item.object_key)
         item.version = record.version
 
 

@@ -52,11 +52,11 @@ from functions.irs.reencrypt import (
     Reencryptor,
     SegmentDamaged,
     StagedChunk,
-    digests,
     part_count,
     staging_part_size,
 )
 from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE, encrypted_body_size
+from shared.crypt.checksums import part_digests
 from shared.crypt.resumable_sha256 import ResumableSha256
 from shared.ports import ObjectNotFound
 
@@ -269,7 +269,7 @@ def _stage_parts(
             upload=pipe.stager.submit(
                 _upload, irs, item.staged_object_id, item.staging_upload_id, index + 1, chunk.data
             ),
-            checksums=pipe.summer.submit(digests, chunk.data),
+            checksums=pipe.summer.submit(part_digests, chunk.data),
         )
         del chunk  # the upload holds the bytes until it is done
         invocation.parts_done += 1  # parts this invocation took on, counted for hand-on

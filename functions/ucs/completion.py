@@ -11,7 +11,8 @@ the declared size and ETag, so that a repeated close converges.
 from __future__ import annotations
 
 from functions.ucs import errors
-from functions.ucs.models import Checksums, Upload, expected_part_sizes, multipart_etag
+from functions.ucs.models import Checksums, Upload, expected_part_sizes
+from shared.crypt.checksums import multipart_etag
 from shared.ports import ObjectNotFound, ObjectStorage, PartInfo
 
 

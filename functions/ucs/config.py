@@ -24,17 +24,10 @@ class UcsConfig(ResourceSettings):
 
     @model_validator(mode="after")
     def _resources_declared(self) -> UcsConfig:
-        missing = [
-            name
-            for name, present in (
-                ("buckets.inbox", "inbox" in self.buckets),
-                ("tables.boxes", "boxes" in self.tables),
-                ("tables.uploads", "uploads" in self.tables),
-                ("topics.FileUploadReceived", "FileUploadReceived" in self.topics),
-                ("topics.FileUploadDeleted", "FileUploadDeleted" in self.topics),
-            )
-            if not present
-        ]
-        if missing:
-            raise ValueError("resources not declared for UCS: " + ", ".join(missing))
+        self.require_resources(
+            "UCS",
+            buckets=["inbox"],
+            tables=["boxes", "uploads"],
+            topics=["FileUploadReceived", "FileUploadDeleted"],
+        )
         return self

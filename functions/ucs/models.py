@@ -5,6 +5,7 @@ Nothing here knows about HTTP, DynamoDB or S3; the core and the repository share
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -59,14 +60,6 @@ def part_count(encrypted_size: int, part_size: int) -> int:
 def expected_part_sizes(encrypted_size: int, part_size: int) -> list[int]:
     count = part_count(encrypted_size, part_size)
     return [part_size] * (count - 1) + [encrypted_size - (count - 1) * part_size]
-
-
-def multipart_etag(part_md5s: list[str]) -> str:
-    """S3's ETag of a completed multipart object: md5 over the parts' binary md5s, "-N"."""
-    import hashlib
-
-    digest = hashlib.md5(b"".join(bytes.fromhex(m) for m in part_md5s))  # noqa: S324
-    return f"{digest.hexdigest()}-{len(part_md5s)}"
 
 
 _PATH_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
@@ -132,8 +125,6 @@ class Checksums:
 
         The lists themselves can hold 10,000 entries each, more than a DynamoDB item takes.
         """
-        import hashlib
-
         text = ",".join(self.encrypted_parts_md5) + "|" + ",".join(self.encrypted_parts_sha256)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -38,8 +38,7 @@ from functions.ucs.models import (
     Upload,
 )
 from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
-
-_CONDITION_FAILED = {"ConditionalCheckFailedException", "TransactionCanceledException"}
+from shared.adapters.dynamo import lost_condition
 
 
 def sort_key(created: datetime, file_id: str) -> str:
@@ -72,11 +71,6 @@ def _deltas(moves: list[tuple[str | None, str, int]]) -> dict[str, int]:
         if new in ACTIVE_STATES:
             deltas["used_size"] = deltas.get("used_size", 0) + size
     return deltas
-
-
-def _is_condition_failure(error: Exception) -> bool:
-    code = getattr(error, "cause_response_code", None)
-    return code in _CONDITION_FAILED
 
 
 def _box(record: BoxRecord) -> Box:
@@ -159,7 +153,7 @@ class DynamoUcsRepository:
                     condition=condition,
                 )
         except UpdateError as error:
-            if _is_condition_failure(error):
+            if lost_condition(error):
                 raise StaleState(box_id) from error
             raise
 
@@ -229,7 +223,7 @@ class DynamoUcsRepository:
                     condition=box_condition,
                 )
         except TransactWriteError as error:
-            if _is_condition_failure(error):
+            if lost_condition(error):
                 raise StaleState(upload.id) from error
             raise
 
@@ -277,7 +271,7 @@ class DynamoUcsRepository:
                         condition=UploadAliasRecord.file_id == upload.id,
                     )
         except TransactWriteError as error:
-            if _is_condition_failure(error):
+            if lost_condition(error):
                 raise StaleState(upload.id) from error
             raise
 
@@ -289,7 +283,7 @@ class DynamoUcsRepository:
                     condition=UploadRecord.state == INBOX,
                 )
         except UpdateError as error:
-            if not _is_condition_failure(error):
+            if not lost_condition(error):
                 raise
 
     def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]:

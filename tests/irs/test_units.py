@@ -16,12 +16,12 @@ from functions.irs.reencrypt import (
     MIN_PART_SIZE,
     Reencryptor,
     SegmentDamaged,
-    digests,
     part_count,
     segment_nonce,
     staging_part_size,
 )
 from shared.crypt import c4gh
+from shared.crypt.checksums import part_digests as digests
 from shared.crypt.resumable_sha256 import InvalidHashState, ResumableSha256
 from shared.events import Envelope
 

@@ -18,10 +18,10 @@ from functions.ucs.models import (
     Checksums,
     alias_problem,
     expected_part_sizes,
-    multipart_etag,
     part_count,
 )
 from functions.ucs.repository import _deltas, sort_key
+from shared.crypt.checksums import multipart_etag
 
 
 def test_part_layout_matches_ghga_examples() -> None:
