@@ -36,14 +36,20 @@ class UploadSession:
 
 
 @asynccontextmanager
-async def upload_session(
-    settings: Settings, keys: KeyPair, access: AccessToken
-) -> AsyncIterator[UploadSession]:
+async def _connected(settings: Settings) -> AsyncIterator[tuple[Http, WellKnownValues]]:
+    """One HTTP client for the whole command, and the well-known values read through it."""
     wkvs_url = settings.require_wkvs_url()
     client = make_client(settings.timeout, settings.connect_timeout, settings.concurrency + 4)
     async with client:
         http = Http(client, RetryPolicy(retries=settings.retries, backoff_max=settings.backoff_max))
-        values = await fetch_values(http, wkvs_url)
+        yield http, await fetch_values(http, wkvs_url)
+
+
+@asynccontextmanager
+async def upload_session(
+    settings: Settings, keys: KeyPair, access: AccessToken
+) -> AsyncIterator[UploadSession]:
+    async with _connected(settings) as (http, values):
         wps = WorkPackageClient(http, values.wps_api_url, access, keys)
         _, box_id = await wps.upload_box_ids()
         ucs = UploadClient(http, values.ucs_api_url, wps, settings.part_url_interval)
@@ -109,17 +115,13 @@ async def download(
     overwrite: bool,
     reporter: Reporter,
 ) -> BatchResult:
-    wkvs_url = settings.require_wkvs_url()
-    client = make_client(settings.timeout, settings.connect_timeout, settings.concurrency + 4)
-    async with client:
-        http = Http(client, RetryPolicy(retries=settings.retries, backoff_max=settings.backoff_max))
-        values = await fetch_values(http, wkvs_url)
+    async with _connected(settings) as (http, values):
         if not values.dcs_api_url:
             raise ServiceError("The archive publishes no download service (dcs_api_url).")
         wps = WorkPackageClient(http, values.wps_api_url, access, keys)
         wanted = _wanted(await wps.download_files(), file_ids)
         dcs = DownloadClient(http, values.dcs_api_url, wps)
-        files = FileDownloader(client, http.policy, dcs, keys, options, reporter)
+        files = FileDownloader(http.client, http.policy, dcs, keys, options, reporter)
         batch = BatchDownloader(
             dcs,
             files,

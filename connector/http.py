@@ -149,7 +149,8 @@ class Http:
             try:
                 response = await self.client.request(method, url, headers=headers, **kwargs)
             except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-                raise BadInput(f"Cannot send requests to {service} at {url!r}.") from None
+                where = url.split("?", 1)[0]  # a presigned URL's query is a credential
+                raise BadInput(f"Cannot send requests to {service} at {where!r}.") from None
             except httpx.TransportError as error:
                 last_error = error
                 continue

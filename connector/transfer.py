@@ -10,27 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TypeVar
+
+import httpx
 
 from connector.errors import ConnectorError
 
 T = TypeVar("T")
 
 
+STORAGE = "The object storage"
+
+
+def storage_detail(response: httpx.Response) -> str:
+    """``HTTP <status>[, <S3 error code>]`` of a refusal (the body's XML ``<Code>``)."""
+    code = re.search(r"<Code>([^<]{1,64})</Code>", response.text or "")
+    return f"HTTP {response.status_code}" + (f", {code.group(1)}" if code else "")
+
+
+def leaf_errors(group: BaseExceptionGroup) -> list[BaseException]:
+    """The errors of a task group, nested groups flattened, in order."""
+    flat: list[BaseException] = []
+    for error in group.exceptions:
+        flat += leaf_errors(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return flat
+
+
 def first_error(group: BaseExceptionGroup) -> BaseException:
     """The most telling error of a task group: a ConnectorError if there is one."""
-    flat: list[BaseException] = []
-
-    def walk(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                walk(inner)
-        else:
-            flat.append(error)
-
-    walk(group)
+    flat = leaf_errors(group)
     for error in flat:
         if isinstance(error, ConnectorError):
             return error

@@ -81,7 +81,6 @@ class WorkPackage:
     files: dict[str, str]
     research_data_upload_box_id: str | None
     file_upload_box_id: str | None
-    expires: str | None
 
 
 class WorkPackageClient:
@@ -127,7 +126,6 @@ class WorkPackageClient:
             files=files if isinstance(files, dict) else {},
             research_data_upload_box_id=body.get("research_data_upload_box_id"),
             file_upload_box_id=body.get("file_upload_box_id"),
-            expires=body.get("expires"),
         )
 
     async def upload_box_ids(self) -> tuple[str, str]:

@@ -20,9 +20,9 @@ from connector.download.verify import (
     SessionDecryptor,
     decrypt_stream,
     file_reader,
-    open_private,
 )
 from connector.errors import BadInput
+from connector.files import open_private
 from connector.output import BatchResult, FileOutcome, report_outcome
 from connector.progress import Reporter
 from shared.crypt.c4gh import HeaderError, HeaderTruncatedError, SegmentAuthError, read_header

@@ -29,14 +29,14 @@ from connector.download.verify import (
     SessionDecryptor,
     decrypt_stream,
     file_reader,
-    open_private,
 )
 from connector.errors import ConnectorError, TransferFailed
+from connector.files import open_private
 from connector.http import RetryPolicy
 from connector.keys import KeyPair
 from connector.output import FileOutcome, human_size
 from connector.progress import Reporter
-from connector.transfer import BufferPool
+from connector.transfer import BufferPool, leaf_errors
 from shared.crypt.c4gh import HeaderError, SegmentAuthError, parse_header
 
 CHECKPOINT_INTERVAL = 1.0  # seconds between two records of the progress
@@ -250,16 +250,7 @@ async def _aborting(work: Awaitable, written: Written) -> None:
 
 def _telling(group: BaseExceptionGroup) -> BaseException:
     """The error that explains a failed download (not the ones it caused)."""
-    flat: list[BaseException] = []
-
-    def walk(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                walk(inner)
-        elif not isinstance(error, Aborted | asyncio.CancelledError):
-            flat.append(error)
-
-    walk(group)
+    flat = [e for e in leaf_errors(group) if not isinstance(e, Aborted | asyncio.CancelledError)]
     for kind in (SegmentAuthError, ConnectorError, Exception):
         for error in flat:
             if isinstance(error, kind):

@@ -20,9 +20,8 @@ from connector.api.dcs import DrsObject
 from connector.download.ranges import ByteRange
 from connector.errors import TransferFailed, Unreachable
 from connector.http import RETRY_STATUSES, RetryPolicy, origin
-from connector.transfer import BufferPool, run_bounded
+from connector.transfer import STORAGE, BufferPool, run_bounded, storage_detail
 
-STORAGE = "The object storage"
 CHUNK = 1024 * 1024  # bytes gathered before a write
 MAX_RENEWALS = 3  # fresh URLs per range before giving up
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -68,11 +67,6 @@ class _Retry(Exception):
         self.response = response
         self.unreachable = unreachable  # else: the storage answered, but badly
         self.reached = reached  # how far the bytes written reach, if any arrived
-
-
-def _storage_detail(response: httpx.Response) -> str:
-    code = re.search(r"<Code>([^<]{1,64})</Code>", response.text or "")
-    return f"HTTP {response.status_code}" + (f", {code.group(1)}" if code else "")
 
 
 class RangeFetcher:
@@ -181,8 +175,8 @@ class RangeFetcher:
             raise TransferFailed(f"{STORAGE} ignored the byte range asked for.")
         await response.aread()  # an error: its (small) body says why
         if status == 403 or status in RETRY_STATUSES:
-            raise _Retry(_storage_detail(response), response)
-        raise TransferFailed(f"{STORAGE} refused {piece.header()} ({_storage_detail(response)}).")
+            raise _Retry(storage_detail(response), response)
+        raise TransferFailed(f"{STORAGE} refused {piece.header()} ({storage_detail(response)}).")
 
 
 async def fetch_ranges(

@@ -23,9 +23,9 @@ from pathlib import Path
 from connector.download.paths import DownloadPaths
 from connector.download.ranges import Intervals
 from connector.errors import TransferFailed
+from connector.files import O_BINARY, write_atomic
 
 RECORD_VERSION = 1
-_BINARY = getattr(os, "O_BINARY", 0)
 _sync = getattr(os, "fdatasync", os.fsync)
 
 
@@ -107,9 +107,9 @@ class PartialFile:
         try:
             done = self._resumable()
             if done is not None:
-                self._fd = os.open(self.path, os.O_RDWR | _BINARY)
+                self._fd = os.open(self.path, os.O_RDWR | O_BINARY)
                 return done
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | _BINARY, 0o644)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o644)
             _write_all(self._pwrite, memoryview(self.envelope), 0)
             os.ftruncate(self._fd, len(self.envelope) + self.size)
             self._save(self._record([]))
@@ -179,14 +179,7 @@ class PartialFile:
             self._save(self._record(done))
 
     def _save(self, record: ResumeRecord) -> None:
-        target = self.paths.record
-        temporary = target.with_name(target.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o644)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(record.to_json().encode())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        write_atomic(self.paths.record, record.to_json().encode(), 0o644)
 
     def close(self) -> None:
         with self._record_lock:

@@ -18,10 +18,6 @@ class ByteRange:
     start: int
     end: int  # exclusive
 
-    @property
-    def length(self) -> int:
-        return self.end - self.start
-
     def header(self) -> str:
         """The HTTP Range header value (inclusive end)."""
         return f"bytes={self.start}-{self.end - 1}"

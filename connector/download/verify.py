@@ -10,11 +10,9 @@ bytes that are still being downloaded, so the check runs while ranges arrive.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -59,12 +57,6 @@ class SessionDecryptor:
                 self._aeads.insert(0, self._aeads.pop(number))
             return size
         raise SegmentAuthError(f"segment {index} does not decrypt: the data is damaged")
-
-
-def open_private(path: Path) -> BinaryIO:
-    """A new file for plaintext, readable by its owner only (it holds sensitive data)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-    return os.fdopen(os.open(path, flags, 0o600), "wb")
 
 
 def file_reader(handle: BinaryIO, base: int) -> Callable[[int, memoryview], None]:

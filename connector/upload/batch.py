@@ -72,11 +72,8 @@ class BatchUploader:
                         FileOutcome(rest.alias, "not attempted") for rest in files[index + 1 :]
                     ]
                     break
-                self._report(outcome)
+                report_outcome(outcome, self.reporter)
         return result
-
-    def _report(self, outcome: FileOutcome) -> None:
-        report_outcome(outcome, self.reporter)
 
     async def upload(self, item: FileToUpload, existing: UploadInfo | None) -> FileOutcome:
         for attempt in range(2):

@@ -152,15 +152,3 @@ class PartEncryptor:
             position += size
         self._next += 1
         return number, out
-
-
-def digest_part(data: Buffer) -> tuple[str, str]:
-    """(md5, sha256) hex of one part; hashlib releases the GIL, so threads run in parallel."""
-    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    return md5, hashlib.sha256(data).hexdigest()
-
-
-def multipart_etag(parts_md5: list[str]) -> str:
-    """S3's multipart ETag: md5 of the concatenated binary part md5s, then ``-N``."""
-    joined = b"".join(bytes.fromhex(md5) for md5 in parts_md5)
-    return f"{hashlib.md5(joined, usedforsecurity=False).hexdigest()}-{len(parts_md5)}"

@@ -12,10 +12,11 @@ import base64
 import binascii
 import contextlib
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from connector.files import write_atomic
 
 RECORD_VERSION = 1
 
@@ -93,15 +94,7 @@ class ResumeStore:
 
     def save(self, record: ResumeRecord) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = self._path(record.file_id)
-        temporary = target.with_suffix(".tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
-        descriptor = os.open(temporary, flags, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(record.to_json().encode())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        write_atomic(self._path(record.file_id), record.to_json().encode(), 0o600)
 
     def delete(self, file_id: str) -> None:
         with contextlib.suppress(FileNotFoundError, ValueError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,11 +18,11 @@ from pathlib import Path
 from connector.api.ucs import Checksums, StoredPart, UploadClient
 from connector.errors import TransferFailed, Unreachable
 from connector.http import RETRY_STATUSES, Http
-from connector.transfer import BufferPool, run_bounded
-from connector.upload.encrypt import PartEncryptor, digest_part, multipart_etag
+from connector.transfer import STORAGE, BufferPool, run_bounded, storage_detail
+from connector.upload.encrypt import PartEncryptor
 from connector.upload.plan import UploadPlan
+from shared.crypt.checksums import multipart_etag, part_digests
 
-STORAGE = "The object storage"
 PutPart = Callable[[int, memoryview], Awaitable[None]]
 
 
@@ -77,8 +76,7 @@ class PartPutter:
             if response.status_code == 403 and attempt == 0:
                 continue
             break
-        code = re.search(r"<Code>([^<]{1,64})</Code>", response.text or "")
-        detail = f"HTTP {response.status_code}" + (f", {code.group(1)}" if code else "")
+        detail = storage_detail(response)
         if response.status_code in RETRY_STATUSES:
             raise Unreachable(f"{STORAGE} kept failing for part {number} ({detail}).")
         raise TransferFailed(f"{STORAGE} refused part {number} ({detail}).")
@@ -114,7 +112,7 @@ async def upload_parts(
     async def handle(item: tuple[int, memoryview, bytearray]) -> None:
         number, data, buffer = item
         try:
-            digest = loop.run_in_executor(digests, digest_part, data)
+            digest = loop.run_in_executor(digests, part_digests, data)
             known = stored.get(number)
             if known is None:  # hash while the part URL is fetched and the part sent
                 try:

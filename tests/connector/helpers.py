@@ -15,13 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 from crypt4gh.keys import c4gh as c4gh_keys
 from crypt4gh.keys import get_private_key, get_public_key
 
+from infra.resources import bucket_name
 from shared.crypt.sealedbox import seal
-from tests.support import Operator, User
+from tests.support import Operator, User, aws
 
 BIN = Path(sys.executable).parent
 PART_SIZE = 5_245_120  # the smallest part size: 80 cipher segments, just above 5 MiB
@@ -86,17 +86,11 @@ def archive_private_key(endpoints: dict[str, Any]) -> bytes:
 
 
 def s3(endpoints: dict[str, Any]):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoints["aws_endpoint_url"],
-        region_name=endpoints["aws_region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return aws(endpoints, "s3")
 
 
 def inbox_bucket(endpoints: dict[str, Any]) -> str:
-    return f"{endpoints['resource_prefix']}-inbox"
+    return bucket_name("inbox", endpoints["resource_prefix"])
 
 
 def inbox_object(endpoints: dict[str, Any], file_id: str) -> bytes:

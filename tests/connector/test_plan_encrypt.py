@@ -15,12 +15,12 @@ from connector.errors import BadInput, TransferFailed
 from connector.upload.encrypt import (
     PartEncryptor,
     SivSegmentEncryptor,
-    digest_part,
-    multipart_etag,
 )
 from connector.upload.plan import MAX_PART_SIZE, MIN_PART_SIZE, UploadPlan, plan_upload
 from connector.upload.uploader import upload_parts
 from shared.crypt.c4gh import encrypted_size, make_header, new_session_key
+from shared.crypt.checksums import multipart_etag
+from shared.crypt.checksums import part_digests as digest_part
 from shared.crypt.keys import generate_keypair
 
 SEGMENT = 65_536
