@@ -3,8 +3,6 @@ the transfer settings and a tap on the event stream."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sys
 import time
@@ -16,6 +14,7 @@ from typing import Any
 from bench.stack import BenchStack, BenchUser
 from bench.tools import Transfer
 from testbed.events import EventStream
+from testbed.stack import ENDPOINTS_FILE, write_endpoints
 
 TRACKED = ("FileUploadReceived", "FileInternallyRegistered")
 
@@ -47,10 +46,8 @@ class Context:
     @classmethod
     def open(cls, stack: BenchStack, work: Path, transfer: Transfer, runs: int) -> Context:
         work.mkdir(parents=True, exist_ok=True)
-        endpoints_file = work / "endpoints.json"  # for the child processes; holds tokens
-        fd = os.open(endpoints_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(stack.endpoints, out)
+        endpoints_file = work / ENDPOINTS_FILE  # for the child processes
+        write_endpoints(endpoints_file, stack.endpoints)
         bucket = stack.ensure_bucket(f"{stack.endpoints['resource_prefix']}-bench")
         return cls(
             stack=stack,

@@ -116,10 +116,3 @@ def irs_ceiling(size: int, part_plain: int) -> float:
         hashlib.sha256(work.out[:cipher_len]).digest()
     plain_hash.digest()
     return time.perf_counter() - started
-
-
-CEILINGS: dict[str, Callable[[int, int], float]] = {
-    "upload": upload_ceiling,
-    "download": download_ceiling,
-    "irs": irs_ceiling,
-}

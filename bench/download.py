@@ -16,6 +16,7 @@ from typing import Any
 from bench import cpu, files, tools
 from bench.context import Context, Uploaded
 from bench.measure import BenchError, Sample
+from bench.report import CLIENTS
 from bench.upload import plain_per_part, raw
 
 
@@ -45,12 +46,7 @@ def prepare(ctx: Context, upload: Uploaded) -> tuple[str, dict[str, Any]]:
 def run(ctx: Context, upload: Uploaded, size: int, sha256: str) -> dict[str, Any]:
     wpat, drs = prepare(ctx, upload)
     bucket, key = _outbox_object(drs)
-    samples = {
-        "fs-connector": Sample(size),
-        "ghga-connector": Sample(size),
-        "boto3 (raw)": Sample(size),
-        "cpu ceiling (1 core)": Sample(size),
-    }
+    samples = {client: Sample(size) for client in CLIENTS}
     file_id = upload.file_id
     for number in range(1, ctx.runs + 1):
         ctx.say(f"download {size:,} B, run {number}/{ctx.runs}")

@@ -36,6 +36,7 @@ class Recorder:
 
 def environment(endpoints: dict[str, Any]) -> dict[str, str]:
     """IRS's environment on this stack, as testbed/environment.py builds it."""
+    from infra.chalice_project import MOTO_ACCOUNT
     from infra.resources import PREFIX_ENV, function_environment
 
     aws, dynamo = endpoints["aws_endpoint_url"], endpoints.get("dynamodb_endpoint_url")
@@ -62,7 +63,7 @@ def environment(endpoints: dict[str, Any]) -> dict[str, str]:
         function_environment(
             "irs",
             region=endpoints["aws_region"],
-            account=endpoints.get("aws_account", "123456789012"),
+            account=endpoints.get("aws_account", MOTO_ACCOUNT),
             pfx=endpoints["resource_prefix"],
         )
     )

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.report import CLIENTS
+
 PANELS = (
-    ("upload", ("fs-connector", "ghga-connector", "boto3 (raw)", "cpu ceiling (1 core)")),
-    ("download", ("fs-connector", "ghga-connector", "boto3 (raw)", "cpu ceiling (1 core)")),
+    ("upload", CLIENTS),
+    ("download", CLIENTS),
     ("irs", ("irs invocation", "cpu ceiling (1 core)")),
 )
 STYLES = ("-", "--", ":")

@@ -16,6 +16,7 @@ from typing import Any
 from bench import cpu, measure, tools
 from bench.context import Context, Uploaded
 from bench.measure import Sample
+from bench.report import CLIENTS
 from shared.crypt.c4gh import SEGMENT_SIZE, encrypted_size
 
 
@@ -84,12 +85,7 @@ def raw(ctx: Context, action: str, path: Path, key: str, nbytes: int = 0, bucket
 
 def run(ctx: Context, path: Path, size: int) -> tuple[dict[str, Any], list[Uploaded]]:
     """Samples per client for one file size; the fs-connector uploads for IRS."""
-    samples = {
-        "fs-connector": Sample(size),
-        "ghga-connector": Sample(size),
-        "boto3 (raw)": Sample(size),
-        "cpu ceiling (1 core)": Sample(size),
-    }
+    samples = {client: Sample(size) for client in CLIENTS}
     kept: list[Uploaded] = []
     encrypted = encrypted_size(size)
     for number in range(1, ctx.runs + 1):  # interleaved, so drift hits every client alike

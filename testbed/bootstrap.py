@@ -28,7 +28,9 @@ def load_model(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def create_buckets(pfx: str, decl: Declaration = DECLARATION) -> None:
+def create_buckets(pfx: str, decl: Declaration = DECLARATION, *, hardened: bool = True) -> None:
+    """The buckets; ``hardened``: public access blocked and encrypted by default (SeaweedFS
+    implements neither)."""
     s3 = client("s3")
     for bucket in decl.buckets:
         name = bucket_name(bucket.key, pfx)
@@ -37,6 +39,8 @@ def create_buckets(pfx: str, decl: Declaration = DECLARATION) -> None:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region()}
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(**kwargs)
+        if not hardened:
+            continue
         s3.put_public_access_block(
             Bucket=name,
             PublicAccessBlockConfiguration={
@@ -59,7 +63,15 @@ def create_topics(pfx: str, decl: Declaration = DECLARATION) -> dict[str, str]:
     return {t: sns.create_topic(Name=topic_name(t, pfx))["TopicArn"] for t in decl.topics}
 
 
-def create_queues(pfx: str, topic_arns: dict[str, str], decl: Declaration = DECLARATION) -> None:
+def create_queues(
+    pfx: str,
+    topic_arns: dict[str, str],
+    decl: Declaration = DECLARATION,
+    *,
+    s3_notifications: bool = True,
+) -> None:
+    """The queues, their dead-letter queues and subscriptions; with ``s3_notifications``
+    also the buckets' notifications to them (else testbed/s3_notifier.py sends those)."""
     sqs, sns, s3 = client("sqs"), client("sns"), client("s3")
     notifications: dict[str, list[dict[str, Any]]] = {}
     for queue in decl.queues:
@@ -82,7 +94,7 @@ def create_queues(pfx: str, topic_arns: dict[str, str], decl: Declaration = DECL
                 Endpoint=arn,
                 Attributes={"RawMessageDelivery": "true"},
             )
-        if queue.s3 is not None:
+        if queue.s3 is not None and s3_notifications:
             notifications.setdefault(bucket_name(queue.s3.bucket, pfx), []).append(
                 {"QueueArn": arn, "Events": list(queue.s3.events)}
             )
@@ -103,11 +115,16 @@ def _arn(sqs: Any, url: str) -> str:
     ]
 
 
-def bootstrap(pfx: str, *, with_tables: bool = True) -> dict[str, str]:
-    """Create buckets, topics, queues, notifications and tables; return the topic ARNs."""
-    create_buckets(pfx)
+def bootstrap(pfx: str, *, with_tables: bool = True, full_s3: bool = True) -> dict[str, str]:
+    """Create buckets, topics, queues, notifications and tables; return the topic ARNs.
+
+    ``full_s3=False`` is for an S3 without public-access blocks, default encryption and
+    event notifications (SeaweedFS): the buckets are created plain and the notifications
+    left to testbed/s3_notifier.py.
+    """
+    create_buckets(pfx, hardened=full_s3)
     topics = create_topics(pfx)
-    create_queues(pfx, topics)
+    create_queues(pfx, topics, s3_notifications=full_s3)
     if with_tables:
         create_tables(pfx)
     return topics

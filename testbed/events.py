@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.chalice_project import MOTO_ACCOUNT
+
 
 def aws(endpoints: dict[str, Any], service: str) -> Any:
     """A boto3 client for the stack's AWS API: ``<service>_endpoint_url`` when the stack
@@ -31,9 +33,6 @@ def stack_topic_arn(endpoints: dict[str, Any], event_type: str) -> str:
 
     account = endpoints.get("aws_account", MOTO_ACCOUNT)
     return topic_arn(event_type, endpoints["aws_region"], account, endpoints["resource_prefix"])
-
-
-MOTO_ACCOUNT = "123456789012"
 
 
 def publish_event(

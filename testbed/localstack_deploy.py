@@ -26,6 +26,8 @@ from typing import Any
 
 from infra.chalice_project import LOCALSTACK_ACCOUNT, REPO, StageValues, assemble
 from infra.resources import DECLARATION
+from testbed.localstack_host import ACCESS_KEY, SECRET_KEY
+from testbed.stack import ENDPOINTS_FILE, write_endpoints
 
 COMPOSE = REPO / "localstack" / "docker-compose.yml"
 STATE_DIR = REPO / "localstack" / ".state"
@@ -75,8 +77,8 @@ def aws_env(region: str) -> dict[str, str]:
     env.update(
         {
             "AWS_ENDPOINT_URL": HOST_URL,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",  # LocalStack's public test key
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
             "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region,
         }
@@ -159,8 +161,9 @@ def up(state_dir: Path, prefix: str, region: str) -> dict[str, Any]:
         "aws_endpoint_url": LAMBDA_URL,
         "dynamodb_endpoint_url": LAMBDA_URL,
         "aws_region": region,
-        "aws_access_key_id": "test",
-        "aws_secret_access_key": "test",
+        "aws_account": LOCALSTACK_ACCOUNT,  # the topics' ARNs (testbed/events.py)
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
         "vault_addr": VAULT_HOST_URL,
         "vault_token": vault_token,
         "operator_token": operator_token,
@@ -172,10 +175,8 @@ def up(state_dir: Path, prefix: str, region: str) -> dict[str, Any]:
         "backend": "localstack-docker",
     }
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "endpoints.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(endpoints, out, indent=2)
+    path = state_dir / ENDPOINTS_FILE
+    write_endpoints(path, endpoints)
     print(f"LocalStack testbed ready; endpoints in {path}", flush=True)
     return endpoints
 
@@ -183,7 +184,7 @@ def up(state_dir: Path, prefix: str, region: str) -> dict[str, Any]:
 def down(state_dir: Path) -> None:
     env = {**os.environ, "FS_VAULT_TOKEN": "stopping"}
     _run(["docker", "compose", "-f", str(COMPOSE), "down", "-v"], env=env)
-    (state_dir / "endpoints.json").unlink(missing_ok=True)
+    (state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
     print("LocalStack testbed stopped", flush=True)
 
 

@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv-localstack"
 PYTHON_ENV = "FS_LOCALSTACK_PYTHON"
 SERVICES = ("s3", "sqs", "sns")
-# LocalStack's default account; presigned URLs are checked against its secret key "test"
-ACCOUNT = "000000000000"
+# presigned URLs are checked against LocalStack's secret key "test" (its account:
+# infra/chalice_project.py LOCALSTACK_ACCOUNT)
 ACCESS_KEY = SECRET_KEY = "test"  # noqa: S105 - LocalStack's fixed, public test credentials
 
 

@@ -219,27 +219,3 @@ def aws_environment(s3: str, moto_url: str, credentials: Credentials) -> dict[st
         "AWS_ACCESS_KEY_ID": credentials.access_key,
         "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
     }
-
-
-def bootstrap(pfx: str) -> dict[str, str]:
-    """testbed/bootstrap.py's resources, less what SeaweedFS cannot hold: buckets without
-    public-access block and default encryption, queues without S3 notifications (the
-    notifier sends those). Idempotent; returns the topic ARNs."""
-    from dataclasses import replace
-
-    from infra.resources import DECLARATION, bucket_name
-    from shared.adapters.aws import client, region
-    from testbed.bootstrap import create_queues, create_tables, create_topics
-
-    s3 = client("s3")
-    for bucket in DECLARATION.buckets:
-        kwargs: dict[str, Any] = {"Bucket": bucket_name(bucket.key, pfx)}
-        if region() != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region()}
-        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-            s3.create_bucket(**kwargs)
-    topics = create_topics(pfx)
-    without_s3 = replace(DECLARATION, queues=tuple(replace(q, s3=None) for q in DECLARATION.queues))
-    create_queues(pfx, topics, without_s3)
-    create_tables(pfx)
-    return topics

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.chalice_project import LOCALSTACK_ACCOUNT, MOTO_ACCOUNT
 from shared.logs import configure_logging
 from testbed import localstack_host, seaweedfs
 
@@ -42,7 +43,6 @@ log = logging.getLogger("fs.stack")
 DEFAULT_PORT_BASE = 8740
 ENDPOINTS_FILE = "endpoints.json"
 BACKENDS = ("embedded", "localstack-host", "seaweedfs")
-MOTO_ACCOUNT = "123456789012"
 
 
 @dataclass
@@ -193,12 +193,13 @@ class Stack:
         if s3_url is not None:
             self._wait_seaweedfs()
 
+        account = MOTO_ACCOUNT if localstack_url is None else LOCALSTACK_ACCOUNT
         env = build_environment(
             api_url=api_url,
             aws_endpoint_url=aws_url,
             vault_addr=vault_url,
             region=opts.region,
-            account=MOTO_ACCOUNT if localstack_url is None else localstack_host.ACCOUNT,
+            account=account,
             prefix=opts.prefix,
             secrets=secrets,
         )
@@ -213,12 +214,11 @@ class Stack:
         from testbed.bootstrap import bootstrap
         from testbed.runtime import LocalRuntime
 
-        if s3_url is None:
-            bootstrap(opts.prefix)
-        else:
+        # SeaweedFS lacks public-access blocks, default encryption and S3 notifications
+        bootstrap(opts.prefix, full_s3=s3_url is None)
+        if s3_url is not None:
             from testbed.s3_notifier import S3Notifier, routes
 
-            seaweedfs.bootstrap(opts.prefix)
             self.notifier = S3Notifier(
                 client("s3"), client("sqs"), routes(client("sqs"), opts.prefix), opts.region
             )
@@ -248,7 +248,7 @@ class Stack:
             "sns_endpoint_url": localstack_url or aws_url,
             "dynamodb_endpoint_url": aws_url,
             "aws_region": opts.region,
-            "aws_account": MOTO_ACCOUNT if localstack_url is None else localstack_host.ACCOUNT,
+            "aws_account": account,
             "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
             "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
             "backend": opts.backend,
@@ -262,12 +262,7 @@ class Stack:
             "wot_public_key": secrets.wot_public_pem,
             "pid": os.getpid(),
         }
-        path = opts.state_dir / ENDPOINTS_FILE
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(self.endpoints, out, indent=2)
-        tmp.replace(path)
+        write_endpoints(opts.state_dir / ENDPOINTS_FILE, self.endpoints)
         del archive_private
 
     def _start_localstack(self, logs: Path) -> str:
@@ -343,6 +338,16 @@ class Stack:
         if self.options.backend == "seaweedfs":
             seaweedfs.remove_sockets(self.options.seaweedfs_port)
         (self.options.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+
+
+def write_endpoints(path: Path, endpoints: dict[str, Any]) -> None:
+    """Write an endpoints file readable by its owner alone (it holds tokens), atomically:
+    whoever waits for it never reads half of it."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(endpoints, out, indent=2)
+    tmp.replace(path)
 
 
 def read_endpoints(state_dir: Path | str = ".stack") -> dict[str, Any]:

@@ -6,11 +6,12 @@ import ast
 import fnmatch
 import importlib
 import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from infra.iac import VARIABLE
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "infra" / "terraform"
@@ -121,4 +122,4 @@ def config_models() -> list[ConfigModel]:
 
 
 def module_variables_used(function: str) -> set[str]:
-    return set(re.findall(r"\$\{var\.([A-Za-z0-9_]+)\}", json.dumps(module(function))))
+    return set(VARIABLE.findall(json.dumps(module(function))))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -66,7 +65,3 @@ def ls_client(endpoints: dict[str, Any], service: str, endpoint: str | None = No
         aws_secret_access_key=endpoints["aws_secret_access_key"],
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
-
-
-def state_logs(stack: StackProcess) -> Path:
-    return stack.state_dir / "logs"
