@@ -53,7 +53,7 @@ test: install lint $(LS_STAMP)
 testbed: install
 	$(BIN)/python -m testbed.journey $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
 
-# all Terraform, from infra/resources.py and the apps (offline, seconds); commit the result
+# all Terraform, from shared/resources.py and the apps (offline, seconds); commit the result
 iac: install
 	$(BIN)/python -m infra.iac generate
 

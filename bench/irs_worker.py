@@ -25,9 +25,9 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, Any]] = []
 
-    def publish(self, event_type: str, payload: dict[str, Any], key: str) -> str:
-        self.sent.append((event_type, payload))
-        return key
+    def publish(self, event: Any, key: str | None = None) -> str:
+        self.sent.append((type(event).__name__, event.model_dump()))
+        return key or event.file_id
 
     def send(self, body: str, delay_s: int = 0) -> str:
         self.sent.append(("continuation", body))
@@ -36,8 +36,7 @@ class Recorder:
 
 def environment(endpoints: dict[str, Any]) -> dict[str, str]:
     """IRS's environment on this stack, as testbed/environment.py builds it."""
-    from infra.chalice_project import MOTO_ACCOUNT
-    from infra.resources import PREFIX_ENV, function_environment
+    from shared.resources import MOTO_ACCOUNT, PREFIX_ENV, function_environment
 
     aws, dynamo = endpoints["aws_endpoint_url"], endpoints.get("dynamodb_endpoint_url")
     env = {

@@ -17,9 +17,9 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from infra.resources import bucket_name
 from shared.crypt.keys import encode_key, generate_keypair, private_key_pem, public_key_pem
 from shared.crypt.sealedbox import unseal
+from shared.resources import bucket_name
 from testbed.process import StackProcess, start_stack_process
 
 

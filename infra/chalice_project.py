@@ -1,8 +1,9 @@
 """Assemble one Chalice project per function, with the shared code packaged into it.
 
 A project is ``<build>/<function>/``: an ``app.py`` that re-exports the function's app,
-``vendor/`` with ``shared/``, ``infra/resources.py`` and ``functions/<function>/`` (Chalice
-copies vendor/ to the top of the deployment package), a pinned ``requirements.txt`` and
+``vendor/`` with ``shared/`` (the resource declaration included) and
+``functions/<function>/`` (Chalice copies vendor/ to the top of the deployment package),
+a pinned ``requirements.txt`` and
 ``.chalice/`` with the config and one IAM policy per stage. Everything in it is derived
 from the declaration; the directory is a build product (gitignored) and rebuilt each time.
 
@@ -25,13 +26,11 @@ from typing import Any
 
 from infra import settings
 from infra.iam import ArnContext, lambda_function_names, policy_document
-from infra.resources import DECLARATION, Declaration, function_environment
+from shared.resources import DECLARATION, MOTO_ACCOUNT, Declaration, function_environment
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("embedded", "localstack", "aws")
 API_STAGE = "api"
-MOTO_ACCOUNT = "123456789012"
-LOCALSTACK_ACCOUNT = "000000000000"
 # Chalice packages its own runtime; the connector's CLI dependencies are needed by no function.
 # boto3 is packaged although Lambda has one: pynamodb brings botocore, and the two must match.
 NOT_PACKAGED = {"chalice", "typer", "rich"}
@@ -160,12 +159,9 @@ def assemble(
         stale.unlink()
     vendor = project / "vendor"
     (vendor / "functions").mkdir(parents=True)
-    (vendor / "infra").mkdir()
     shutil.copytree(REPO / "shared", vendor / "shared", ignore=IGNORE)
     shutil.copytree(REPO / "functions" / function, vendor / "functions" / function, ignore=IGNORE)
     shutil.copy2(REPO / "functions" / "__init__.py", vendor / "functions" / "__init__.py")
-    shutil.copy2(REPO / "infra" / "__init__.py", vendor / "infra" / "__init__.py")
-    shutil.copy2(REPO / "infra" / "resources.py", vendor / "infra" / "resources.py")
     (project / "app.py").write_text(
         f'"""The {function} function as a Chalice project (infra/chalice_project.py)."""\n'
         "\n"

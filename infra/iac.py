@@ -28,8 +28,8 @@ from typing import Any
 
 from infra import settings
 from infra.chalice_project import REPO, assemble
-from infra.resources import DECLARATION, prefix
 from infra.shared_terraform import render, root_module
+from shared.resources import DECLARATION, prefix
 
 TERRAFORM_DIR = REPO / "infra" / "terraform"
 BUILD_DIR = REPO / "build"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infra.resources import (
+from shared.resources import (
     DECLARATION,
     Declaration,
     bucket_name,

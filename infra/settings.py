@@ -1,7 +1,7 @@
 """Where each function's non-resource settings come from when it is deployed.
 
 The resource part of a function's environment (``<SVC>_BUCKETS``, ``_TOPICS``,
-``_TABLES``) comes from infra/resources.py. The rest is declared here once: a value the
+``_TABLES``) comes from shared/resources.py. The rest is declared here once: a value the
 operator supplies at deploy time (an ``Input``, a Terraform variable) or the URL of
 another function's API (an ``ApiUrl``). The embedded stack sets the same variables with
 values of its own (testbed/environment.py); tests check that every required field of
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from infra.resources import DECLARATION, function_environment
+from shared.resources import DECLARATION, function_environment
 
 
 @dataclass(frozen=True)

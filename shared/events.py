@@ -99,6 +99,7 @@ class FileDeleted(EventSchema):
     file_id: str
 
 
+# the event catalogue: every event type there is, by name (its topic's name too)
 SCHEMAS: dict[str, type[EventSchema]] = {
     cls.__name__: cls
     for cls in (
@@ -116,6 +117,9 @@ SCHEMAS: dict[str, type[EventSchema]] = {
 }
 
 
+EVENT_TYPES: tuple[str, ...] = tuple(SCHEMAS)
+
+
 class Envelope(BaseModel):
     event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     type: str
@@ -131,8 +135,14 @@ class BadEvent(ValueError):
     """A message that is not one of our events: logged and dropped, never retried."""
 
 
-def envelope(event: EventSchema, key: str) -> Envelope:
-    return Envelope(type=type(event).__name__, key=key, payload=event.model_dump())
+def envelope(event: EventSchema, key: str | None = None) -> Envelope:
+    """The event in its envelope: the type is the class's name, the key the file id unless
+    given (every event of ours is about one file)."""
+    return Envelope(
+        type=type(event).__name__,
+        key=key if key is not None else str(event.file_id),
+        payload=event.model_dump(),
+    )
 
 
 def parse_message(body: str) -> Envelope:

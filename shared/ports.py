@@ -7,9 +7,11 @@ stack and under moto.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+from shared.events import EventSchema
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ class ObjectStorage(Protocol):
 
 
 class EventPublisher(Protocol):
-    def publish(self, event_type: str, payload: dict[str, Any], key: str) -> str:
-        """Publish one event; returns its event id."""
+    def publish(self, event: EventSchema, key: str | None = None) -> str:
+        """Publish one event on the topic of its type (its class); the key is the event's
+        file id unless given. Returns the event id."""
         ...
 
 
@@ -84,4 +87,58 @@ class MessageSender(Protocol):
     def send(self, body: str, delay_s: int = 0) -> str:
         """Put one message on a queue (e.g. a function's continuation of its own work);
         returns the message id."""
+        ...
+
+
+# ---------------------------------------------------------------- the key store (EKSS)
+
+
+@dataclass(frozen=True)
+class FileSecrets:
+    """What the key store returns for an upload's header: both secrets, the new one's id,
+    and where the file's body starts."""
+
+    submitter_secret: bytes = field(repr=False)
+    new_secret: bytes = field(repr=False)
+    secret_id: str
+    offset: int
+
+
+class KeyStoreRejected(Exception):
+    """The key store refused the request for what it carries (a 4xx other than refused
+    credentials or throttling): the caller's input is at fault, a retry will not help."""
+
+    def __init__(self, exception_id: str, description: str, data: dict[str, Any]) -> None:
+        super().__init__(f"{exception_id}: {description}")
+        self.exception_id = exception_id
+        self.description = description
+        self.data = data
+
+
+class KeyStoreUnavailable(Exception):
+    """The key store or its secret store cannot serve now (5xx, network, refused
+    credentials, an unusable answer): retry later."""
+
+
+class SecretNotFound(Exception):
+    """The key store has no secret under this id."""
+
+
+class KeyStore(Protocol):
+    """The archive's key store as the services call it (EKSS's HTTP API on AWS)."""
+
+    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets:
+        """Open the header at the start of ``file_part``, keep a new secret; both back."""
+        ...
+
+    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
+        """The secret in a Crypt4GH header (one recipient) for the reader's key."""
+        ...
+
+    def new_secret(self, secret_id: str) -> bytes:
+        """The stored secret itself (through an envelope for a throw-away key pair)."""
+        ...
+
+    def delete_secret(self, secret_id: str) -> None:
+        """Remove the secret for good; an unknown id is no error."""
         ...

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 
 class ResourceSettings(BaseModel):
-    """Names derived from infra/resources.py: ``<SVC>_BUCKETS``, ``_TOPICS``, ``_TABLES``."""
+    """Names derived from shared/resources.py: ``<SVC>_BUCKETS``, ``_TOPICS``, ``_TABLES``."""
 
     buckets: dict[str, str] = {}
     topics: dict[str, str] = {}

@@ -6,11 +6,13 @@ Idempotent: running it twice leaves the same resources.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 from typing import Any
 
-from infra.resources import (
+from infra.tables import record_for
+from shared.adapters.aws import client, region
+from shared.adapters.dynamo import bind, create_table
+from shared.resources import (
     DECLARATION,
     Declaration,
     bucket_name,
@@ -19,13 +21,6 @@ from infra.resources import (
     table_name,
     topic_name,
 )
-from shared.adapters.aws import client, region
-from shared.adapters.dynamo import bind, create_table
-
-
-def load_model(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def create_buckets(pfx: str, decl: Declaration = DECLARATION, *, hardened: bool = True) -> None:
@@ -106,7 +101,7 @@ def create_queues(
 
 def create_tables(pfx: str, decl: Declaration = DECLARATION) -> None:
     for table in decl.tables:
-        create_table(bind(load_model(table.model), table_name(table.key, pfx)))
+        create_table(bind(record_for(table), table_name(table.key, pfx)))
 
 
 def _arn(sqs: Any, url: str) -> str:

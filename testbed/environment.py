@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from infra.resources import DECLARATION, PREFIX_ENV, function_environment
+from shared.resources import DECLARATION, PREFIX_ENV, function_environment
 from shared.tokens import hash_secret
 
 STORAGE_ALIAS = "archive"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.chalice_project import MOTO_ACCOUNT
+from shared.resources import MOTO_ACCOUNT
 
 
 def aws(endpoints: dict[str, Any], service: str) -> Any:
@@ -29,7 +29,7 @@ def aws(endpoints: dict[str, Any], service: str) -> Any:
 
 
 def stack_topic_arn(endpoints: dict[str, Any], event_type: str) -> str:
-    from infra.resources import topic_arn
+    from shared.resources import topic_arn
 
     account = endpoints.get("aws_account", MOTO_ACCOUNT)
     return topic_arn(event_type, endpoints["aws_region"], account, endpoints["resource_prefix"])

@@ -24,8 +24,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from infra.chalice_project import LOCALSTACK_ACCOUNT, REPO, StageValues, assemble
-from infra.resources import DECLARATION
+from infra.chalice_project import REPO, StageValues, assemble
+from shared.resources import DECLARATION, LOCALSTACK_ACCOUNT
 from testbed.localstack_host import ACCESS_KEY, SECRET_KEY
 from testbed.stack import ENDPOINTS_FILE, write_endpoints
 

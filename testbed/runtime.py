@@ -28,8 +28,8 @@ from typing import Any
 
 from chalice.local import LambdaEventConverter, RouteMatcher
 
-from infra.resources import DECLARATION, Declaration, queue_name
 from shared.logs import current_function
+from shared.resources import DECLARATION, Declaration, queue_name
 
 log = logging.getLogger("fs.runtime")
 

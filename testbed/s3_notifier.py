@@ -2,7 +2,7 @@
 
 On AWS (and on moto and LocalStack) S3 itself sends the ``s3:ObjectCreated:*`` events of
 a bucket to the queue its notification configuration names: that is how IRS learns of a
-closed upload (infra/resources.py ``S3Source``). SeaweedFS has no such feature, so in the
+closed upload (shared/resources.py ``S3Source``). SeaweedFS has no such feature, so in the
 testbed a thread lists every bucket that the declaration gives an ``S3Source``
 (ListObjectsV2, every 0.5 s) and, for each object it sees for the first time or with a
 new ETag, sends to the declared queue the message AWS would send: ``{"Records": [...]}``
@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from infra.resources import DECLARATION, Declaration, bucket_name, queue_name
+from shared.resources import DECLARATION, Declaration, bucket_name, queue_name
 
 log = logging.getLogger("fs.s3_notifier")
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.chalice_project import LOCALSTACK_ACCOUNT, MOTO_ACCOUNT
 from shared.logs import configure_logging
+from shared.resources import LOCALSTACK_ACCOUNT, MOTO_ACCOUNT
 from testbed import localstack_host, seaweedfs
 
 log = logging.getLogger("fs.stack")

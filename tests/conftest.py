@@ -56,7 +56,7 @@ def interrogation_paused(endpoints: dict[str, Any]) -> Iterator[None]:
     At the end the waiting messages are dropped, since what the test closed was never
     meant to be interrogated, and no backlog slows the tests that run the pipeline.
     """
-    from infra.resources import queue_name
+    from shared.resources import queue_name
     from tests.support import aws, queue_url
 
     control = f"{endpoints['api_url']}/_runtime/consumers/irs"

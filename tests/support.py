@@ -118,7 +118,7 @@ def download_wot(
 
 
 def queue_url(endpoints: dict[str, Any], name: str) -> str:
-    """URL of a queue of the stack by its concrete name (see infra.resources.queue_name)."""
+    """URL of a queue of the stack by its concrete name (see shared.resources.queue_name)."""
     return aws(endpoints, "sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 

@@ -7,32 +7,15 @@ lines and ``#`` comments ignored). Every problem of every file is reported at on
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from connector.errors import BadInput
 from connector.upload.plan import plan_upload
 from shared.crypt.c4gh import is_crypt4gh
+from shared.multipart import alias_problem
 
-MAX_ALIAS = 255
-_DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
-
-
-def alias_problem(alias: str) -> str | None:
-    """Why the upload controller would refuse this alias (its rules, checked early)."""
-    if not 1 <= len(alias) <= MAX_ALIAS:
-        return f"must have 1 to {MAX_ALIAS} characters"
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in alias):
-        return "must not contain control or invisible characters"
-    if alias != alias.strip():
-        return "must not start or end with white space"
-    if alias.startswith(("/", "\\")):
-        return "must not start with a slash"
-    if _DOT_SEGMENT.search(alias.replace("\\", "/")):
-        return "must not contain '.' or '..' path segments"
-    return None
+__all__ = ["FileToUpload", "alias_problem", "collect_files", "read_tsv"]
 
 
 @dataclass(frozen=True)

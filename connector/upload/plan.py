@@ -12,24 +12,17 @@ from dataclasses import dataclass
 
 from connector.errors import BadInput
 from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE, encrypted_size
-
-S3_MIN_PART = 5 * 1024 * 1024
-S3_MAX_PART = 5 * 1024 * 1024 * 1024
-MAX_PARTS = 10_000
-MIN_PART_SIZE = -(-S3_MIN_PART // CIPHER_SEGMENT_SIZE) * CIPHER_SEGMENT_SIZE  # 5,245,120
-MAX_PART_SIZE = (S3_MAX_PART // CIPHER_SEGMENT_SIZE) * CIPHER_SEGMENT_SIZE  # 5,368,708,140
-
-
-def _round_up(value: int, step: int) -> int:
-    return -(-value // step) * step
+from shared.crypt.c4gh import MAX_ALIGNED_PART_SIZE as MAX_PART_SIZE
+from shared.crypt.c4gh import MIN_ALIGNED_PART_SIZE as MIN_PART_SIZE
+from shared.multipart import MAX_PARTS, ceil_div, part_count, part_length, round_up
 
 
 def aligned_part_size(requested: int, total_encrypted_size: int) -> int:
     """``requested`` rounded up to whole cipher segments, grown if the file would need more
     than 10,000 parts, and clamped to the S3 limits."""
-    size = _round_up(max(requested, 1), CIPHER_SEGMENT_SIZE)
-    if -(-total_encrypted_size // size) > MAX_PARTS:
-        size = _round_up(-(-total_encrypted_size // MAX_PARTS), CIPHER_SEGMENT_SIZE)
+    size = round_up(max(requested, 1), CIPHER_SEGMENT_SIZE)
+    if ceil_div(total_encrypted_size, size) > MAX_PARTS:
+        size = round_up(ceil_div(total_encrypted_size, MAX_PARTS), CIPHER_SEGMENT_SIZE)
     return min(max(size, MIN_PART_SIZE), MAX_PART_SIZE)
 
 
@@ -44,15 +37,11 @@ class UploadPlan:
 
     @property
     def part_count(self) -> int:
-        return max(1, -(-self.encrypted_size // self.part_size))
+        return part_count(self.encrypted_size, self.part_size)
 
     def part_length(self, part_number: int) -> int:
         """Bytes of part ``part_number`` (1-based)."""
-        if not 1 <= part_number <= self.part_count:
-            raise ValueError(f"part {part_number} of {self.part_count}")
-        if part_number < self.part_count:
-            return self.part_size
-        return self.encrypted_size - (self.part_count - 1) * self.part_size
+        return part_length(self.encrypted_size, self.part_size, part_number)
 
 
 def plan_upload(decrypted_size: int, requested_part_size: int) -> UploadPlan:

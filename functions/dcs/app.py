@@ -17,9 +17,9 @@ from chalice import Rate, Response
 from functions.dcs.config import wiring
 from functions.dcs.core import Wait
 from functions.dcs.model import NotAcceptable, RangeNotSatisfiable
-from infra.resources import queue_for, schedule_rate
 from shared.events import deliver
 from shared.http import ServiceApp, empty_response, error_response, json_response
+from shared.resources import queue_for, schedule_rate
 
 log = logging.getLogger("fs.dcs")
 

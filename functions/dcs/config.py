@@ -10,10 +10,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from functions.dcs.auth import DownloadAuthorizer
 from functions.dcs.core import MAX_RANGE_BYTES, DownloadController, DownloadPolicy
-from functions.dcs.ekss_client import EkssEnvelopes
 from functions.dcs.records import DrsObjectRecord, EnvelopeRecord
 from functions.dcs.repository import DynamoDrsRepository
 from shared.adapters.dynamo import bind
+from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.config import load_config
@@ -95,7 +95,7 @@ def wiring() -> Wiring:
         repository=DynamoDrsRepository(),
         storage=S3Storage(),
         publisher=SnsPublisher(cfg.topics),
-        keys=EkssEnvelopes(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
+        keys=EkssClient(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
         policy=cfg.policy(),
     )
     return Wiring(cfg, DownloadAuthorizer(TokenVerifier(cfg.wot_public_key)), downloads)

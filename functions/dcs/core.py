@@ -28,17 +28,28 @@ from functions.dcs.model import (
     STAGING,
     DrsObject,
     DrsRepository,
-    EnvelopeSource,
     EventsDown,
     KeyStoreDown,
-    KeyStoreUnavailable,
     NoSuchObject,
-    SecretMissing,
 )
 from functions.dcs.ranges import ByteRange, check_size, parse_range, split
 from shared.errors import Unavailable
-from shared.events import FileInternallyRegistered, FileStagedForDownload
-from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage
+from shared.events import (
+    EventSchema,
+    FileDownloadServed,
+    FileInternallyRegistered,
+    FileStagedForDownload,
+    NonStagedFileRequested,
+)
+from shared.ports import (
+    EventPublisher,
+    KeyStore,
+    KeyStoreRejected,
+    KeyStoreUnavailable,
+    ObjectNotFound,
+    ObjectStorage,
+    SecretNotFound,
+)
 
 log = logging.getLogger("fs.dcs")
 
@@ -89,7 +100,7 @@ class DownloadController:
         repository: DrsRepository,
         storage: ObjectStorage,
         publisher: EventPublisher,
-        keys: EnvelopeSource,
+        keys: KeyStore,
         policy: DownloadPolicy,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -110,11 +121,7 @@ class DownloadController:
         url = self.storage.presign_get(
             self.policy.outbox_bucket, item.object_id, self.policy.presigned_url_lifetime_s
         )
-        self._publish(
-            "FileDownloadServed",
-            {**self._target(item), "context": reader.audit_context()},
-            item.file_id,
-        )
+        self._publish(FileDownloadServed(**self._target(item), context=reader.audit_context()))
         log.info("download served", extra={"file_id": file_id})
         return Served(self._drs_body(item, url))
 
@@ -260,16 +267,17 @@ class DownloadController:
         if not self.repository.request_staging(item, now):
             return  # another request won: it publishes
         try:
-            self._publish("NonStagedFileRequested", self._target(item), item.file_id)
+            self._publish(NonStagedFileRequested(**self._target(item)))
         except EventsDown:
             with contextlib.suppress(Exception):  # else the staging timeout recovers
                 self.repository.undo_staging_request(item, now)
             raise
         log.info("staging requested", extra=self._ids(item))
 
-    def _publish(self, event_type: str, payload: dict[str, Any], key: str) -> None:
+    def _publish(self, event: EventSchema) -> None:
+        event_type = type(event).__name__
         try:
-            self.publisher.publish(event_type, payload, key=key)
+            self.publisher.publish(event)
         except Exception as error:
             log.exception("event not published", extra={"event_type": event_type})
             raise EventsDown(
@@ -283,12 +291,12 @@ class DownloadController:
             return kept
         try:
             fresh = self.keys.envelope(item.secret_id, reader)
-        except SecretMissing as error:
+        except SecretNotFound as error:
             raise NoSuchObject(
                 "The key of this file is gone; the file is being deleted.",
                 data={"file_id": item.file_id},
             ) from error
-        except KeyStoreUnavailable as error:
+        except (KeyStoreUnavailable, KeyStoreRejected) as error:
             log.warning("key store unavailable", extra={**self._ids(item), "cause": str(error)})
             raise KeyStoreDown("The key store is unavailable; try again shortly.") from error
         return self.repository.keep_envelope(item.file_id, item.secret_id, reader, fresh)

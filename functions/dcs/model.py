@@ -73,23 +73,6 @@ class DrsRepository(Protocol):
         ...
 
 
-class EnvelopeSource(Protocol):
-    """The key store (EKSS): a Crypt4GH header holding the file's secret for a reader.
-
-    Raises SecretMissing if it has no such secret, KeyStoreUnavailable if it cannot answer.
-    """
-
-    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes: ...
-
-
-class SecretMissing(Exception):
-    """The key store has no secret under this id (the file is being deleted)."""
-
-
-class KeyStoreUnavailable(Exception):
-    """The key store cannot be reached or gave an unusable answer."""
-
-
 # ------------------------------------------------------------------ errors
 
 

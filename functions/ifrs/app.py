@@ -11,8 +11,8 @@ from typing import Any
 from chalice import Chalice
 
 from functions.ifrs.config import wiring
-from infra.resources import queue_for
 from shared.events import deliver
+from shared.resources import queue_for
 
 app = Chalice(app_name="ifrs")
 

@@ -127,10 +127,11 @@ class Registry:
             log.info("copied to permanent storage", extra=_ids(item))
         if self.after_copy is not None:
             self.after_copy(item)
-        payload = FileInternallyRegistered(
-            **item.interrogation, object_id=item.object_id, bucket=item.bucket
-        ).model_dump()
-        self.publisher.publish("FileInternallyRegistered", payload, key=item.file_id)
+        self.publisher.publish(
+            FileInternallyRegistered(
+                **item.interrogation, object_id=item.object_id, bucket=item.bucket
+            )
+        )
         item.state = REGISTERED
         item.registered = self.clock()
         item.lease_owner = item.lease_until = None

@@ -62,6 +62,5 @@ class Stager:
             log.info("copied to the outbox", extra=ids)
         else:
             log.info("already in the outbox; reported without copying", extra=ids)
-        payload = FileStagedForDownload(**request.model_dump()).model_dump()
-        self.publisher.publish("FileStagedForDownload", payload, key=request.file_id)
+        self.publisher.publish(FileStagedForDownload(**request.model_dump()))
         return True

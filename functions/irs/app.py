@@ -16,7 +16,7 @@ from chalice import Chalice
 from functions.irs.config import wiring
 from functions.irs.messages import Continuation, parse
 from functions.irs.model import Upload
-from infra.resources import queue_for
+from shared.resources import queue_for
 
 log = logging.getLogger("fs.irs")
 

@@ -8,17 +8,17 @@ from functools import cache
 from pydantic import Field, SecretStr
 
 from functions.irs.core import Interrogator, Settings
-from functions.irs.ekss_client import EkssClient
 from functions.irs.records import InterrogationRecord
 from functions.irs.reencrypt import DEFAULT_MAX_PART_SIZE, MIN_PART_SIZE
 from functions.irs.repository import DynamoInterrogationRepository
-from infra.resources import queue_for
 from shared.adapters.dynamo import bind
+from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.adapters.sqs import SqsMessageSender
 from shared.config import load_config
 from shared.logs import configure_logging
+from shared.resources import queue_for
 from shared.settings import ResourceSettings
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from functions.irs.keystore import KeyStore
 from functions.irs.messages import continuation_body
 from functions.irs.model import (
     COMPLETING,
@@ -35,7 +34,8 @@ from functions.irs.model import (
 from functions.irs.outcome import Rejected, failure_payload
 from functions.irs.reencrypt import DEFAULT_MAX_PART_SIZE
 from functions.irs.stream import stream
-from shared.ports import EventPublisher, MessageSender, ObjectNotFound, ObjectStorage
+from shared.events import FileInterrogationFailure, FileInterrogationSuccess
+from shared.ports import EventPublisher, KeyStore, MessageSender, ObjectNotFound, ObjectStorage
 
 log = logging.getLogger("fs.irs")
 
@@ -250,7 +250,7 @@ class Interrogator:
         if item.secret_id:
             self.keys.delete_secret(item.secret_id)
         assert item.outcome is not None and item.upload is not None
-        self.publisher.publish("FileInterrogationFailure", item.outcome, key=item.upload.file_id)
+        self.publisher.publish(FileInterrogationFailure.model_validate(item.outcome))
         item.state = FAILED
         item.lease_owner = item.lease_until = None
         self.save(item)
@@ -278,7 +278,7 @@ class Interrogator:
         info = self.storage.head(bucket, key)
         if info is None or info.size != item.outcome["encrypted_size"]:
             raise StagingIncomplete(f"staged object {key} is missing or has the wrong size")
-        self.publisher.publish("FileInterrogationSuccess", item.outcome, key=item.upload.file_id)
+        self.publisher.publish(FileInterrogationSuccess.model_validate(item.outcome))
         item.state = SUCCEEDED
         item.lease_owner = item.lease_until = None
         self.save(item)

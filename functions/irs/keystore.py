@@ -1,4 +1,4 @@
-"""The key store as the interrogation room needs it, and the wrapping of the submitter secret.
+"""The wrapping of the submitter secret, which an interrogation keeps between invocations.
 
 EKSS creates the new secret once (POST /secrets) and keeps only that one. An interrogation
 that continues in a later invocation needs both secrets again: the new one comes back from
@@ -13,48 +13,11 @@ import base64
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 _WRAP_LABEL = b"fs-irs-wrap-submitter-secret"
-
-
-@dataclass(frozen=True)
-class FileSecrets:
-    submitter_secret: bytes = field(repr=False)
-    new_secret: bytes = field(repr=False)
-    secret_id: str
-    offset: int
-
-
-class KeyStoreRejected(Exception):
-    """EKSS refused the upload's header (4xx): the submitter's problem, not a retry case."""
-
-    def __init__(self, exception_id: str, description: str, data: dict[str, Any]) -> None:
-        super().__init__(f"{exception_id}: {description}")
-        self.exception_id = exception_id
-        self.description = description
-        self.data = data
-
-
-class KeyStoreUnavailable(Exception):
-    """EKSS or its secret store cannot serve now (5xx, network, refused credentials)."""
-
-
-class SecretNotFound(Exception):
-    """EKSS has no secret under this id."""
-
-
-class KeyStore(Protocol):
-    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets: ...
-    def new_secret(self, secret_id: str) -> bytes:
-        """The stored secret of ``secret_id``."""
-        ...
-
-    def delete_secret(self, secret_id: str) -> None: ...
 
 
 class UnwrapError(ValueError):

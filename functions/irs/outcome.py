@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.irs.keystore import KeyStoreRejected
 from functions.irs.model import Interrogation
 from shared.events import FileInterrogationFailure, FileInterrogationSuccess
+from shared.ports import KeyStoreRejected
 
 CHECKSUM_MISMATCH = "The declared SHA-256 checksum does not match the uploaded file's content."
 NOT_FOR_ARCHIVE = "The file is not encrypted for this archive's public key."

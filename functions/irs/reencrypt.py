@@ -20,10 +20,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from shared.crypt.c4gh import CIPHER_DIFF, CIPHER_SEGMENT_SIZE, NONCE_SIZE, SEGMENT_SIZE
+from shared.crypt.c4gh import MIN_ALIGNED_PART_SIZE as MIN_PART_SIZE
 from shared.crypt.resumable_sha256 import ResumableSha256
 
 NONCE_LABEL = b"fs-irs-nonce"
-MIN_PART_SIZE = 80 * CIPHER_SEGMENT_SIZE  # 5,245,120: the first segment multiple >= 5 MiB
 DEFAULT_MAX_PART_SIZE = 1024 * CIPHER_SEGMENT_SIZE  # 67,137,536, GHGA's default part size
 
 
@@ -56,11 +56,6 @@ def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PA
     ceiling = max(MIN_PART_SIZE, max_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE)
     aligned = upload_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE
     return min(max(aligned, MIN_PART_SIZE), ceiling)
-
-
-def part_count(body_size: int, part_size: int) -> int:
-    """Staged parts for a body; an empty body still makes one (empty) part."""
-    return max(1, -(-body_size // part_size))
 
 
 class Reencryptor:

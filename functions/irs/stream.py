@@ -25,15 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from functions.irs.keystore import (
-    FileSecrets,
-    KeyStoreRejected,
-    KeyStoreUnavailable,
-    SecretNotFound,
-    UnwrapError,
-    unwrap_secret,
-    wrap_secret,
-)
+from functions.irs.keystore import UnwrapError, unwrap_secret, wrap_secret
 from functions.irs.model import COMPLETING, Interrogation, StagedPart
 from functions.irs.outcome import (
     CHECKSUM_MISMATCH,
@@ -52,13 +44,19 @@ from functions.irs.reencrypt import (
     Reencryptor,
     SegmentDamaged,
     StagedChunk,
-    part_count,
     staging_part_size,
 )
 from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE, encrypted_body_size
 from shared.crypt.checksums import part_digests
 from shared.crypt.resumable_sha256 import ResumableSha256
-from shared.ports import ObjectNotFound
+from shared.multipart import part_count
+from shared.ports import (
+    FileSecrets,
+    KeyStoreRejected,
+    KeyStoreUnavailable,
+    ObjectNotFound,
+    SecretNotFound,
+)
 
 if TYPE_CHECKING:
     from functions.irs.core import Interrogator, Invocation

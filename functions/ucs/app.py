@@ -24,7 +24,6 @@ from functions.ucs.core import NewUpload, UploadController, UploadPolicy
 from functions.ucs.outcomes import OutcomeRecorder
 from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
 from functions.ucs.repository import DynamoUcsRepository
-from infra.resources import DECLARATION, queue_for, schedule_rate
 from shared.adapters.dynamo import bind
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
@@ -33,6 +32,7 @@ from shared.errors import TooManyRequests, Unprocessable
 from shared.events import deliver
 from shared.http import ServiceApp, empty_response, error_response, json_response, validate
 from shared.logs import configure_logging
+from shared.resources import DECLARATION, queue_for, schedule_rate
 from shared.tokens import TokenVerifier, require
 
 log = logging.getLogger("fs.ucs")

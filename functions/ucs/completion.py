@@ -11,8 +11,9 @@ the declared size and ETag, so that a repeated close converges.
 from __future__ import annotations
 
 from functions.ucs import errors
-from functions.ucs.models import Checksums, Upload, expected_part_sizes
+from functions.ucs.models import Checksums, Upload
 from shared.crypt.checksums import multipart_etag
+from shared.multipart import part_sizes
 from shared.ports import ObjectNotFound, ObjectStorage, PartInfo
 
 
@@ -51,7 +52,7 @@ def complete_checked(
 
 def check_parts(upload: Upload, parts: list[PartInfo], checksums: Checksums) -> None:
     by_number = {part.number: part for part in parts}
-    sizes = expected_part_sizes(upload.encrypted_size, upload.part_size)
+    sizes = part_sizes(upload.encrypted_size, upload.part_size)
     for number, size in enumerate(sizes, start=1):
         part = by_number.get(number)
         if part is None:

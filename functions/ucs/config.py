@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from functions.ucs.models import TIB
+from shared.multipart import TIB
 from shared.settings import ResourceSettings
 
 

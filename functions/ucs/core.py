@@ -34,10 +34,6 @@ from functions.ucs.models import (
     FAILED,
     INBOX,
     INIT,
-    MAX_OBJECT_SIZE,
-    MAX_PART_SIZE,
-    MAX_PARTS,
-    MIN_PART_SIZE,
     Box,
     Checksums,
     StaleState,
@@ -48,6 +44,7 @@ from functions.ucs.models import (
 from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
 from shared.errors import BadRequest, ServiceError
 from shared.events import FileUploadDeleted, FileUploadReceived
+from shared.multipart import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage, PartInfo
 
 log = logging.getLogger("fs.ucs")
@@ -336,7 +333,7 @@ class UploadController:
             encrypted_parts_md5=checksums.encrypted_parts_md5,
             encrypted_parts_sha256=checksums.encrypted_parts_sha256,
         )
-        self._publisher.publish("FileUploadReceived", event.model_dump(), key=upload.id)
+        self._publisher.publish(event)
         self._repository.mark_received_published(upload.id)
 
     # ------------------------------------------------------------ delete
@@ -370,7 +367,6 @@ class UploadController:
             self._storage.delete(bucket, upload.object_id)  # completed by a close that died
         elif previous_state == INBOX:
             self._storage.delete(bucket, upload.object_id)
-            event = FileUploadDeleted(file_id=upload.id, box_id=upload.box_id)
-            self._publisher.publish("FileUploadDeleted", event.model_dump(), key=upload.id)
+            self._publisher.publish(FileUploadDeleted(file_id=upload.id, box_id=upload.box_id))
         elif previous_state == FAILED:
             self._storage.delete(bucket, upload.object_id)

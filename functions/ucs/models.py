@@ -6,12 +6,11 @@ Nothing here knows about HTTP, DynamoDB or S3; the core and the repository share
 from __future__ import annotations
 
 import hashlib
-import math
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Protocol
+
+from shared.multipart import part_count
 
 # ------------------------------------------------------------------ states
 
@@ -39,50 +38,6 @@ TRANSITIONS: Final = {
 BOX_OPEN: Final = "open"
 BOX_LOCKED: Final = "locked"
 BOX_DELETED: Final = "deleted"
-
-# ------------------------------------------------------------------ sizes (S3 multipart)
-
-MIB: Final = 1024**2
-GIB: Final = 1024**3
-TIB: Final = 1024**4
-MIN_PART_SIZE: Final = 5 * MIB
-MAX_PART_SIZE: Final = 5 * GIB
-MAX_PARTS: Final = 10_000
-MAX_OBJECT_SIZE: Final = 5 * TIB
-MAX_ALIAS_LENGTH: Final = 255
-
-
-def part_count(encrypted_size: int, part_size: int) -> int:
-    """Parts of a multipart upload; an empty body still has one (header-only) part."""
-    return max(1, math.ceil(encrypted_size / part_size))
-
-
-def expected_part_sizes(encrypted_size: int, part_size: int) -> list[int]:
-    count = part_count(encrypted_size, part_size)
-    return [part_size] * (count - 1) + [encrypted_size - (count - 1) * part_size]
-
-
-_PATH_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
-
-
-def alias_problem(alias: str) -> str | None:
-    """Why an alias is unacceptable, or None.
-
-    Aliases are the submitter's names for files. They never become object keys, but they
-    are shown in listings and used as file names by tools, so they must be printable.
-    """
-    if not 1 <= len(alias) <= MAX_ALIAS_LENGTH:
-        return f"must have 1 to {MAX_ALIAS_LENGTH} characters"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in alias):
-        return "must not contain control or invisible formatting characters"
-    if alias != alias.strip():
-        return "must not start or end with white space"
-    if alias.startswith("/") or alias.startswith("\\"):
-        return "must not start with a slash"
-    if _PATH_SEGMENT.search(alias.replace("\\", "/")):
-        return "must not contain '.' or '..' path segments"
-    return None
-
 
 # ------------------------------------------------------------------ entities
 

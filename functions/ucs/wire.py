@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
 
-from functions.ucs.models import MAX_PARTS, Box, Checksums, Upload, alias_problem
+from functions.ucs.models import Box, Checksums, Upload
+from shared.multipart import MAX_PARTS, alias_problem
 
 # ------------------------------------------------------------------ request bodies
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import PutError
 
 from shared.adapters.aws import endpoint_for, region
+
+T = TypeVar("T")
 
 # a write (or a transaction) refused because its condition did not hold: another writer won
 _CONDITION_FAILED = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -46,3 +49,41 @@ def save_versioned(record: Any, version: int | None) -> bool:
             return False
         raise
     return True
+
+
+# ---------------------------------------------------------------- record <-> entity
+
+
+def _wants_int(annotation: Any) -> bool:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return text.replace(" ", "") in ("int", "int|None")
+
+
+def entity_from(record: Any, entity_cls: type[T], **overrides: Any) -> T:
+    """The entity (a dataclass) from the record's attributes of the same names.
+
+    The mapping is derived from the fields, never typed again: a field the record lacks is
+    left to its default or to ``overrides``; numbers come back as ``int`` where the field
+    says so (pynamodb's NumberAttribute may give floats).
+    """
+    attributes = record.get_attributes()
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(entity_cls):  # type: ignore[arg-type]
+        if item.name in overrides or item.name not in attributes:
+            continue
+        value = getattr(record, item.name)
+        if value is not None and _wants_int(item.type):
+            value = int(value)
+        values[item.name] = value
+    return entity_cls(**values, **overrides)
+
+
+def record_from(entity: Any, record_cls: type[T], **overrides: Any) -> T:
+    """The record with every attribute the entity has a field of the same name for."""
+    attributes = record_cls.get_attributes()  # type: ignore[attr-defined]
+    values = {
+        item.name: getattr(entity, item.name)
+        for item in dataclasses.fields(entity)
+        if item.name in attributes and item.name not in overrides
+    }
+    return record_cls(**values, **overrides)

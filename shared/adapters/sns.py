@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from shared.adapters.aws import client
-from shared.events import SCHEMAS, Envelope
+from shared.events import EventSchema, envelope
 
 log = logging.getLogger("fs.events")
 
@@ -16,11 +16,11 @@ class SnsPublisher:
         self._topics = topic_arns
         self._sns = sns_client or client("sns")
 
-    def publish(self, event_type: str, payload: dict[str, Any], key: str) -> str:
+    def publish(self, event: EventSchema, key: str | None = None) -> str:
+        message = envelope(event, key)
+        event_type = message.type
         if event_type not in self._topics:
             raise KeyError(f"this function may not publish {event_type}")
-        payload = SCHEMAS[event_type].model_validate(payload).model_dump()
-        message = Envelope(type=event_type, key=key, payload=payload)
         self._sns.publish(
             TopicArn=self._topics[event_type],
             Message=message.model_dump_json(),
@@ -28,6 +28,10 @@ class SnsPublisher:
         )
         log.info(
             "event published",
-            extra={"event_type": event_type, "event_id": message.event_id, "event_key": key},
+            extra={
+                "event_type": event_type,
+                "event_id": message.event_id,
+                "event_key": message.key,
+            },
         )
         return message.event_id

@@ -34,11 +34,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from nacl.public import PrivateKey
 
+from shared.multipart import MAX_PART_SIZE, MIN_PART_SIZE, round_up
+
 SEGMENT_SIZE = 65536
 NONCE_SIZE = 12
 MAC_SIZE = 16
 CIPHER_DIFF = NONCE_SIZE + MAC_SIZE  # 28
 CIPHER_SEGMENT_SIZE = SEGMENT_SIZE + CIPHER_DIFF  # 65564
+# multipart part sizes on cipher segment boundaries: S3's bounds rounded inwards
+MIN_ALIGNED_PART_SIZE = round_up(MIN_PART_SIZE, CIPHER_SEGMENT_SIZE)  # 5,245,120
+MAX_ALIGNED_PART_SIZE = MAX_PART_SIZE // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE  # 5,368,708,140
 ENVELOPE_SIZE_ONE_RECIPIENT = 124
 MAGIC = b"crypt4gh"
 VERSION = 1

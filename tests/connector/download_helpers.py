@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from infra.resources import queue_name
 from shared.crypt.sealedbox import seal
+from shared.resources import queue_name
 from tests.connector.helpers import KeyFiles, RecordingProxy, UploadBox, connector_env
 from tests.dcs.helpers import (
     ArchivedFile,

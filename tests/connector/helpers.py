@@ -19,8 +19,8 @@ import httpx
 from crypt4gh.keys import c4gh as c4gh_keys
 from crypt4gh.keys import get_private_key, get_public_key
 
-from infra.resources import bucket_name
 from shared.crypt.sealedbox import seal
+from shared.resources import bucket_name
 from tests.support import Operator, User, aws
 
 BIN = Path(sys.executable).parent

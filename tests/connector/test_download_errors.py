@@ -91,8 +91,8 @@ def test_an_expired_package_is_not_authorized(
     tmp_path: Path,
 ) -> None:
     from functions.wps.records import WorkPackageRecord
-    from infra.resources import table_name
     from shared.adapters.dynamo import bind
+    from shared.resources import table_name
 
     package = download_package(operator, keys, [good.file_id])
     bind(WorkPackageRecord, table_name("work_packages", endpoints["resource_prefix"]))

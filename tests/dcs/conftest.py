@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from functions.dcs.core import DownloadController, DownloadPolicy
-from functions.dcs.ekss_client import EkssEnvelopes
 from functions.dcs.records import DrsObjectRecord, EnvelopeRecord
 from functions.dcs.repository import DynamoDrsRepository
-from infra.resources import table_name
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
+from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
+from shared.resources import table_name
 from tests.dcs.helpers import ArchivedFile, Requester, outbox, staged_file
 from tests.support import Operator, stack_topic_arn
 
@@ -68,7 +68,7 @@ def controller(
             repository=repo or repository,
             storage=S3Storage(client("s3", endpoints["aws_endpoint_url"])),
             publisher=SnsPublisher(topics, client("sns", endpoints["aws_endpoint_url"])),
-            keys=EkssEnvelopes(ekss_url or endpoints["ekss_url"], endpoints["service_token"]),
+            keys=EkssClient(ekss_url or endpoints["ekss_url"], endpoints["service_token"]),
             policy=DownloadPolicy(outbox_bucket=outbox(endpoints), drs_host="test", **policy),
             clock=clock or (lambda: datetime.now(UTC)),
         )

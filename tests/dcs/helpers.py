@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 from crypt4gh import lib as c4gh_lib
 
-from infra.resources import bucket_name
 from shared.crypt import c4gh
 from shared.crypt.keys import decode_key, encode_key, generate_keypair
+from shared.resources import bucket_name
 from tests.support import Operator, User, aws, download_wot, publish_event
 
 

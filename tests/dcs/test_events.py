@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from infra.resources import queue_for
+from shared.resources import queue_for
 from tests.dcs.helpers import (
     ArchivedFile,
     Requester,

@@ -10,8 +10,8 @@ from functions.dcs.config import DcsConfig
 from functions.dcs.core import DownloadPolicy
 from functions.dcs.model import InvalidRange, RangeNotSatisfiable, RangeTooLarge
 from functions.dcs.ranges import ByteRange, Pieces, check_size, parse_range, split
-from infra.resources import function_environment
 from shared.config import ConfigError, load_config
+from shared.resources import function_environment
 
 
 @pytest.mark.parametrize(

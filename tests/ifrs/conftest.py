@@ -12,9 +12,9 @@ import pytest
 from functions.ifrs.model import Registration
 from functions.ifrs.records import FileRecord
 from functions.ifrs.repository import DynamoFileRepository
-from infra.resources import bucket_name, table_name
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
+from shared.resources import bucket_name, table_name
 from tests.support import EventStream
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +11,10 @@ import pytest
 from functions.ifrs.core import RegistrationError, Registry
 from functions.ifrs.model import Registration
 from functions.ifrs.repository import DynamoFileRepository
-from infra.resources import dlq_name, queue_name
 from shared.adapters.s3 import S3Storage
-from shared.events import SCHEMAS, FileInterrogationSuccess
+from shared.events import FileInterrogationSuccess
+from shared.resources import dlq_name, queue_name
+from tests.fakes import RecordingPublisher
 from tests.support import EventStream, aws, publish_event, queue_url, wait_until_drained
 
 Staged = Callable[..., dict[str, Any]]
@@ -35,15 +34,6 @@ class CountingStorage(S3Storage):
     def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
         self.copies += 1
         super().copy(src_bucket, src_key, dst_bucket, dst_key)
-
-
-@dataclass
-class RecordingPublisher:
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def publish(self, event_type: str, payload: dict[str, Any], key: str) -> str:
-        self.events.append((event_type, SCHEMAS[event_type].model_validate(payload).model_dump()))
-        return str(uuid.uuid4())
 
 
 def _event(payload: dict[str, Any]) -> FileInterrogationSuccess:

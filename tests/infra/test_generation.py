@@ -16,9 +16,9 @@ from infra import settings
 from infra.chalice_project import StageValues, assemble, stage_config
 from infra.iac import check
 from infra.iam import ArnContext, policy_document
-from infra.resources import DECLARATION
 from infra.shared_terraform import root_module
 from shared.config import env_name
+from shared.resources import DECLARATION
 from tests.infra.iac import REPO, TERRAFORM, config_models, env_of
 
 

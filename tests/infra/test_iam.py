@@ -8,7 +8,7 @@ import pytest
 
 from infra.chalice_project import log_groups
 from infra.iam import ArnContext, policy_document
-from infra.resources import DECLARATION, EVENT_TYPES
+from shared.resources import DECLARATION, EVENT_TYPES
 from tests.infra.iac import (
     PREFIX,
     allows,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from infra.resources import DECLARATION
 from infra.shared_terraform import ident, table_schema
+from shared.resources import DECLARATION
 from tests.infra.iac import PREFIX, main_tf, module
 
 RESOURCES = main_tf()["resource"]
@@ -123,7 +123,7 @@ def test_tables_have_the_keys_of_their_models(table) -> None:
     resource = RESOURCES["aws_dynamodb_table"][ident(table.key)]
     assert resource["name"] == f"{PREFIX}-{table.key}"
     assert resource["billing_mode"] == "PAY_PER_REQUEST"
-    schema = table_schema(table.model)
+    schema = table_schema(table)
     assert resource["hash_key"] == schema["hash_key"]
     assert resource.get("range_key") == schema.get("range_key")
     assert resource.get("global_secondary_index") == schema.get("global_secondary_index")

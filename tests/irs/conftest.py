@@ -9,14 +9,14 @@ from typing import Any
 import hvac
 import pytest
 
-from functions.irs.ekss_client import EkssClient
 from functions.irs.model import Interrogation
 from functions.irs.records import InterrogationRecord
 from functions.irs.repository import DynamoInterrogationRepository
-from infra.resources import bucket_name, table_name
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
+from shared.adapters.ekss import EkssClient
 from shared.crypt.keys import decode_key, generate_keypair
+from shared.resources import bucket_name, table_name
 from tests.irs.helpers import Submission, declaration, encrypt_file, put_multipart
 from tests.irs.inprocess import Harness
 from tests.support import EventStream, aws, publish_event

@@ -17,36 +17,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.irs.core import Interrogator, Settings
-from functions.irs.keystore import FileSecrets
 from functions.irs.messages import Continuation, parse
 from functions.irs.model import Interrogation, Upload
 from functions.irs.repository import DynamoInterrogationRepository
 from shared.adapters.s3 import S3Storage
 from shared.crypt import c4gh
-from shared.events import SCHEMAS, FileUploadReceived
+from shared.events import FileUploadReceived
+from shared.ports import FileSecrets
+from tests.fakes import RecordingPublisher, RecordingQueue
 from tests.irs.helpers import declaration, put_multipart
 
 
 class Crash(BaseException):
     """A killed invocation: nothing in the handler may catch it."""
-
-
-@dataclass
-class RecordingPublisher:
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def publish(self, event_type: str, payload: dict[str, Any], key: str) -> str:
-        self.events.append((event_type, SCHEMAS[event_type].model_validate(payload).model_dump()))
-        return str(uuid.uuid4())
-
-
-@dataclass
-class RecordingQueue:
-    sent: list[str] = field(default_factory=list)
-
-    def send(self, body: str, delay_s: int = 0) -> str:
-        self.sent.append(body)
-        return str(uuid.uuid4())
 
 
 class FixedKeyStore:

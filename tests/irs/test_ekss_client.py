@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from functions.irs.ekss_client import EkssClient
-from functions.irs.keystore import KeyStoreRejected, KeyStoreUnavailable, SecretNotFound
+from shared.adapters.ekss import EkssClient
 from shared.crypt.keys import encode_key, generate_keypair
+from shared.ports import KeyStoreRejected, KeyStoreUnavailable, SecretNotFound
 from tests.irs.helpers import encrypt_file
 
 

@@ -21,8 +21,8 @@ import pytest
 from crypt4gh.keys import get_private_key, get_public_key
 
 from functions.irs.model import Interrogation
-from infra.resources import dlq_name, queue_name
 from shared.crypt import c4gh
+from shared.resources import dlq_name, queue_name
 from tests.irs.helpers import (
     PART_SIZE,
     PLAIN_PER_PART,

@@ -12,10 +12,10 @@ from typing import Any
 import hvac
 import pytest
 
-from functions.irs.ekss_client import EkssClient
-from functions.irs.keystore import KeyStoreUnavailable
+from shared.adapters.ekss import EkssClient
 from shared.crypt import c4gh
 from shared.crypt.keys import generate_keypair
+from shared.ports import KeyStoreUnavailable
 from tests.irs.helpers import PLAIN_PER_PART, random_bytes, secret_exists, unseal_key
 from tests.irs.inprocess import Crash, CrashingStorage, FixedKeyStore, Harness, later
 from tests.support import RunningStack

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from functions.irs.core import LEASE_SLACK_S, Invocation, Settings
-from functions.irs.keystore import FileSecrets, UnwrapError, unwrap_secret, wrap_secret
+from functions.irs.keystore import UnwrapError, unwrap_secret, wrap_secret
 from functions.irs.messages import Continuation, ObjectCreated, continuation_body, parse
 from functions.irs.model import Upload
 from functions.irs.reencrypt import (
@@ -24,6 +24,7 @@ from shared.crypt import c4gh
 from shared.crypt.checksums import part_digests as digests
 from shared.crypt.resumable_sha256 import InvalidHashState, ResumableSha256
 from shared.events import Envelope
+from shared.ports import FileSecrets
 
 SEG = c4gh.CIPHER_SEGMENT_SIZE
 

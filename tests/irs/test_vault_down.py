@@ -14,7 +14,7 @@ from typing import Any
 import hvac
 
 from functions.irs.model import Interrogation
-from infra.resources import dlq_name, queue_name
+from shared.resources import dlq_name, queue_name
 from tests.irs.helpers import PLAIN_PER_PART, Submission, list_secrets, random_bytes, unseal_key
 from tests.support import EventStream, RunningStack, aws, queue_url, wait_until_drained
 

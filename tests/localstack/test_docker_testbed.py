@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from infra import settings
-from infra.resources import DECLARATION
+from shared.resources import DECLARATION
 from testbed.localstack_deploy import COMPOSE, ORDER, DeployError, api_url
 from tests.support import REPO
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.resources import DECLARATION, bucket_name, queue_name, topic_name
 from shared.adapters.s3 import S3Storage
+from shared.resources import DECLARATION, bucket_name, queue_name, topic_name
 from testbed.process import StackProcess, free_port_base
 from tests.localstack.conftest import ls_client
 from tests.support import REPO, Operator

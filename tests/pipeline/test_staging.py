@@ -13,7 +13,7 @@ import httpx
 import pytest
 from crypt4gh import lib as c4gh_lib
 
-from infra.resources import bucket_name
+from shared.resources import bucket_name
 from tests.irs.helpers import Submission, random_bytes
 from tests.support import EventStream, Operator, User, download_wot, publish_event
 

@@ -14,7 +14,7 @@ import botocore.exceptions
 import pytest
 
 from functions.irs.messages import ObjectCreated, parse
-from infra.resources import DECLARATION, bucket_name, queue_name
+from shared.resources import DECLARATION, bucket_name, queue_name
 from testbed.s3_notifier import Route, S3Notifier, encode_key, routes, wanted
 from tests.localstack.conftest import ls_client
 from tests.seaweedfs.conftest import sw_client

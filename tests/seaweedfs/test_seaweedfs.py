@@ -18,8 +18,8 @@ import botocore.compat
 import botocore.exceptions
 import pytest
 
-from infra.resources import DECLARATION, bucket_name, queue_name
 from shared.adapters.s3 import S3Storage
+from shared.resources import DECLARATION, bucket_name, queue_name
 from testbed import seaweedfs
 from testbed.process import PORTS_PER_STACK, StackProcess, free_port_base
 from tests.connector.helpers import (

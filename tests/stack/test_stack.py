@@ -48,8 +48,8 @@ def test_endpoints_file_is_complete_and_private(running_stack: RunningStack) -> 
 
 
 def test_resources_of_the_declaration_exist(running_stack: RunningStack) -> None:
-    from infra.resources import DECLARATION, bucket_name, dlq_name, queue_name
     from shared.adapters.aws import client
+    from shared.resources import DECLARATION, bucket_name, dlq_name, queue_name
 
     pfx = running_stack.endpoints["resource_prefix"]
     buckets = {b["Name"] for b in client("s3").list_buckets()["Buckets"]}

@@ -14,13 +14,13 @@ from functions.ucs.cleanup import AbandonedUploadCleaner
 from functions.ucs.core import UploadController, UploadPolicy
 from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
 from functions.ucs.repository import DynamoUcsRepository
-from infra.resources import bucket_name, table_name, topic_arn
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.crypt.c4gh import encrypted_size
 from shared.ports import EventPublisher, ObjectStorage
+from shared.resources import bucket_name, table_name, topic_arn
 from tests.support import EventStream, Operator, User, upload_wot
 
 PART_SIZE = 5_245_120  # GHGA's smallest part size: 80 cipher segments, above 5 MiB

@@ -317,7 +317,7 @@ def test_close_repeated_after_dying_before_publishing_publishes(
         pass
 
     class BrokenPublisher:
-        def publish(self, event_type: str, payload: dict, key: str) -> str:
+        def publish(self, event: object, key: str | None = None) -> str:
             raise Down
 
     silent = local_controller(submitter.endpoints, publisher=BrokenPublisher())

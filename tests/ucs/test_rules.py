@@ -16,12 +16,12 @@ from functions.ucs.models import (
     STATES,
     TRANSITIONS,
     Checksums,
-    alias_problem,
-    expected_part_sizes,
     part_count,
 )
 from functions.ucs.repository import _deltas, sort_key
 from shared.crypt.checksums import multipart_etag
+from shared.multipart import alias_problem
+from shared.multipart import part_sizes as expected_part_sizes
 
 
 def test_part_layout_matches_ghga_examples() -> None:

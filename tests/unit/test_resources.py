@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from infra.resources import DECLARATION, EVENT_TYPES, function_environment, queue_for
 from shared.events import SCHEMAS
+from shared.resources import DECLARATION, EVENT_TYPES, function_environment, queue_for
 
 
 def test_every_event_type_has_a_schema_and_topic() -> None:

@@ -6,8 +6,8 @@ The embedded stack's bootstrap, each function's environment and Chalice
 config, and the Terraform are all derived from this module, so renaming a
 queue here renames it everywhere.
 
-This module imports nothing but the standard library: Chalice apps import it
-at packaging time to name their event sources.
+Run-time code (the Chalice apps name their event sources with it) and ``infra/``
+(which derives the IaC from it) both import it; it imports only the event catalogue.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from shared.events import EVENT_TYPES
+
 DEFAULT_PREFIX = "fs"
+# the account ids of the local AWS-API servers (ARNs of topics and queues on them)
+MOTO_ACCOUNT = "123456789012"
+LOCALSTACK_ACCOUNT = "000000000000"
 PREFIX_ENV = "FS_RESOURCE_PREFIX"
 
 
@@ -65,8 +70,7 @@ class Queue:
 @dataclass(frozen=True)
 class Table:
     key: str
-    owner: str
-    model: str  # "module:Class" of the pynamodb model that defines its keys
+    owner: str  # the function whose store defines its records (infra/tables.py finds them)
 
 
 @dataclass(frozen=True)
@@ -91,19 +95,6 @@ class Declaration:
     def function(self, name: str) -> Function:
         return next(f for f in self.functions if f.name == name)
 
-
-EVENT_TYPES = (
-    "FileUploadReceived",
-    "FileUploadDeleted",
-    "FileInterrogationSuccess",
-    "FileInterrogationFailure",
-    "FileInternallyRegistered",
-    "NonStagedFileRequested",
-    "FileStagedForDownload",
-    "FileDownloadServed",
-    "FileDeletionRequested",
-    "FileDeleted",
-)
 
 DECLARATION = Declaration(
     functions=(
@@ -174,12 +165,12 @@ DECLARATION = Declaration(
         ),
     ),
     tables=(
-        Table("work_packages", "wps", "functions.wps.records:WorkPackageRecord"),
-        Table("interrogations", "irs", "functions.irs.records:InterrogationRecord"),
-        Table("files", "ifrs", "functions.ifrs.records:FileRecord"),
-        Table("boxes", "ucs", "functions.ucs.records:BoxRecord"),
-        Table("uploads", "ucs", "functions.ucs.records:UploadRecord"),
-        Table("drs_objects", "dcs", "functions.dcs.records:DrsObjectRecord"),
+        Table("work_packages", "wps"),
+        Table("interrogations", "irs"),
+        Table("files", "ifrs"),
+        Table("boxes", "ucs"),
+        Table("uploads", "ucs"),
+        Table("drs_objects", "dcs"),
     ),
     schedules=(
         Schedule("ucs", "clean_abandoned_uploads", rate_minutes=60),

@@ -1,7 +1,7 @@
 """The key store port over EKSS's HTTP API (service token in the Authorization header).
 
-Responses carrying secrets are never logged, and error messages name statuses and
-exception ids only.
+The one client every service uses. Answers that carry secrets are never logged, and error
+messages name statuses and exception ids only, never the token.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from urllib.parse import quote
 
 import httpx
 
-from functions.irs.keystore import (
+from shared.crypt import c4gh
+from shared.crypt.keys import generate_keypair
+from shared.ports import (
     FileSecrets,
     KeyStoreRejected,
     KeyStoreUnavailable,
     SecretNotFound,
 )
-from shared.crypt import c4gh
-from shared.crypt.keys import generate_keypair
 
-# refused credentials or throttling: the archive's problem, not the file's
+# refused credentials or throttling: the archive's problem, not the request's
 _RETRYABLE = {401, 403, 408, 429}
 
 
@@ -56,10 +56,8 @@ class EkssClient:
         except (KeyError, TypeError, ValueError) as error:
             raise KeyStoreUnavailable("EKSS answered POST /secrets with a bad body") from error
 
-    def new_secret(self, secret_id: str) -> bytes:
-        """The stored secret, from an envelope for a key pair that lives only in this call."""
-        private, public = generate_keypair()
-        reader = base64.urlsafe_b64encode(public).decode("ascii")
+    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
+        reader = base64.urlsafe_b64encode(reader_public_key).decode("ascii")
         response = self._request("GET", f"/secrets/{quote(secret_id, safe='')}/envelopes/{reader}")
         if response.status_code == 404:
             raise SecretNotFound(secret_id)
@@ -67,8 +65,20 @@ class EkssClient:
             raise _error(response)
         try:
             header = base64.b64decode(_json(response)["content"], validate=True)
+            complete = c4gh.header_length(header) == len(header)
+        except (ValueError, KeyError, TypeError, binascii.Error) as error:
+            raise KeyStoreUnavailable("EKSS answered with an unusable envelope") from error
+        if not complete:
+            raise KeyStoreUnavailable("EKSS answered with more than a Crypt4GH header")
+        return header
+
+    def new_secret(self, secret_id: str) -> bytes:
+        """The stored secret, from an envelope for a key pair that lives only in this call."""
+        private, public = generate_keypair()
+        header = self.envelope(secret_id, public)
+        try:
             keys, _ = c4gh.parse_header(header, private)
-        except (KeyError, TypeError, binascii.Error, c4gh.HeaderError) as error:
+        except c4gh.HeaderError as error:
             raise KeyStoreUnavailable("EKSS answered with an unusable envelope") from error
         if len(keys) != 1:
             raise KeyStoreUnavailable("EKSS answered with an envelope of several keys")

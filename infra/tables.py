@@ -1,0 +1,33 @@
+"""Which pynamodb record defines each declared table's keys and indexes.
+
+The declaration (``shared/resources.py``) names tables and their owners; the records live
+in the owners' stores. The Terraform and the testbed's bootstrap read the schemas here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.dcs.records import DrsObjectRecord
+from functions.ifrs.records import FileRecord
+from functions.irs.records import InterrogationRecord
+from functions.ucs.records import BoxRecord, UploadRecord
+from functions.wps.records import WorkPackageRecord
+from shared.resources import DECLARATION, Table
+
+RECORDS: dict[str, Any] = {
+    "work_packages": WorkPackageRecord,
+    "interrogations": InterrogationRecord,
+    "files": FileRecord,
+    "boxes": BoxRecord,
+    "uploads": UploadRecord,
+    "drs_objects": DrsObjectRecord,
+}
+
+
+def record_for(table: Table) -> Any:
+    """The pynamodb model whose schema is the table's (every declared table has one)."""
+    return RECORDS[table.key]
+
+
+assert set(RECORDS) == {t.key for t in DECLARATION.tables}, "a declared table has no record"

@@ -1,0 +1,221 @@
+"""In-memory fakes of the ports, for fast unit tests of the service cores (no stack).
+
+Each fake keeps the contract of its port as the real adapter does (errors included), so a
+core that passes against a fake fails against the real adapter only where the real
+service itself differs. The shared ports' fakes are here; a service's own ports (its
+repository) have theirs in ``tests/fakes/<service>.py``. Every behaviour is also proven
+over the real stack: these fakes speed up the unit tests, they never replace those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.crypt import c4gh
+from shared.crypt.checksums import multipart_etag
+from shared.events import EventSchema, envelope
+from shared.ports import (
+    FileSecrets,
+    KeyStoreRejected,
+    ObjectInfo,
+    ObjectNotFound,
+    OpenMultipart,
+    PartInfo,
+    SecretExists,
+    SecretNotFound,
+)
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class _Multipart:
+    key: str
+    initiated: datetime
+    parts: dict[int, bytes] = field(default_factory=dict)
+
+
+class InMemoryStorage:
+    """ObjectStorage: buckets of bytes; multipart uploads with S3's ETags."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.uploads: dict[tuple[str, str], _Multipart] = {}  # (bucket, upload id)
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        """Test set-up: an object as a single PUT would store it."""
+        self.objects[(bucket, key)] = (data, _md5(data))
+
+    def data(self, bucket: str, key: str) -> bytes | None:
+        found = self.objects.get((bucket, key))
+        return None if found is None else found[0]
+
+    def keys(self, bucket: str) -> list[str]:
+        return sorted(key for b, key in self.objects if b == bucket)
+
+    def create_multipart(self, bucket: str, key: str) -> str:
+        upload_id = uuid.uuid4().hex
+        self.uploads[(bucket, upload_id)] = _Multipart(key, datetime.now(UTC))
+        return upload_id
+
+    def presign_upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
+    ) -> str:
+        return (
+            f"memory://{bucket}/{key}?uploadId={upload_id}&partNumber={part_number}"
+            f"&expires={expires_s}"
+        )
+
+    def _upload(self, bucket: str, key: str, upload_id: str) -> _Multipart:
+        upload = self.uploads.get((bucket, upload_id))
+        if upload is None or upload.key != key:
+            raise ObjectNotFound(f"{bucket}/{key} upload")
+        return upload
+
+    def upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
+    ) -> str:
+        self._upload(bucket, key, upload_id).parts[part_number] = bytes(data)
+        return _md5(data)
+
+    def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]:
+        upload = self._upload(bucket, key, upload_id)
+        return [
+            PartInfo(number, len(data), _md5(data)) for number, data in sorted(upload.parts.items())
+        ]
+
+    def complete_multipart(
+        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> str:
+        upload = self._upload(bucket, key, upload_id)
+        chunks = []
+        for number, etag in parts:
+            data = upload.parts.get(number)
+            if data is None or _md5(data) != etag:
+                raise ValueError(f"InvalidPart: part {number}")
+            chunks.append(data)
+        etag = multipart_etag([_md5(c) for c in chunks])
+        self.objects[(bucket, key)] = (b"".join(chunks), etag)
+        del self.uploads[(bucket, upload_id)]
+        return etag
+
+    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        upload = self.uploads.get((bucket, upload_id))
+        if upload is not None and upload.key == key:
+            del self.uploads[(bucket, upload_id)]
+
+    def list_multipart_uploads(self, bucket: str) -> list[OpenMultipart]:
+        return [
+            OpenMultipart(upload.key, upload_id, upload.initiated)
+            for (b, upload_id), upload in self.uploads.items()
+            if b == bucket
+        ]
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        found = self.objects.get((bucket, key))
+        return None if found is None else ObjectInfo(len(found[0]), found[1])
+
+    def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
+        found = self.objects.get((bucket, key))
+        if found is None:
+            raise ObjectNotFound(f"{bucket}/{key}")
+        return found[0][start : end + 1]
+
+    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
+        found = self.objects.get((src_bucket, src_key))
+        if found is None:
+            raise ObjectNotFound(f"{src_bucket}/{src_key}")
+        self.objects[(dst_bucket, dst_key)] = found
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.objects.pop((bucket, key), None)
+
+    def presign_get(self, bucket: str, key: str, expires_s: int) -> str:
+        return f"memory://{bucket}/{key}?expires={expires_s}"
+
+
+@dataclass
+class RecordingPublisher:
+    """EventPublisher: keeps (event type, payload) in order; ``fail`` makes it raise."""
+
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    def publish(self, event: EventSchema, key: str | None = None) -> str:
+        if self.fail is not None:
+            raise self.fail
+        message = envelope(event, key)
+        self.events.append((message.type, message.payload))
+        return message.event_id
+
+    def of(self, event_type: str) -> list[dict[str, Any]]:
+        return [payload for kind, payload in self.events if kind == event_type]
+
+
+@dataclass
+class RecordingQueue:
+    """MessageSender: keeps what was sent."""
+
+    sent: list[str] = field(default_factory=list)
+
+    def send(self, body: str, delay_s: int = 0) -> str:
+        self.sent.append(body)
+        return str(uuid.uuid4())
+
+
+class InMemorySecretStore:
+    """SecretStore: write-once paths, as Vault's check-and-set makes them."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, dict[str, str]] = {}
+
+    def create(self, path: str, data: dict[str, str]) -> None:
+        if path in self.secrets:
+            raise SecretExists(path)
+        self.secrets[path] = dict(data)
+
+    def read(self, path: str) -> dict[str, str] | None:
+        found = self.secrets.get(path)
+        return None if found is None else dict(found)
+
+    def delete(self, path: str) -> None:
+        self.secrets.pop(path, None)
+
+
+class InMemoryKeyStore:
+    """KeyStore: EKSS's behaviour with the archive's private key in memory."""
+
+    def __init__(self, archive_private_key: bytes) -> None:
+        self._private = archive_private_key
+        self.secrets: dict[str, bytes] = {}
+        self._ids = itertools.count(1)
+
+    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets:
+        try:
+            keys, offset = c4gh.parse_header(file_part, self._private)
+        except c4gh.HeaderError as error:
+            raise KeyStoreRejected("invalidHeader", str(error), {}) from error
+        if len(keys) != 1:
+            raise KeyStoreRejected("invalidHeader", "one data key expected", {})
+        secret_id = f"secret-{next(self._ids)}"
+        new_secret = c4gh.new_session_key()
+        self.secrets[secret_id] = new_secret
+        return FileSecrets(keys[0], new_secret, secret_id, offset)
+
+    def new_secret(self, secret_id: str) -> bytes:
+        if secret_id not in self.secrets:
+            raise SecretNotFound(secret_id)
+        return self.secrets[secret_id]
+
+    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
+        return c4gh.make_header(self.new_secret(secret_id), self._private, reader_public_key)
+
+    def delete_secret(self, secret_id: str) -> None:
+        self.secrets.pop(secret_id, None)

@@ -1,0 +1,67 @@
+"""The shared fakes keep their ports' contracts (what the cores' unit tests rely on)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from shared.crypt import c4gh
+from shared.crypt.checksums import multipart_etag
+from shared.crypt.keys import generate_keypair
+from shared.events import FileUploadDeleted
+from shared.ports import KeyStoreRejected, ObjectNotFound, SecretExists, SecretNotFound
+from tests.fakes import (
+    InMemoryKeyStore,
+    InMemorySecretStore,
+    InMemoryStorage,
+    RecordingPublisher,
+)
+
+
+def test_storage_multipart_like_s3() -> None:
+    storage = InMemoryStorage()
+    upload_id = storage.create_multipart("b", "k")
+    etags = [storage.upload_part("b", "k", upload_id, n, bytes([n]) * 10) for n in (1, 2)]
+    assert [p.number for p in storage.list_parts("b", "k", upload_id)] == [1, 2]
+    etag = storage.complete_multipart("b", "k", upload_id, list(zip((1, 2), etags, strict=True)))
+    assert etag == multipart_etag(etags)
+    assert storage.get_range("b", "k", 9, 10) == b"\x01\x02"
+    with pytest.raises(ObjectNotFound):
+        storage.list_parts("b", "k", upload_id)
+    storage.copy("b", "k", "c", "k2")
+    assert storage.head("c", "k2").size == 20
+    storage.delete("b", "k")
+    assert storage.head("b", "k") is None
+
+
+def test_publisher_records_type_and_key() -> None:
+    publisher = RecordingPublisher()
+    publisher.publish(FileUploadDeleted(file_id="f", box_id="b"))
+    assert publisher.events == [("FileUploadDeleted", {"file_id": "f", "box_id": "b"})]
+
+
+def test_secret_store_writes_once() -> None:
+    store = InMemorySecretStore()
+    store.create("p", {"v": "1"})
+    with pytest.raises(SecretExists):
+        store.create("p", {"v": "2"})
+    assert store.read("p") == {"v": "1"}
+
+
+def test_key_store_round_trip() -> None:
+    archive_private, archive_public = generate_keypair()
+    keys = InMemoryKeyStore(archive_private)
+    session = c4gh.new_session_key()
+    writer_private, _ = generate_keypair()
+    header = c4gh.make_header(session, writer_private, archive_public)
+    created = keys.create_secret("pk", header + b"body")
+    assert created.submitter_secret == session and created.offset == len(header)
+    reader_private, reader_public = generate_keypair()
+    opened, _ = c4gh.parse_header(keys.envelope(created.secret_id, reader_public), reader_private)
+    assert opened == [created.new_secret]
+    keys.delete_secret(created.secret_id)
+    with pytest.raises(SecretNotFound):
+        keys.new_secret(created.secret_id)
+    with pytest.raises(KeyStoreRejected):
+        keys.create_secret("pk", hashlib.sha256(b"x").digest())
