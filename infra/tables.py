@@ -12,7 +12,7 @@ from functions.dcs.records import DrsObjectRecord
 from functions.ifrs.records import FileRecord
 from functions.irs.records import InterrogationRecord
 from functions.ucs.records import BoxRecord, UploadRecord
-from functions.wps.records import WorkPackageRecord
+from functions.wps.store import WorkPackageRecord
 from shared.resources import DECLARATION, Table
 
 RECORDS: dict[str, Any] = {

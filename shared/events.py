@@ -159,8 +159,11 @@ def parse_message(body: str) -> Envelope:
     return result
 
 
-def deliver(records: Iterable[Any], handlers: Mapping[str, Callable[[Any], object]]) -> None:
-    """Hand each SQS record's event to the handler for its type.
+def deliver(
+    records: Iterable[Any],
+    handlers: Mapping[type[EventSchema] | str, Callable[[Any], object]],
+) -> None:
+    """Hand each SQS record's event to the handler for its type (keyed by event class).
 
     What is not one of our events is logged and dropped (a retry cannot fix it);
     event types the consumer has no handler for are acknowledged and ignored.
@@ -173,7 +176,7 @@ def deliver(records: Iterable[Any], handlers: Mapping[str, Callable[[Any], objec
         except (BadEvent, ValueError):
             log.warning("message is not one of our events; dropped")
             continue
-        handler = handlers.get(message.type)
+        handler = handlers.get(type(event), handlers.get(message.type))
         if handler is None:
             log.info("event needs nothing here", extra={"event_type": message.type})
             continue

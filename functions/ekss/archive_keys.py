@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Protocol
 
 from crypt4gh.keys import get_private_key
 
+from functions.ekss.errors import ArchiveKeyUnavailable
 from shared.crypt.keys import KeyFormatError, decode_key
-from shared.errors import ServiceError
 from shared.ports import SecretStore
 
 
-class ArchiveKeyUnavailable(ServiceError):
-    """The key is missing or malformed where the configuration says it is: a deployment
-    fault, not the caller's; the description names the place, never the key."""
-
-    status = 500
-    exception_id = "archiveKeyUnavailable"
-
-
-class ArchiveKeySource(Protocol):
-    def private_key(self) -> bytes:
-        """The raw 32-byte private key; SecretStoreUnavailable if the store cannot be read."""
-        ...
-
-
 class _Cached:
+    """An ArchiveKeySource (functions.ekss.model) that loads once, on first use."""
+
     def __init__(self) -> None:
         self._key: bytes | None = None
         self._lock = threading.Lock()

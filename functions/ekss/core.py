@@ -15,41 +15,34 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from functions.ekss import header
-from functions.ekss.archive_keys import ArchiveKeySource
-from shared.crypt import c4gh
-from shared.errors import NotFound, ServiceError, Unavailable, Unprocessable
+from functions.ekss.errors import (
+    FilePartTooLarge,
+    InvalidSecretId,
+    SecretIdCollision,
+    SecretStoreDown,
+    StoredSecretInvalid,
+    UnknownSecret,
+    refusing_bad_headers,
+    refusing_store_outage,
+)
+from functions.ekss.model import (
+    DEFAULT_SECRETS_PATH,
+    MAX_FILE_PART,
+    SECRET_SIZE,
+    ArchiveKeySource,
+    CreatedSecret,
+)
+from shared.crypt import c4gh, header
 from shared.ports import SecretExists, SecretStore, SecretStoreUnavailable
 
 log = logging.getLogger("fs.ekss")
 
-SECRET_SIZE = 32
-MAX_FILE_PART = 1024 * 1024  # far more than any header; keeps requests small
-DEFAULT_SECRETS_PATH = "fs/ekss/secrets"
 _ID_ATTEMPTS = 5
 
 
-class FilePartTooLarge(ServiceError):
-    status = 413
-    exception_id = "filePartTooLarge"
-
-
-class SecretStoreDown(Unavailable):
-    exception_id = "secretStoreUnavailable"
-
-
-@dataclass(frozen=True)
-class CreatedSecret:
-    submitter_secret: bytes
-    new_secret: bytes
-    secret_id: str
-    offset: int
-
-
-class KeyStore:
+class SecretKeeper:
     def __init__(
         self,
         secrets: SecretStore,
@@ -66,15 +59,13 @@ class KeyStore:
     def create_secret(self, submitter_public_key: bytes, file_part: bytes) -> CreatedSecret:
         """Open the upload's header, store a fresh secret once, return both secrets."""
         if len(file_part) > MAX_FILE_PART:
-            raise FilePartTooLarge(
-                f"file_part may have at most {MAX_FILE_PART} bytes; send only the start of the "
-                "file, header included.",
-                data={"max_bytes": MAX_FILE_PART},
-            )
-        length = header.measure(file_part)  # before any store access: bad input stays cheap
-        with _store_errors():
+            raise FilePartTooLarge()
+        with refusing_bad_headers():
+            length = header.measure(file_part)  # before any store access: bad input is cheap
+        with refusing_store_outage():
             archive_key = self._archive_key.private_key()
-        opened = header.open_header(file_part, length, archive_key, submitter_public_key)
+        with refusing_bad_headers():
+            opened = header.open_header(file_part, length, archive_key, submitter_public_key)
         new_secret = os.urandom(SECRET_SIZE)
         secret_id = self._store_once(new_secret)
         log.info("secret stored", extra={"secret_id": secret_id, "offset": length})
@@ -82,17 +73,17 @@ class KeyStore:
 
     def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
         """A Crypt4GH header holding the secret for ``reader_public_key``, by the archive."""
-        with _store_errors():
+        with refusing_store_outage():
             data = self._secrets.read(self._path(_canonical(secret_id)))
             archive_key = self._archive_key.private_key()
         if data is None:
-            raise NotFound("There is no secret with this id.", exception_id="secretNotFound")
+            raise UnknownSecret()
         return c4gh.make_header(_stored_secret(data), archive_key, reader_public_key)
 
     def delete(self, secret_id: str) -> None:
         """Remove the secret and all its versions; an unknown id is already deleted."""
         secret_id = _canonical(secret_id)
-        with _store_errors():
+        with refusing_store_outage():
             self._secrets.delete(self._path(secret_id))
         log.info("secret deleted", extra={"secret_id": secret_id})
 
@@ -112,11 +103,9 @@ class KeyStore:
                 # the write may have landed before the failure: leave nothing behind
                 with contextlib.suppress(SecretStoreUnavailable):
                     self._secrets.delete(path)
-                raise _unavailable() from error
+                raise SecretStoreDown() from error
             return secret_id
-        raise ServiceError(
-            "No free secret id was found; try again.", exception_id="secretIdCollision"
-        )
+        raise SecretIdCollision()
 
     def _path(self, canonical_id: str) -> str:
         return f"{self._secrets_path}/{canonical_id}"
@@ -128,30 +117,14 @@ def _canonical(secret_id: str) -> str:
     try:
         return str(uuid.UUID(secret_id))
     except (ValueError, TypeError, AttributeError) as error:
-        raise Unprocessable(
-            "The secret id is not a UUID.", exception_id="invalidSecretId"
-        ) from error
+        raise InvalidSecretId() from error
 
 
 def _stored_secret(data: dict[str, str]) -> bytes:
     try:
         secret = base64.b64decode(data["secret"], validate=True)
     except (KeyError, TypeError, binascii.Error) as error:
-        raise ServiceError(
-            "The stored secret is malformed.", exception_id="storedSecretInvalid"
-        ) from error
+        raise StoredSecretInvalid() from error
     if len(secret) != SECRET_SIZE:
-        raise ServiceError("The stored secret is malformed.", exception_id="storedSecretInvalid")
+        raise StoredSecretInvalid()
     return secret
-
-
-def _unavailable() -> SecretStoreDown:
-    return SecretStoreDown("The secret store is unavailable; try again later.")
-
-
-@contextlib.contextmanager
-def _store_errors() -> Iterator[None]:
-    try:
-        yield
-    except SecretStoreUnavailable as error:
-        raise _unavailable() from error

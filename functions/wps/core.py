@@ -10,13 +10,19 @@ one operation, handed over encrypted to their key.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
 
-from shared.crypt.keys import decode_key, encode_key
+from functions.wps import errors
+from functions.wps.model import (
+    PACKAGE_LIFETIME_DAYS,
+    CreatedPackage,
+    PackageType,
+    WorkPackage,
+    WorkPackageRepository,
+    WorkType,
+)
+from shared.crypt.keys import KeyFormatError, decode_key, encode_key
 from shared.crypt.sealedbox import seal
-from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from shared.tokens import (
     AUDIENCE_DOWNLOAD,
     AUDIENCE_UPLOAD,
@@ -25,36 +31,6 @@ from shared.tokens import (
     matches_hash,
     random_token,
 )
-
-PackageType = Literal["download", "upload"]
-WorkType = Literal["create", "upload", "close", "delete", "view"]
-
-
-@dataclass
-class WorkPackage:
-    id: str
-    type: PackageType
-    token_sha256: str
-    user_id: str
-    user_public_crypt4gh_key: str
-    created: datetime
-    expires: datetime
-    file_ids: list[str] = field(default_factory=list)
-    file_extensions: dict[str, str] = field(default_factory=dict)
-    research_data_upload_box_id: str | None = None
-    file_upload_box_id: str | None = None
-
-
-class WorkPackageRepository(Protocol):
-    def add(self, package: WorkPackage) -> None: ...
-    def get(self, package_id: str) -> WorkPackage | None: ...
-
-
-@dataclass(frozen=True)
-class CreatedPackage:
-    id: str
-    sealed_token: str
-    expires: datetime
 
 
 def _is_uuid(value: str) -> bool:
@@ -70,7 +46,7 @@ class WorkPackageService:
         self,
         repository: WorkPackageRepository,
         signer: TokenSigner,
-        package_lifetime: timedelta = timedelta(days=30),
+        package_lifetime: timedelta = timedelta(days=PACKAGE_LIFETIME_DAYS),
     ) -> None:
         self._repository = repository
         self._signer = signer
@@ -90,27 +66,23 @@ class WorkPackageService:
         research_data_upload_box_id: str | None = None,
         lifetime: timedelta | None = None,
     ) -> CreatedPackage:
-        public_key = decode_key(user_public_crypt4gh_key)
+        """A new package; its access token goes back only sealed to the user's key."""
+        try:
+            public_key = decode_key(user_public_crypt4gh_key)
+        except KeyFormatError as error:
+            raise errors.invalid_public_key(error) from error
         if type == "download":
             if not file_ids:
-                raise Unprocessable(
-                    "A download work package needs at least one file id.",
-                    exception_id="validationError",
-                )
+                raise errors.invalid_request("A download work package needs at least one file id.")
             if file_upload_box_id or research_data_upload_box_id:
-                raise Unprocessable(
-                    "A download work package has no upload box.", exception_id="validationError"
-                )
+                raise errors.invalid_request("A download work package has no upload box.")
         else:
             if not file_upload_box_id:
-                raise Unprocessable(
-                    "An upload work package needs the id of its upload box.",
-                    exception_id="validationError",
+                raise errors.invalid_request(
+                    "An upload work package needs the id of its upload box."
                 )
             if file_ids:
-                raise Unprocessable(
-                    "An upload work package names no files.", exception_id="validationError"
-                )
+                raise errors.invalid_request("An upload work package names no files.")
         token = random_token(24)
         now = datetime.now(UTC)
         package = WorkPackage(
@@ -136,46 +108,23 @@ class WorkPackageService:
     def authorize(self, package_id: str, access_token: str | None) -> WorkPackage:
         """The package, if this WPAT opens it and it has not expired."""
         if not access_token:
-            raise Unauthorized(
-                "A work package access token is required.", exception_id="notAuthorized"
-            )
+            raise errors.token_required()
         if not _is_uuid(package_id):
-            raise NotFound("There is no such work package.", exception_id="workPackageNotFound")
+            raise errors.package_not_found()
         package = self._repository.get(package_id)
         # an unknown package and a wrong token look the same: no enumeration of ids
         if package is None or not matches_hash(access_token, package.token_sha256):
-            raise Forbidden(
-                "This access token does not open this work package.",
-                exception_id="noWorkPackageAccess",
-            )
+            raise errors.no_access()
         if package.expires <= datetime.now(UTC):
-            raise Forbidden(
-                "This work package has expired; ask for a new one.",
-                exception_id="workPackageExpired",
-            )
+            raise errors.package_expired()
         return package
 
-    def describe(self, package: WorkPackage) -> dict:
-        return {
-            "type": package.type,
-            "files": {
-                file_id: package.file_extensions.get(file_id, "") for file_id in package.file_ids
-            },
-            "research_data_upload_box_id": package.research_data_upload_box_id,
-            "file_upload_box_id": package.file_upload_box_id,
-            "created": package.created.isoformat(),
-            "expires": package.expires.isoformat(),
-        }
-
     def download_token(self, package: WorkPackage, file_id: str) -> str:
+        """A sealed WOT to download one file of the package."""
         if package.type != "download":
-            raise Forbidden(
-                "This work package is not for downloads.", exception_id="wrongWorkPackageType"
-            )
+            raise errors.wrong_package_type("downloads")
         if file_id not in package.file_ids:
-            raise Forbidden(
-                "This file is not part of the work package.", exception_id="fileNotInPackage"
-            )
+            raise errors.file_not_in_package()
         claims = {
             "type": "download",
             "file_id": file_id,
@@ -191,24 +140,17 @@ class WorkPackageService:
         alias: str | None = None,
         file_id: str | None = None,
     ) -> str:
+        """A sealed WOT for one operation on the package's upload box."""
         if package.type != "upload":
-            raise Forbidden(
-                "This work package is not for uploads.", exception_id="wrongWorkPackageType"
-            )
+            raise errors.wrong_package_type("uploads")
         if box_id != package.research_data_upload_box_id:
-            raise Forbidden(
-                "This upload box is not part of the work package.", exception_id="boxNotInPackage"
-            )
+            raise errors.box_not_in_package()
         if work_type == "create" and not alias:
-            raise Unprocessable(
-                "Creating an upload needs its alias.", exception_id="validationError"
-            )
+            raise errors.invalid_request("Creating an upload needs its alias.")
         if work_type in ("upload", "close", "delete") and not file_id:
-            raise Unprocessable(
-                f"A {work_type} token needs the file id.", exception_id="validationError"
-            )
+            raise errors.invalid_request(f"A {work_type} token needs the file id.")
         if file_id is not None and not _is_uuid(file_id):
-            raise Unprocessable("The file id is not a UUID.", exception_id="validationError")
+            raise errors.invalid_request("The file id is not a UUID.")
         claims = {
             "work_type": work_type,
             "box_id": package.file_upload_box_id,

@@ -90,7 +90,7 @@ def test_an_expired_package_is_not_authorized(
     home: Path,
     tmp_path: Path,
 ) -> None:
-    from functions.wps.records import WorkPackageRecord
+    from functions.wps.store import WorkPackageRecord
     from shared.adapters.dynamo import bind
     from shared.resources import table_name
 

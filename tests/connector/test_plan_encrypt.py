@@ -12,16 +12,14 @@ import pytest
 from crypt4gh import lib as c4gh_lib
 
 from connector.errors import BadInput, TransferFailed
-from connector.upload.encrypt import (
-    PartEncryptor,
-    SivSegmentEncryptor,
-)
+from connector.upload.encrypt import PartEncryptor
 from connector.upload.plan import MAX_PART_SIZE, MIN_PART_SIZE, UploadPlan, plan_upload
 from connector.upload.uploader import upload_parts
 from shared.crypt.c4gh import encrypted_size, make_header, new_session_key
 from shared.crypt.checksums import multipart_etag
 from shared.crypt.checksums import part_digests as digest_part
 from shared.crypt.keys import generate_keypair
+from shared.crypt.segments import SivSegmentEncryptor
 
 SEGMENT = 65_536
 SMALL_PLAN_SIZES = [0, 1, 65_535, 65_536, 65_537, 3 * SEGMENT + 5]

@@ -16,13 +16,10 @@ import hvac
 import pytest
 from crypt4gh.keys import c4gh as c4gh_keyfile
 
-from functions.ekss import config as ekss_config
-from functions.ekss.archive_keys import (
-    ArchiveKeyUnavailable,
-    FileArchiveKey,
-    StoredArchiveKey,
-)
-from functions.ekss.core import KeyStore, SecretStoreDown
+from functions.ekss import inject as ekss_inject
+from functions.ekss.archive_keys import FileArchiveKey, StoredArchiveKey
+from functions.ekss.core import SecretKeeper
+from functions.ekss.errors import ArchiveKeyUnavailable, SecretStoreDown
 from shared.adapters.vault import VaultSecretStore
 from shared.crypt import c4gh
 from shared.crypt.keys import encode_key, generate_keypair, public_from_private
@@ -102,7 +99,7 @@ def _archive_public(endpoints: dict[str, Any]) -> bytes:
 def test_create_envelope_delete(
     store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
 ) -> None:
-    keys = KeyStore(
+    keys = SecretKeeper(
         store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
     )
     public, part = _upload(_archive_public(endpoints))
@@ -125,7 +122,7 @@ def test_archive_key_is_read_once(
     store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
 ) -> None:
     counting = CountingStore(store)
-    keys = KeyStore(
+    keys = SecretKeeper(
         store, StoredArchiveKey(counting, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
     )
     for _ in range(3):
@@ -135,7 +132,7 @@ def test_archive_key_is_read_once(
 
 def test_vault_down_at_first_use(dead_store: VaultSecretStore, endpoints: dict[str, Any]) -> None:
     counting = CountingStore(dead_store)
-    keys = KeyStore(dead_store, StoredArchiveKey(counting, ARCHIVE_KEYS, "archive"))
+    keys = SecretKeeper(dead_store, StoredArchiveKey(counting, ARCHIVE_KEYS, "archive"))
     public, part = _upload(_archive_public(endpoints))
     for _ in range(2):  # a failed read is not cached: each call tries again
         with pytest.raises(SecretStoreDown) as caught:
@@ -154,7 +151,7 @@ def test_vault_down_for_the_write_stores_nothing(
     store: VaultSecretStore, dead_store: VaultSecretStore, endpoints: dict[str, Any]
 ) -> None:
     archive = StoredArchiveKey(store, ARCHIVE_KEYS, "archive")
-    keys = KeyStore(dead_store, archive)
+    keys = SecretKeeper(dead_store, archive)
     public, part = _upload(_archive_public(endpoints))
     with pytest.raises(SecretStoreDown) as caught:
         keys.create_secret(public, part)
@@ -165,7 +162,7 @@ def test_lost_write_answer_leaves_no_secret(
     store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
 ) -> None:
     lossy = LostResponseStore(store)
-    keys = KeyStore(
+    keys = SecretKeeper(
         lossy, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
     )
     with pytest.raises(SecretStoreDown):
@@ -184,7 +181,7 @@ def test_taken_secret_id_is_drawn_again(
     taken, fresh = str(uuid.uuid4()), str(uuid.uuid4())
     store.create(f"{secrets_path}/{taken}", {"secret": "earlier"})
     ids = _ids(taken, fresh)
-    keys = KeyStore(
+    keys = SecretKeeper(
         store,
         StoredArchiveKey(store, ARCHIVE_KEYS, "archive"),
         secrets_path=secrets_path,
@@ -203,7 +200,7 @@ def test_no_free_secret_id(
 ) -> None:
     taken = str(uuid.uuid4())
     store.create(f"{secrets_path}/{taken}", {"secret": "earlier"})
-    keys = KeyStore(
+    keys = SecretKeeper(
         store,
         StoredArchiveKey(store, ARCHIVE_KEYS, "archive"),
         secrets_path=secrets_path,
@@ -216,7 +213,7 @@ def test_no_free_secret_id(
 
 
 def test_path_like_secret_ids_are_refused(store: VaultSecretStore) -> None:
-    keys = KeyStore(store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"))
+    keys = SecretKeeper(store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"))
     for bad in ("..", "../archive-keys/archive", "", "x" * 36):
         with pytest.raises(ServiceError) as caught:
             keys.delete(bad)
@@ -225,7 +222,7 @@ def test_path_like_secret_ids_are_refused(store: VaultSecretStore) -> None:
 
 
 def test_malformed_stored_secret(store: VaultSecretStore, secrets_path: str) -> None:
-    keys = KeyStore(
+    keys = SecretKeeper(
         store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
     )
     secret_id = str(uuid.uuid4())
@@ -236,7 +233,7 @@ def test_malformed_stored_secret(store: VaultSecretStore, secrets_path: str) -> 
 
 
 def test_missing_archive_key(store: VaultSecretStore, endpoints: dict[str, Any]) -> None:
-    keys = KeyStore(store, StoredArchiveKey(store, ARCHIVE_KEYS, "no-such-alias"))
+    keys = SecretKeeper(store, StoredArchiveKey(store, ARCHIVE_KEYS, "no-such-alias"))
     with pytest.raises(ArchiveKeyUnavailable) as caught:
         keys.create_secret(*_upload(_archive_public(endpoints)))
     assert caught.value.status == 500
@@ -253,7 +250,7 @@ def test_archive_key_from_a_mounted_file(
         key_file.write_text(encode_key(private) + "\n")
     else:
         key_file.write_bytes(_pem(c4gh_keyfile.encode_private_key(private, None, None)))
-    keys = KeyStore(store, FileArchiveKey(key_file), secrets_path=secrets_path)
+    keys = SecretKeeper(store, FileArchiveKey(key_file), secrets_path=secrets_path)
     submitter_private, submitter_public = generate_keypair()
     upload = encrypt_upload(PLAIN, submitter_private, public)
     created = keys.create_secret(submitter_public, upload[:500])
@@ -288,7 +285,7 @@ def test_unusable_key_file(tmp_path: Path, case: str) -> None:
 @pytest.fixture
 def wired(
     monkeypatch: pytest.MonkeyPatch, endpoints: dict[str, Any], secrets_path: str
-) -> Iterator[KeyStore]:
+) -> Iterator[SecretKeeper]:
     """The core as the app wires it, from EKSS_* variables, logging at DEBUG into a buffer."""
     for name, value in {
         "EKSS_VAULT_URL": endpoints["vault_addr"],
@@ -300,17 +297,17 @@ def wired(
         monkeypatch.setenv(name, value)
     root = logging.getLogger()
     saved = (root.level, list(root.handlers), logging.getLogger("crypt4gh").level)
-    ekss_config.wiring.cache_clear()
+    ekss_inject.inject.cache_clear()
     try:
-        yield ekss_config.wiring()[1]
+        yield ekss_inject.inject().keeper
     finally:
-        ekss_config.wiring.cache_clear()
+        ekss_inject.inject.cache_clear()
         root.setLevel(saved[0])
         root.handlers = saved[1]
         logging.getLogger("crypt4gh").setLevel(saved[2])
 
 
-def test_no_key_material_in_debug_logs(wired: KeyStore, endpoints: dict[str, Any]) -> None:
+def test_no_key_material_in_debug_logs(wired: SecretKeeper, endpoints: dict[str, Any]) -> None:
     buffer = io.StringIO()
     capture = logging.StreamHandler(buffer)
     capture.setFormatter(JsonFormatter("ekss"))
@@ -334,7 +331,7 @@ def test_no_key_material_in_debug_logs(wired: KeyStore, endpoints: dict[str, Any
 
 
 def test_wired_core_reads_the_stack_vault(
-    wired: KeyStore, secrets_path: str, endpoints: dict[str, Any]
+    wired: SecretKeeper, secrets_path: str, endpoints: dict[str, Any]
 ) -> None:
     created = wired.create_secret(*_upload(_archive_public(endpoints)))
     vault = hvac.Client(url=endpoints["vault_addr"], token=endpoints["vault_token"])

@@ -1,4 +1,5 @@
-"""Reading upload headers with the archive key: functions.ekss.header, no stack needed."""
+"""Reading upload headers with the archive key: shared.crypt.header and the refusals EKSS
+makes of its problems (functions.ekss.errors), no stack needed."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import os
 import pytest
 from crypt4gh import header as c4gh_header
 
-from functions.ekss import header
-from shared.crypt import c4gh
+from functions.ekss import errors
+from functions.ekss.errors import refusing_bad_headers
+from shared.crypt import c4gh, header
 from shared.crypt.keys import generate_keypair
 from tests.ekss.helpers import custom_header, edit_list_packet, encrypt_upload, key_packet
 
@@ -17,7 +19,13 @@ SUBMITTER_PRIVATE, SUBMITTER_PUBLIC = generate_keypair()
 
 
 def _open(data: bytes, submitter_public: bytes = SUBMITTER_PUBLIC) -> header.UploadHeader:
-    return header.open_header(data, header.measure(data), ARCHIVE_PRIVATE, submitter_public)
+    with refusing_bad_headers():
+        return header.open_header(data, _measure(data), ARCHIVE_PRIVATE, submitter_public)
+
+
+def _measure(data: bytes) -> int:
+    with refusing_bad_headers():
+        return header.measure(data)
 
 
 def test_one_recipient_header() -> None:
@@ -47,17 +55,17 @@ def test_unknown_packet_encryption_method_is_skipped() -> None:
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        (b"", header.HeaderTruncated),
-        (c4gh.MAGIC + b"\x01\0\0\0", header.HeaderTruncated),
-        (b"crypt4gX" + b"\0" * 100, header.NotCrypt4gh),
-        (c4gh.MAGIC + b"\x01\0\0\0" + b"\0\0\0\0" + b"\0" * 100, header.NotCrypt4gh),
-        (c4gh.MAGIC + b"\x01\0\0\0\x01\0\0\0" + b"\x02\0\0\0" + b"\0" * 100, header.NotCrypt4gh),
+        (b"", errors.HeaderTruncated),
+        (c4gh.MAGIC + b"\x01\0\0\0", errors.HeaderTruncated),
+        (b"crypt4gX" + b"\0" * 100, errors.NotCrypt4gh),
+        (c4gh.MAGIC + b"\x01\0\0\0" + b"\0\0\0\0" + b"\0" * 100, errors.NotCrypt4gh),
+        (c4gh.MAGIC + b"\x01\0\0\0\x01\0\0\0" + b"\x02\0\0\0" + b"\0" * 100, errors.NotCrypt4gh),
     ],
     ids=["empty", "preamble-only", "magic", "no-packets", "packet-length"],
 )
 def test_measure_refuses(data: bytes, problem: type[Exception]) -> None:
     with pytest.raises(problem) as caught:
-        header.measure(data)
+        _measure(data)
     assert caught.value.status == 400
 
 
@@ -68,24 +76,24 @@ def test_needed_bytes_grow_with_what_is_known() -> None:
     assert len(two) == 232
     needed = []
     for size in (15, 16, 20, 127, 128, 231):
-        with pytest.raises(header.HeaderTruncated) as caught:
-            header.measure(two[:size])
+        with pytest.raises(errors.HeaderTruncated) as caught:
+            _measure(two[:size])
         needed.append(caught.value.data["needed_at_least"])
     assert needed == [24, 32, 132, 132, 232, 232]
 
 
 def test_garbage_packet_is_not_for_the_archive() -> None:
     data = c4gh_header.serialize([b"\0\0\0\0" + os.urandom(20), b"\0\0\0\0" + os.urandom(100)])
-    with pytest.raises(header.WrongArchiveKey):
+    with pytest.raises(errors.WrongArchiveKey):
         _open(data)
 
 
 def test_wrong_recipient_and_wrong_writer() -> None:
     upload = encrypt_upload(b"x", SUBMITTER_PRIVATE, generate_keypair()[1])
-    with pytest.raises(header.WrongArchiveKey):
+    with pytest.raises(errors.WrongArchiveKey):
         _open(upload)
     upload = encrypt_upload(b"x", SUBMITTER_PRIVATE, ARCHIVE_PUBLIC)
-    with pytest.raises(header.SubmitterKeyMismatch):
+    with pytest.raises(errors.SubmitterKeyMismatch):
         _open(upload, submitter_public=generate_keypair()[1])
 
 
@@ -96,20 +104,20 @@ def test_one_packet_by_another_writer_is_enough_to_refuse() -> None:
             edit_list_packet([0, 5]), [(0, generate_keypair()[0], ARCHIVE_PUBLIC)]
         ),
     ]
-    with pytest.raises(header.SubmitterKeyMismatch):
+    with pytest.raises(errors.SubmitterKeyMismatch):
         _open(c4gh_header.serialize(packets))
 
 
 @pytest.mark.parametrize(
     ("packets", "problem"),
     [
-        ([key_packet(os.urandom(32))] * 2, header.MultipleSessionKeys),
-        ([key_packet(os.urandom(32)), edit_list_packet([1, 2])], header.EditListNotSupported),
-        ([edit_list_packet([1, 2])], header.EditListNotSupported),
-        ([b"\x07\0\0\0" + os.urandom(36)], header.UnsupportedHeader),
-        ([b"\0\0\0\0\x01\0\0\0" + os.urandom(32)], header.UnsupportedHeader),
-        ([key_packet(os.urandom(16))], header.UnsupportedHeader),
-        ([edit_list_packet([1]), edit_list_packet([2])], header.UnsupportedHeader),
+        ([key_packet(os.urandom(32))] * 2, errors.MultipleSessionKeys),
+        ([key_packet(os.urandom(32)), edit_list_packet([1, 2])], errors.EditListNotSupported),
+        ([edit_list_packet([1, 2])], errors.EditListNotSupported),
+        ([b"\x07\0\0\0" + os.urandom(36)], errors.UnsupportedHeader),
+        ([b"\0\0\0\0\x01\0\0\0" + os.urandom(32)], errors.UnsupportedHeader),
+        ([key_packet(os.urandom(16))], errors.UnsupportedHeader),
+        ([edit_list_packet([1]), edit_list_packet([2])], errors.UnsupportedHeader),
     ],
     ids=[
         "two-keys",

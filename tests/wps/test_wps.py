@@ -243,24 +243,16 @@ def test_bad_work_package_requests(
     assert response.json()["exception_id"] in ("validationError", "invalidPublicKey")
 
 
-class _MemoryRepository:
-    def __init__(self) -> None:
-        self.packages: dict = {}
-
-    def add(self, package) -> None:
-        self.packages[package.id] = package
-
-    def get(self, package_id: str):
-        return self.packages.get(package_id)
-
-
 def test_expired_package_is_refused() -> None:
     """Core rule, with the repository in memory: expiry is checked on every use."""
     from functions.wps.core import WorkPackageService
     from shared.tokens import generate_signing_key
+    from tests.fakes.wps import InMemoryWorkPackageRepository
 
     user = User.new()
-    service = WorkPackageService(_MemoryRepository(), TokenSigner(generate_signing_key()[0]))
+    service = WorkPackageService(
+        InMemoryWorkPackageRepository(), TokenSigner(generate_signing_key()[0])
+    )
     created = service.create(
         type="download",
         user_public_crypt4gh_key=user.public_b64,

@@ -1,0 +1,168 @@
+"""EKSS's refusals, each a ServiceError subclass with its exception id.
+
+Descriptions say what is wrong with the request or the deployment, never a secret or a key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from functions.ekss.model import MAX_FILE_PART
+from shared.crypt import header
+from shared.errors import (
+    BadRequest,
+    NotFound,
+    ServiceError,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+)
+from shared.ports import SecretStoreUnavailable
+
+# ---------------------------------------------------------------- the request
+
+
+class NotAuthorized(Unauthorized):
+    exception_id = "notAuthorized"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Only the archive's services may call the key store, with a valid service token."
+        )
+
+
+class FilePartTooLarge(ServiceError):
+    status = 413
+    exception_id = "filePartTooLarge"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"file_part may have at most {MAX_FILE_PART} bytes; send only the start of the "
+            "file, header included.",
+            data={"max_bytes": MAX_FILE_PART},
+        )
+
+
+class FilePartNotBase64(Unprocessable):
+    exception_id = "validationError"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The request is invalid: file_part: not valid base64",
+            data={"errors": [{"field": "file_part", "problem": "not valid base64"}]},
+        )
+
+
+class InvalidPublicKey(Unprocessable):
+    exception_id = "invalidPublicKey"
+
+    def __init__(self, problem: object) -> None:
+        super().__init__(f"The public key in the path is not a Crypt4GH public key: {problem}.")
+
+
+class InvalidSecretId(Unprocessable):
+    exception_id = "invalidSecretId"
+
+    def __init__(self) -> None:
+        super().__init__("The secret id is not a UUID.")
+
+
+class UnknownSecret(NotFound):
+    exception_id = "secretNotFound"
+
+    def __init__(self) -> None:
+        super().__init__("There is no secret with this id.")
+
+
+# ---------------------------------------------------------------- the upload's header
+
+
+class NotCrypt4gh(BadRequest):
+    exception_id = "notCrypt4gh"
+
+
+class HeaderTruncated(BadRequest):
+    exception_id = "headerTruncated"
+
+
+class WrongArchiveKey(BadRequest):
+    exception_id = "wrongArchiveKey"
+
+
+class SubmitterKeyMismatch(BadRequest):
+    exception_id = "submitterKeyMismatch"
+
+
+class UnsupportedHeader(BadRequest):
+    exception_id = "unsupportedHeader"
+
+
+class EditListNotSupported(BadRequest):
+    exception_id = "editListNotSupported"
+
+
+class MultipleSessionKeys(BadRequest):
+    exception_id = "multipleSessionKeys"
+
+
+_HEADER_REFUSALS: dict[type[header.UploadHeaderProblem], type[BadRequest]] = {
+    header.NotAHeader: NotCrypt4gh,
+    header.HeaderIncomplete: HeaderTruncated,
+    header.NotForThisKey: WrongArchiveKey,
+    header.OtherWriter: SubmitterKeyMismatch,
+    header.UnsupportedPacket: UnsupportedHeader,
+    header.HasEditList: EditListNotSupported,
+    header.NotOneSessionKey: MultipleSessionKeys,
+}
+
+
+@contextlib.contextmanager
+def refusing_bad_headers() -> Iterator[None]:
+    """A header problem is the client's fault (400); shared.crypt.header says which."""
+    try:
+        yield
+    except header.UploadHeaderProblem as problem:
+        refusal = _HEADER_REFUSALS[type(problem)]
+        raise refusal(problem.description, data=problem.data) from problem
+
+
+# ---------------------------------------------------------------- the deployment
+
+
+class SecretStoreDown(Unavailable):
+    exception_id = "secretStoreUnavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The secret store is unavailable; try again later.")
+
+
+@contextlib.contextmanager
+def refusing_store_outage() -> Iterator[None]:
+    """The secret store's outage, as the 503 that tells callers to retry."""
+    try:
+        yield
+    except SecretStoreUnavailable as error:
+        raise SecretStoreDown() from error
+
+
+class StoredSecretInvalid(ServiceError):
+    exception_id = "storedSecretInvalid"
+
+    def __init__(self) -> None:
+        super().__init__("The stored secret is malformed.")
+
+
+class SecretIdCollision(ServiceError):
+    exception_id = "secretIdCollision"
+
+    def __init__(self) -> None:
+        super().__init__("No free secret id was found; try again.")
+
+
+class ArchiveKeyUnavailable(ServiceError):
+    """The key is missing or malformed where the configuration says it is: a deployment
+    fault, not the caller's; the description names the place, never the key."""
+
+    status = 500
+    exception_id = "archiveKeyUnavailable"

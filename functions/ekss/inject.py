@@ -1,0 +1,42 @@
+"""The one wiring of EKSS: config, logging, Vault and the core, built once per process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+
+from functions.ekss.archive_keys import FileArchiveKey, StoredArchiveKey
+from functions.ekss.config import EkssConfig
+from functions.ekss.core import SecretKeeper
+from functions.ekss.model import ArchiveKeySource
+from shared.adapters.vault import VaultSecretStore
+from shared.config import load_config
+from shared.logs import configure_logging
+
+
+@dataclass(frozen=True)
+class Wiring:
+    cfg: EkssConfig
+    keeper: SecretKeeper
+
+
+@cache
+def inject() -> Wiring:
+    """Config and core, built at the first request."""
+    cfg = load_config(EkssConfig, "EKSS")
+    configure_logging("ekss", cfg.log_level)
+    # crypt4gh logs key material at DEBUG; nothing of it may reach our logs
+    logging.getLogger("crypt4gh").setLevel(logging.WARNING)
+    store = VaultSecretStore(
+        cfg.vault_url,
+        cfg.vault_token.get_secret_value(),
+        mount=cfg.vault_mount,
+        timeout_s=cfg.vault_timeout_s,
+    )
+    archive_key: ArchiveKeySource
+    if cfg.archive_private_key_file:
+        archive_key = FileArchiveKey(cfg.archive_private_key_file)
+    else:
+        archive_key = StoredArchiveKey(store, cfg.archive_keys_path, cfg.storage_alias)
+    return Wiring(cfg, SecretKeeper(store, archive_key, secrets_path=cfg.secrets_path))
