@@ -3,22 +3,22 @@
 Starts the embedded stack (or uses a running one, on any backend, given
 ``--endpoints``), then walks the journey through the real command-line tools
 over real HTTP, checks every step, prints a short report and exits 0 only
-if all of it held.
+if all of it held. It walks twice on the same stack, each time with its own box and
+work packages: with fs-connector, then with GHGA's own ghga-connector
+(testbed/journey_ghga.py), since the archive promises to serve both; ``--client``
+picks one. The report (testbed/report.py) puts the walks side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,58 +26,15 @@ import httpx
 
 from shared.crypt.keys import encode_key, generate_keypair, private_key_pem, public_key_pem
 from shared.crypt.sealedbox import unseal
+from testbed import journey_ghga
 from testbed.events import EventStream
+from testbed.ghga_client import GHGA_CONNECTOR, GhgaConnectorMissing, ghga_connector
+from testbed.journey_base import Journey, JourneyFailed, Step
+from testbed.journey_base import sha256_file as _sha256_file
 from testbed.process import start_stack_process
+from testbed.report import print_report
 
-BIN = Path(sys.executable).parent
-
-
-class JourneyFailed(Exception):
-    """A step did not hold; the message says what was expected."""
-
-
-@dataclass
-class Step:
-    name: str
-    seconds: float
-    detail: str
-
-
-@dataclass
-class Journey:
-    endpoints: dict[str, Any]
-    state_dir: Path
-    workdir: Path
-    steps: list[Step] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    def step(self, name: str, action: Callable[[], str]) -> None:
-        started = time.monotonic()
-        print(f"  … {name}", flush=True)
-        try:
-            detail = action()
-        except JourneyFailed:
-            raise
-        except Exception as error:
-            raise JourneyFailed(f"{name}: {type(error).__name__}: {error}") from error
-        self.steps.append(Step(name, time.monotonic() - started, detail))
-        print(f"  ✓ {name} ({time.monotonic() - started:.2f}s): {detail}", flush=True)
-
-    def run(self, *argv: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-        """Run one of our command-line tools as a user would; its stdout, or fail."""
-        result = subprocess.run(
-            [str(BIN / argv[0]), *argv[1:]],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            env={**os.environ, "FS_STACK_DIR": str(self.state_dir), **(env or {})},
-        )
-        if result.returncode != 0:
-            raise JourneyFailed(
-                f"`{' '.join(argv[:2])}` exited {result.returncode}: {result.stderr.strip()[-800:]}"
-            )
-        return result.stdout
+__all__ = ["Journey", "JourneyFailed", "Step", "main"]
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:
@@ -305,10 +262,12 @@ def download_files(journey: Journey) -> str:
 def staging_really_happened(journey: Journey) -> str:
     events: EventStream = journey.facts["events"]
     events.settle()
+    seen = journey.facts.setdefault("staging", {})  # alias: (requested, staged, served)
     for alias, file_id in journey.facts["file_ids"].items():
         requested = events.events("NonStagedFileRequested", file_id)
         staged = events.events("FileStagedForDownload", file_id)
         served = events.events("FileDownloadServed", file_id)
+        seen[alias] = (len(requested), len(staged), len(served))
         if len(requested) != 1:
             raise JourneyFailed(f"{alias}: {len(requested)} staging requests, expected exactly one")
         if not staged:
@@ -322,22 +281,16 @@ def staging_really_happened(journey: Journey) -> str:
 
 def downloads_equal_originals(journey: Journey) -> str:
     out = journey.workdir / "downloads"
+    identical = journey.facts.setdefault("identical", {})
     for alias, file_id in journey.facts["file_ids"].items():
         decrypted = out / file_id
         if not decrypted.exists():
             found = sorted(p.name for p in out.iterdir())
             raise JourneyFailed(f"{alias}: no decrypted {file_id} in the output ({found})")
-        if _sha256_file(decrypted) != journey.facts["digests"][alias]:
+        identical[alias] = _sha256_file(decrypted) == journey.facts["digests"][alias]
+        if not identical[alias]:
             raise JourneyFailed(f"{alias}: the download differs from the original")
     return f"all {len(FILE_SIZES)} downloads are byte-identical to their originals"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(1024**2):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 STEPS: list[tuple[str, Callable[[Journey], str]]] = [
@@ -358,17 +311,46 @@ STEPS: list[tuple[str, Callable[[Journey], str]]] = [
 ]
 
 
+# the same journey with GHGA's client: its upload, download and decrypt in place of ours
+GHGA_STEPS = [
+    replacement
+    for name, action in STEPS
+    for replacement in journey_ghga.CLIENT_STEPS.get(name, [(name, action)])
+]
+WALKS = {"ours": ("fs-connector", STEPS), "ghga": ("ghga-connector", GHGA_STEPS)}
+CLIENTS = {"ours": ["ours"], "ghga": ["ghga"], "both": ["ours", "ghga"]}
+
+
 # ------------------------------------------------------------------ driver
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="testbed-journey", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoints", type=Path, help="endpoints.json of a running stack")
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="both",
+        help="walk with fs-connector (ours), GHGA's ghga-connector (ghga), or both in turn",
+    )
+    parser.add_argument(
+        "--ghga-connector",
+        type=Path,
+        default=GHGA_CONNECTOR,
+        help=f"GHGA's client to run (default {GHGA_CONNECTOR})",
+    )
     args = parser.parse_args(argv)
-    print("Testbed journey", flush=True)
+    clients = CLIENTS[args.client]
+    print(f"Testbed journey ({', '.join(WALKS[c][0] for c in clients)})", flush=True)
+    if "ghga" in clients:
+        try:
+            ghga_connector(args.ghga_connector)
+        except GhgaConnectorMissing as missing:
+            print(f"\nJOURNEY FAILED: {missing}; `--client ours` walks without it", flush=True)
+            return 1
     started = time.monotonic()
     process = None
-    journey: Journey | None = None
+    journeys: list[Journey] = []
     with tempfile.TemporaryDirectory(prefix="fs-journey-") as tmp:
         try:
             if args.endpoints:
@@ -380,29 +362,27 @@ def main(argv: list[str] | None = None) -> int:
                 stack = start_stack_process(state_dir)
                 process, endpoints = stack.process, stack.endpoints
                 print(f"  ✓ embedded stack up ({time.monotonic() - started:.1f}s)", flush=True)
-            journey = Journey(endpoints, state_dir, Path(tmp))
-            for name, action in STEPS:
-                journey.step(name, lambda a=action: a(journey))
+            for client in clients:
+                name, steps = WALKS[client]
+                workdir = Path(tmp) / client
+                workdir.mkdir()
+                journey = Journey(endpoints, state_dir, workdir, client=name)
+                journey.facts["ghga_connector"] = args.ghga_connector
+                journeys.append(journey)
+                try:
+                    journey.walk(steps)
+                finally:
+                    journey.close()
         except (JourneyFailed, RuntimeError) as failure:
             print(f"\nJOURNEY FAILED: {failure}", flush=True)
             return 1
         finally:
-            if journey is not None and "events" in journey.facts:
-                journey.facts["events"].close()
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
-    print(f"\nReport: {len(journey.steps)} steps held in {time.monotonic() - started:.1f}s")
-    for step in journey.steps:
-        print(f"  {step.seconds:7.2f}s  {step.name}")
-    total = sum(FILE_SIZES.values()) / 1024**2
-    print("  files: " + ", ".join(f"{alias} ({size:,} B)" for alias, size in FILE_SIZES.items()))
-    for what in ("upload", "download"):
-        seconds = journey.facts.get(f"{what}_seconds")
-        if seconds:
-            print(f"  {what}: {total:.1f} MiB in {seconds:.1f}s = {total / seconds:.1f} MiB/s")
-    print("JOURNEY OK")
-    return 0
+    names = [[name for name, _ in WALKS[c][1]] for c in clients]
+    walks = list(zip(journeys, names, strict=True))
+    return print_report(walks, FILE_SIZES, time.monotonic() - started)
 
 
 if __name__ == "__main__":

@@ -1,55 +1,37 @@
-"""Drive GHGA's own client, ghga-connector 4.x, installed by `make install` in .venv-ghga."""
+"""Drive GHGA's own client in the tests: the driver is testbed/ghga_client.py (the journey
+uses it too); here only what pytest adds (a failure when .venv-ghga is missing)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from shared.crypt.keys import private_key_pem, public_key_pem
-from tests.support import REPO, User
+from testbed import ghga_client
+from testbed.ghga_client import GHGA_CONNECTOR, GhgaConnectorMissing
+from tests.support import User
 
-GHGA_CONNECTOR = REPO / ".venv-ghga" / "bin" / "ghga-connector"
+__all__ = ["GHGA_CONNECTOR", "require_ghga_connector", "run_ghga", "write_key_files"]
 
 
 def require_ghga_connector() -> Path:
-    if not GHGA_CONNECTOR.exists():
-        pytest.fail("GHGA's connector is missing: run `make install` (it creates .venv-ghga)")
-    return GHGA_CONNECTOR
+    try:
+        return ghga_client.ghga_connector()
+    except GhgaConnectorMissing as missing:
+        pytest.fail(str(missing))
 
 
 def write_key_files(directory: Path, user: User) -> tuple[Path, Path]:
     """The user's key pair as unencrypted Crypt4GH key files (no passphrase prompt)."""
-    public, private = directory / "key.pub", directory / "key.sec"
-    public.write_text(public_key_pem(user.public_key))
-    private.write_text(private_key_pem(user.private_key))
-    private.chmod(0o600)
-    return public, private
+    return ghga_client.write_key_files(directory, user.public_key, user.private_key)
 
 
 def run_ghga(
     *args: str, wkvs_url: str, cwd: Path, stdin: str, timeout: float = 300, **settings: str
 ) -> subprocess.CompletedProcess[str]:
     """Run ghga-connector non-interactively: the WPAT (and answers) come on stdin."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GHGA_CONNECTOR_"))}
-    env.update(
-        {
-            "GHGA_CONNECTOR_WKVS_API_URL": wkvs_url,
-            "GHGA_CONNECTOR_CLIENT_NUM_RETRIES": "2",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "COLUMNS": "200",
-            **{f"GHGA_CONNECTOR_{k.upper()}": v for k, v in settings.items()},
-        }
-    )
-    return subprocess.run(
-        [str(require_ghga_connector()), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-        start_new_session=True,  # no controlling terminal: prompts read stdin
+    require_ghga_connector()
+    return ghga_client.run_ghga(
+        *args, wkvs_url=wkvs_url, cwd=cwd, stdin=stdin, timeout=timeout, **settings
     )
