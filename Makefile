@@ -49,9 +49,10 @@ test: install lint $(LS_STAMP)
 	$(BIN)/python -m pytest
 
 # `make testbed ENDPOINTS=localstack/.state/endpoints.json` walks the journey on a running
-# stack (LocalStack, or `fs-stack up --backend localstack-host`) instead of a fresh one
+# stack (LocalStack, or `fs-stack up --backend localstack-host`) instead of a fresh one;
+# `make testbed CLIENT=ours` (or ghga) walks it with one client instead of both
 testbed: install
-	$(BIN)/python -m testbed.journey $(if $(ENDPOINTS),--endpoints $(ENDPOINTS))
+	$(BIN)/python -m testbed.journey $(if $(ENDPOINTS),--endpoints $(ENDPOINTS)) $(if $(CLIENT),--client $(CLIENT))
 
 # all Terraform, from shared/resources.py and the apps (offline, seconds); commit the result
 iac: install
