@@ -11,7 +11,7 @@ from typing import Any
 from functions.dcs.records import DrsObjectRecord
 from functions.ifrs.records import FileRecord
 from functions.irs.records import InterrogationRecord
-from functions.ucs.records import BoxRecord, UploadRecord
+from functions.ucs.store import BoxRecord, UploadRecord
 from functions.wps.store import WorkPackageRecord
 from shared.resources import DECLARATION, Table
 

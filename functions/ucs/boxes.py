@@ -12,14 +12,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from functions.ucs import errors
-from functions.ucs.models import (
+from functions.ucs.errors import StaleState
+from functions.ucs.model import (
     BOX_DELETED,
     BOX_LOCKED,
     BOX_OPEN,
     INBOX,
     INIT,
     Box,
-    StaleState,
     UcsRepository,
 )
 

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from functions.ucs.boxes import is_uuid, utcnow
 from functions.ucs.core import UploadController
-from functions.ucs.models import CANCELLED, INIT, StaleState, UcsRepository
+from functions.ucs.errors import StaleState
+from functions.ucs.model import CANCELLED, INIT, UcsRepository
 from shared.ports import ObjectStorage
 
 log = logging.getLogger("fs.ucs")

@@ -11,7 +11,7 @@ the declared size and ETag, so that a repeated close converges.
 from __future__ import annotations
 
 from functions.ucs import errors
-from functions.ucs.models import Checksums, Upload
+from functions.ucs.model import Checksums, Upload
 from shared.crypt.checksums import multipart_etag
 from shared.multipart import part_sizes
 from shared.ports import ObjectNotFound, ObjectStorage, PartInfo

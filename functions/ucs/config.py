@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, model_validator
 
+from functions.ucs.core import UploadPolicy
 from shared.multipart import TIB
 from shared.settings import ResourceSettings
 
@@ -31,3 +34,15 @@ class UcsConfig(ResourceSettings):
             topics=["FileUploadReceived", "FileUploadDeleted"],
         )
         return self
+
+    def policy(self) -> UploadPolicy:
+        return UploadPolicy(
+            inbox_bucket=self.buckets["inbox"],
+            storage_alias=self.storage_alias,
+            max_open_uploads_per_box=self.max_open_uploads_per_box,
+            part_url_lifetime_s=self.part_url_lifetime_s,
+            retry_after_s=self.retry_after_s,
+        )
+
+    def abandoned_upload_age(self) -> timedelta:
+        return timedelta(seconds=self.abandoned_upload_age_s)

@@ -27,7 +27,8 @@ from typing import Any
 from functions.ucs import errors
 from functions.ucs.boxes import find_box, is_uuid, utcnow
 from functions.ucs.completion import complete_checked
-from functions.ucs.models import (
+from functions.ucs.errors import StaleState
+from functions.ucs.model import (
     ACTIVE_STATES,
     BOX_OPEN,
     CANCELLED,
@@ -36,15 +37,14 @@ from functions.ucs.models import (
     INIT,
     Box,
     Checksums,
-    StaleState,
+    NewUpload,
     UcsRepository,
     Upload,
-    part_count,
 )
 from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
-from shared.errors import BadRequest, ServiceError
+from shared.errors import ServiceError
 from shared.events import FileUploadDeleted, FileUploadReceived
-from shared.multipart import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
+from shared.multipart import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_count
 from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage, PartInfo
 
 log = logging.getLogger("fs.ucs")
@@ -55,20 +55,13 @@ BOX_WAS_LOCKED = "box locked"  # what stopped a transition, when it was not anot
 
 @dataclass(frozen=True)
 class UploadPolicy:
+    """The controller's settings; every value comes from the config (UcsConfig.policy)."""
+
     inbox_bucket: str
     storage_alias: str
     max_open_uploads_per_box: int
     part_url_lifetime_s: int
-    retry_after_s: int = 30
-
-
-@dataclass(frozen=True)
-class NewUpload:
-    alias: str
-    decrypted_size: int
-    encrypted_size: int
-    part_size: int
-    overwrite: bool = False
+    retry_after_s: int
 
 
 class UploadController:
@@ -175,10 +168,7 @@ class UploadController:
                 expected_encrypted_size=expected,
             )
         if request.encrypted_size > MAX_OBJECT_SIZE:
-            raise BadRequest(
-                f"Files above {MAX_OBJECT_SIZE} bytes (encrypted) cannot be stored.",
-                exception_id="fileTooLarge",
-            )
+            raise errors.file_too_large(MAX_OBJECT_SIZE)
         if not MIN_PART_SIZE <= request.part_size <= MAX_PART_SIZE:
             raise errors.invalid_part_size(
                 f"part_size must be from {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes.",
@@ -318,20 +308,17 @@ class UploadController:
         raise errors.concurrent_change()
 
     def _announce(self, upload: Upload, checksums: Checksums, submitter_public_key: str) -> None:
+        # the event's fields by name: the upload's, then the declared checksums (they
+        # win over the upload's, which a first close has not recorded yet), then the rest
+        values = {
+            **dataclasses.asdict(upload),
+            **dataclasses.asdict(checksums),
+            "file_id": upload.id,
+            "bucket": self._policy.inbox_bucket,
+            "submitter_public_key": submitter_public_key,
+        }
         event = FileUploadReceived(
-            file_id=upload.id,
-            box_id=upload.box_id,
-            alias=upload.alias,
-            object_id=upload.object_id,
-            bucket=self._policy.inbox_bucket,
-            decrypted_size=upload.decrypted_size,
-            encrypted_size=upload.encrypted_size,
-            part_size=upload.part_size,
-            submitter_public_key=submitter_public_key,
-            decrypted_sha256=checksums.decrypted_sha256,
-            encrypted_md5=checksums.encrypted_md5,
-            encrypted_parts_md5=checksums.encrypted_parts_md5,
-            encrypted_parts_sha256=checksums.encrypted_parts_sha256,
+            **{name: values[name] for name in FileUploadReceived.model_fields}
         )
         self._publisher.publish(event)
         self._repository.mark_received_published(upload.id)

@@ -1,10 +1,24 @@
-"""UCS's refusals, with the exception ids GHGA's connector branches on (wire format §4.8)."""
+"""UCS's refusals, with the exception ids GHGA's connector branches on (wire format §4.8),
+and the one internal exception: a conditional write that lost."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import BadRequest, Conflict, NotFound, ServiceError, TooManyRequests
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    ServiceError,
+    TooManyRequests,
+    Unprocessable,
+)
+
+
+class StaleState(Exception):
+    """A conditional write lost: the upload, its alias or its box changed meanwhile.
+
+    Never an answer: the core looks again and finds the exact refusal (or success)."""
 
 
 def box_not_found() -> NotFound:
@@ -74,6 +88,13 @@ def size_mismatch(description: str, **data: Any) -> BadRequest:
     return BadRequest(description, exception_id="uploadSizeMismatch", data=data)
 
 
+def file_too_large(max_object_size: int) -> BadRequest:
+    return BadRequest(
+        f"Files above {max_object_size} bytes (encrypted) cannot be stored.",
+        exception_id="fileTooLarge",
+    )
+
+
 def invalid_part_size(description: str, **data: Any) -> BadRequest:
     return BadRequest(description, exception_id="invalidPartSize", data=data)
 
@@ -84,6 +105,10 @@ def invalid_part_number(part_no: int, part_count: int) -> BadRequest:
         exception_id="invalidPartNumber",
         data={"part_no": part_no, "part_count": part_count},
     )
+
+
+def part_number_not_integer() -> Unprocessable:
+    return Unprocessable("part_no must be an integer.", exception_id="validationError")
 
 
 def checksum_mismatch(description: str, **data: Any) -> BadRequest:

@@ -15,13 +15,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from functions.ucs.models import (
+from functions.ucs.errors import StaleState
+from functions.ucs.model import (
     CANCELLED,
     FAILED,
     INBOX,
     INTERROGATED,
     REGISTERED,
-    StaleState,
     UcsRepository,
     Upload,
 )

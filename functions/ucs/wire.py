@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
 
-from functions.ucs.models import Box, Checksums, Upload
+from functions.ucs import errors
+from functions.ucs.model import Box, Checksums, NewUpload, Upload
 from shared.multipart import MAX_PARTS, alias_problem
+from shared.ports import PartInfo
 
 # ------------------------------------------------------------------ request bodies
 
@@ -44,6 +48,22 @@ class CreateUploadBody(BaseModel):
             raise ValueError(f"the alias {problem}")
         return alias
 
+    def new_upload(self) -> NewUpload:
+        return NewUpload(
+            alias=self.alias,
+            decrypted_size=self.decrypted_size,
+            encrypted_size=self.encrypted_size,
+            part_size=self.part_size,
+            overwrite=self.overwrite,
+        )
+
+
+def part_number(raw: str) -> int:
+    """The part number of a URL path (422 validationError unless a plain integer)."""
+    if not re.fullmatch(r"-?[0-9]{1,9}", raw):
+        raise errors.part_number_not_integer()
+    return int(raw)
+
 
 class CloseUploadBody(BaseModel):
     decrypted_sha256: Sha256Hex
@@ -62,16 +82,32 @@ class CloseUploadBody(BaseModel):
 
 # ------------------------------------------------------------------ answers
 
+# the entity fields each answer shows as they are (dates in ISO 8601), in the wire's order
+BOX_FIELDS = ("id", "max_size", "locked", "description", "created", "updated", "used_size")
+UPLOAD_FIELDS = (
+    "id",
+    "alias",
+    "decrypted_size",
+    "encrypted_size",
+    "part_size",
+    "part_count",
+    "state",
+    "state_reason",
+    "created",
+    "updated",
+)
+UPLOAD_PLACE_FIELDS = ("box_id", "object_id")
+UPLOAD_CHECKSUM_FIELDS = ("decrypted_sha256", "encrypted_md5", "encrypted_parts_digest")
+
+
+def _projection(entity: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    values = {name: getattr(entity, name) for name in names}
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
 
 def box_json(box: Box) -> dict[str, Any]:
     return {
-        "id": box.id,
-        "max_size": box.max_size,
-        "locked": box.locked,
-        "description": box.description,
-        "created": box.created.isoformat(),
-        "updated": box.updated.isoformat(),
-        "used_size": box.used_size,
+        **_projection(box, BOX_FIELDS),
         "upload_count": box.active_uploads,
         "open_upload_count": box.open_uploads,
         "state_counts": dict(box.counts),
@@ -79,27 +115,31 @@ def box_json(box: Box) -> dict[str, Any]:
 
 
 def upload_json(upload: Upload) -> dict[str, Any]:
-    return {
-        "id": upload.id,
-        "alias": upload.alias,
-        "decrypted_size": upload.decrypted_size,
-        "encrypted_size": upload.encrypted_size,
-        "part_size": upload.part_size,
-        "part_count": upload.part_count,
-        "state": upload.state,
-        "state_reason": upload.state_reason,
-        "created": upload.created.isoformat(),
-        "updated": upload.updated.isoformat(),
-    }
+    return _projection(upload, UPLOAD_FIELDS)
+
+
+def upload_list_json(uploads: list[Upload], total: int) -> dict[str, Any]:
+    return {"items": [upload_json(u) for u in uploads], "total_count": total}
 
 
 def upload_detail_json(upload: Upload, storage_alias: str) -> dict[str, Any]:
+    """The operator's view of one upload (``fs-admin file-status``)."""
     return {
         **upload_json(upload),
-        "box_id": upload.box_id,
-        "object_id": upload.object_id,
+        **_projection(upload, UPLOAD_PLACE_FIELDS),
         "storage_alias": storage_alias,
-        "decrypted_sha256": upload.decrypted_sha256,
-        "encrypted_md5": upload.encrypted_md5,
-        "encrypted_parts_digest": upload.encrypted_parts_digest,
+        **_projection(upload, UPLOAD_CHECKSUM_FIELDS),
+    }
+
+
+def created_json(upload: Upload, storage_alias: str) -> dict[str, Any]:
+    return {"file_id": upload.id, "alias": upload.alias, "storage_alias": storage_alias}
+
+
+def stored_parts_json(upload: Upload, parts: list[PartInfo]) -> dict[str, Any]:
+    return {
+        "file_id": upload.id,
+        "part_size": upload.part_size,
+        "part_count": upload.part_count,
+        "parts": [{"part_number": p.number, "size": p.size, "etag": p.etag} for p in parts],
     }

@@ -12,8 +12,7 @@ import httpx
 
 from functions.ucs.cleanup import AbandonedUploadCleaner
 from functions.ucs.core import UploadController, UploadPolicy
-from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
-from functions.ucs.repository import DynamoUcsRepository
+from functions.ucs.store import BoxRecord, DynamoUcsRepository, UploadAliasRecord, UploadRecord
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.adapters.s3 import S3Storage
@@ -207,6 +206,7 @@ def local_controller(
         storage_alias=endpoints["storage_alias"],
         max_open_uploads_per_box=10,
         part_url_lifetime_s=600,
+        retry_after_s=30,
     )
     return UploadController(
         repository or DynamoUcsRepository(),

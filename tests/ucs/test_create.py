@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from functions.ucs.models import INBOX, INTERROGATED
-from functions.ucs.repository import DynamoUcsRepository
+from functions.ucs.model import INBOX, INTERROGATED
+from functions.ucs.store import DynamoUcsRepository
 from tests.support import assert_error
 from tests.ucs.helpers import (
     PART_SIZE,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from functions.ucs.models import FAILED, INBOX, INTERROGATED, REGISTERED
+from functions.ucs.model import FAILED, INBOX, INTERROGATED, REGISTERED
 from functions.ucs.outcomes import OutcomeRecorder
-from functions.ucs.repository import DynamoUcsRepository
+from functions.ucs.store import DynamoUcsRepository
 from shared.adapters.aws import client
 from shared.adapters.s3 import S3Storage
 from shared.crypt.keys import decode_key

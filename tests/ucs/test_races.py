@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from functions.ucs.core import NewUpload, UploadController
-from functions.ucs.models import Checksums
-from functions.ucs.repository import DynamoUcsRepository
+from functions.ucs.core import UploadController
+from functions.ucs.model import Checksums, NewUpload
+from functions.ucs.store import DynamoUcsRepository
 from shared.adapters.aws import client
 from shared.adapters.s3 import S3Storage
 from shared.errors import ServiceError

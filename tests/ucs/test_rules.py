@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.ucs.models import (
+from functions.ucs.model import (
     ACTIVE_STATES,
     CANCELLED,
     INBOX,
@@ -16,9 +16,10 @@ from functions.ucs.models import (
     STATES,
     TRANSITIONS,
     Checksums,
+    counter_deltas,
     part_count,
 )
-from functions.ucs.repository import _deltas, sort_key
+from functions.ucs.store import sort_key
 from shared.crypt.checksums import multipart_etag
 from shared.multipart import alias_problem
 from shared.multipart import part_sizes as expected_part_sizes
@@ -74,11 +75,11 @@ def test_states_partition_and_transitions_stay_inside() -> None:
 
 
 def test_counter_deltas_keep_used_size_for_active_uploads_only() -> None:
-    assert _deltas([(None, INIT, 100)]) == {INIT: 1, "used_size": 100}
-    assert _deltas([(INIT, INBOX, 100)]) == {INIT: -1, INBOX: 1, "used_size": 0}
-    assert _deltas([(INBOX, CANCELLED, 100)]) == {INBOX: -1, CANCELLED: 1, "used_size": -100}
+    assert counter_deltas([(None, INIT, 100)]) == {INIT: 1, "used_size": 100}
+    assert counter_deltas([(INIT, INBOX, 100)]) == {INIT: -1, INBOX: 1, "used_size": 0}
+    assert counter_deltas([(INBOX, CANCELLED, 100)]) == {INBOX: -1, CANCELLED: 1, "used_size": -100}
     # overwrite of an open upload: one create and one cancel in one transaction
-    assert _deltas([(None, INIT, 70), (INIT, CANCELLED, 100)]) == {
+    assert counter_deltas([(None, INIT, 70), (INIT, CANCELLED, 100)]) == {
         INIT: 0,
         CANCELLED: 1,
         "used_size": -30,

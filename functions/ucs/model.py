@@ -1,6 +1,6 @@
-"""UCS's domain: boxes, file uploads, their states, and the rules on sizes and aliases.
+"""UCS's domain: boxes, file uploads, their states, the box counters, and the repository port.
 
-Nothing here knows about HTTP, DynamoDB or S3; the core and the repository share it.
+Nothing here knows about HTTP, DynamoDB or S3; the core, the store and the wire share it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,27 @@ TRANSITIONS: Final = {
     CANCELLED: frozenset(),
     REGISTERED: frozenset(),
 }
+
+# a move of one upload: (from state, or None for a new upload; to state; encrypted size)
+Move = tuple[str | None, str, int]
+
+
+def counter_deltas(moves: list[Move]) -> dict[str, int]:
+    """How the box's counters change (per state, and ``used_size``) when uploads move.
+
+    Kept exact by the same writes that change upload states, so the box never drifts.
+    """
+    deltas: dict[str, int] = {}
+    for old, new, size in moves:
+        if old is not None:
+            deltas[old] = deltas.get(old, 0) - 1
+            if old in ACTIVE_STATES:
+                deltas["used_size"] = deltas.get("used_size", 0) - size
+        deltas[new] = deltas.get(new, 0) + 1
+        if new in ACTIVE_STATES:
+            deltas["used_size"] = deltas.get("used_size", 0) + size
+    return deltas
+
 
 BOX_OPEN: Final = "open"
 BOX_LOCKED: Final = "locked"
@@ -118,11 +139,18 @@ class Upload:
         )
 
 
+@dataclass(frozen=True)
+class NewUpload:
+    """What a submitter asks for when starting an upload."""
+
+    alias: str
+    decrypted_size: int
+    encrypted_size: int
+    part_size: int
+    overwrite: bool = False
+
+
 # ------------------------------------------------------------------ the repository port
-
-
-class StaleState(Exception):
-    """A conditional write lost: the upload, its alias or its box changed meanwhile."""
 
 
 class UcsRepository(Protocol):
@@ -147,7 +175,7 @@ class UcsRepository(Protocol):
         claim_holder: str | None,
     ) -> None:
         """Atomically: add the upload, claim its alias, count it in its box, cancel
-        ``replacing``. Raises StaleState if the box, alias or replaced upload changed."""
+        ``replacing``. Raises errors.StaleState if the box, alias or replaced upload changed."""
         ...
 
     def transition(

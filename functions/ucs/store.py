@@ -1,4 +1,10 @@
-"""UCS's repository on DynamoDB: every state change is one conditional transaction.
+"""UCS's tables (pynamodb) and its repository on them: every state change is one conditional
+transaction.
+
+``boxes`` holds the boxes with their counters; ``uploads`` holds the uploads and one alias
+claim per active alias (``UploadAliasRecord``, id ``alias#<box>#<alias>``). Claims carry
+none of the index keys, so the indexes never see them; a conditional put on a claim is
+what makes an alias unique within a box.
 
 An upload's state, its alias claim and its box's counters change together, so that two
 racing calls (two closes, close against delete, two creates of one alias, a create
@@ -17,12 +23,21 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from functions.ucs.models import (
+from functions.ucs.errors import StaleState
+from functions.ucs.model import (
     ACTIVE_STATES,
     BOX_DELETED,
     BOX_OPEN,
@@ -34,11 +49,101 @@ from functions.ucs.models import (
     TRANSITIONS,
     Box,
     Checksums,
-    StaleState,
+    Move,
     Upload,
+    counter_deltas,
 )
-from functions.ucs.records import BoxRecord, UploadAliasRecord, UploadRecord
-from shared.adapters.dynamo import lost_condition
+from shared.adapters.dynamo import entity_from, lost_condition, record_from
+
+# ------------------------------------------------------------------ records
+
+
+class BoxRecord(Model):
+    class Meta:
+        table_name = "boxes"  # bound at start-up from the declaration
+
+    id = UnicodeAttribute(hash_key=True)
+    max_size = NumberAttribute()
+    status = UnicodeAttribute()  # open | locked | deleted
+    description = UnicodeAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    updated = UTCDateTimeAttribute()
+    # kept exact by the same transactions that change upload states
+    used_size = NumberAttribute(default=0)
+    n_init = NumberAttribute(default=0)
+    n_inbox = NumberAttribute(default=0)
+    n_interrogated = NumberAttribute(default=0)
+    n_failed = NumberAttribute(default=0)
+    n_cancelled = NumberAttribute(default=0)
+    n_registered = NumberAttribute(default=0)
+
+
+class ByBoxIndex(GlobalSecondaryIndex["UploadRecord"]):
+    """A box's uploads in creation order (the listing)."""
+
+    class Meta:
+        index_name = "by_box"
+        projection = AllProjection()
+
+    box_id = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)
+
+
+class ByStateIndex(GlobalSecondaryIndex["UploadRecord"]):
+    """Uploads per state in creation order (the clean-up of abandoned uploads)."""
+
+    class Meta:
+        index_name = "by_state"
+        projection = AllProjection()
+
+    state = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)
+
+
+class UploadRecord(Model):
+    class Meta:
+        table_name = "uploads"  # bound at start-up from the declaration
+
+    id = UnicodeAttribute(hash_key=True)
+    box_id = UnicodeAttribute()
+    alias = UnicodeAttribute()
+    decrypted_size = NumberAttribute()
+    encrypted_size = NumberAttribute()
+    part_size = NumberAttribute()
+    state = UnicodeAttribute()
+    state_reason = UnicodeAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    updated = UTCDateTimeAttribute()
+    sort_key = UnicodeAttribute()  # "<created, ISO>#<id>": creation order, ties broken
+    s3_upload_id = UnicodeAttribute()
+    object_id = UnicodeAttribute()
+    created_by = UnicodeAttribute(null=True)
+    cancelled_from = UnicodeAttribute(null=True)
+    submitter_public_key = UnicodeAttribute(null=True)
+    decrypted_sha256 = UnicodeAttribute(null=True)
+    encrypted_md5 = UnicodeAttribute(null=True)
+    encrypted_parts_digest = UnicodeAttribute(null=True)
+    received_published = BooleanAttribute(default=False)
+
+    by_box = ByBoxIndex()
+    by_state = ByStateIndex()
+
+
+class UploadAliasRecord(Model):
+    """Which upload holds an alias of a box; stored in the ``uploads`` table."""
+
+    class Meta:
+        table_name = "uploads"  # bound to the same table as UploadRecord
+
+    id = UnicodeAttribute(hash_key=True)
+    file_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(box_id: str, alias: str) -> str:
+        return f"alias#{box_id}#{alias}"
+
+
+# ------------------------------------------------------------------ the repository
 
 
 def sort_key(created: datetime, file_id: str) -> str:
@@ -59,58 +164,27 @@ def _box_actions(deltas: dict[str, int], now: datetime) -> list[Any]:
     return actions
 
 
-def _deltas(moves: list[tuple[str | None, str, int]]) -> dict[str, int]:
-    """Counter deltas for (from state or None for new, to state, encrypted size) moves."""
-    deltas: dict[str, int] = {}
-    for old, new, size in moves:
-        if old is not None:
-            deltas[old] = deltas.get(old, 0) - 1
-            if old in ACTIVE_STATES:
-                deltas["used_size"] = deltas.get("used_size", 0) - size
-        deltas[new] = deltas.get(new, 0) + 1
-        if new in ACTIVE_STATES:
-            deltas["used_size"] = deltas.get("used_size", 0) + size
-    return deltas
+def _counters(counts: dict[str, int]) -> dict[str, int]:
+    return {f"n_{state}": counts.get(state, 0) for state in STATES}
 
 
 def _box(record: BoxRecord) -> Box:
-    return Box(
-        id=record.id,
-        max_size=int(record.max_size),
-        status=record.status,
-        created=record.created,
-        updated=record.updated,
-        description=record.description,
-        used_size=int(record.used_size or 0),
-        counts={state: int(getattr(record, f"n_{state}") or 0) for state in STATES},
-    )
+    counts = {state: int(getattr(record, f"n_{state}") or 0) for state in STATES}
+    return entity_from(record, Box, used_size=int(record.used_size or 0), counts=counts)
 
 
 def _upload(record: UploadRecord) -> Upload:
-    return Upload(
-        id=record.id,
-        box_id=record.box_id,
-        alias=record.alias,
-        decrypted_size=int(record.decrypted_size),
-        encrypted_size=int(record.encrypted_size),
-        part_size=int(record.part_size),
-        state=record.state,
-        state_reason=record.state_reason,
-        created=record.created,
-        updated=record.updated,
-        s3_upload_id=record.s3_upload_id,
-        object_id=record.object_id,
-        created_by=record.created_by,
-        cancelled_from=record.cancelled_from,
-        submitter_public_key=record.submitter_public_key,
-        decrypted_sha256=record.decrypted_sha256,
-        encrypted_md5=record.encrypted_md5,
-        encrypted_parts_digest=record.encrypted_parts_digest,
-        received_published=bool(record.received_published),
-    )
+    return entity_from(record, Upload, received_published=bool(record.received_published))
+
+
+def _record(upload: Upload) -> UploadRecord:
+    """A new upload's record; the sort key orders a box's (and a state's) uploads."""
+    return record_from(upload, UploadRecord, sort_key=sort_key(upload.created, upload.id))
 
 
 class DynamoUcsRepository:
+    """UcsRepository on DynamoDB."""
+
     def __init__(self, serialize_writes: bool = False) -> None:
         self._connection: Connection | None = None
         self._write_lock: Any = threading.Lock() if serialize_writes else contextlib.nullcontext()
@@ -123,16 +197,7 @@ class DynamoUcsRepository:
     # ------------------------------------------------------------ boxes
 
     def add_box(self, box: Box) -> None:
-        record = BoxRecord(
-            id=box.id,
-            max_size=box.max_size,
-            status=box.status,
-            description=box.description,
-            created=box.created,
-            updated=box.updated,
-            used_size=0,
-            **{f"n_{state}": 0 for state in STATES},
-        )
+        record = record_from(box, BoxRecord, **_counters(box.counts))
         with self._write_lock:
             record.save(condition=BoxRecord.id.does_not_exist())
 
@@ -184,10 +249,10 @@ class DynamoUcsRepository:
         replacing: Upload | None,
         claim_holder: str | None,
     ) -> None:
-        moves: list[tuple[str | None, str, int]] = [(None, upload.state, upload.encrypted_size)]
+        moves: list[Move] = [(None, upload.state, upload.encrypted_size)]
         if replacing is not None:
             moves.append((replacing.state, CANCELLED, replacing.encrypted_size))
-        deltas = _deltas(moves)
+        deltas = counter_deltas(moves)
         box_condition: Condition = BoxRecord.status == BOX_OPEN
         if deltas.get(INIT, 0) > 0:
             box_condition &= BoxRecord.n_init <= max_open - deltas[INIT]
@@ -197,7 +262,7 @@ class DynamoUcsRepository:
         claim_key = UploadAliasRecord.key(upload.box_id, upload.alias)
         try:
             with self._write_lock, self._tx() as tx:
-                tx.save(self._record(upload), condition=UploadRecord.id.does_not_exist())
+                tx.save(_record(upload), condition=UploadRecord.id.does_not_exist())
                 if claim_holder is None:
                     tx.save(
                         UploadAliasRecord(id=claim_key, file_id=upload.id),
@@ -250,6 +315,7 @@ class DynamoUcsRepository:
             ]
         if submitter_public_key is not None:
             actions.append(UploadRecord.submitter_public_key.set(submitter_public_key))
+        deltas = counter_deltas([(upload.state, to, upload.encrypted_size)])
         box_condition: Condition = BoxRecord.id.exists()
         if require_open_box:
             box_condition &= BoxRecord.status == BOX_OPEN
@@ -262,7 +328,7 @@ class DynamoUcsRepository:
                 )
                 tx.update(
                     BoxRecord(id=upload.box_id),
-                    actions=_box_actions(_deltas([(upload.state, to, upload.encrypted_size)]), now),
+                    actions=_box_actions(deltas, now),
                     condition=box_condition,
                 )
                 if upload.state in ACTIVE_STATES and to in RELEASED_STATES:
@@ -305,26 +371,6 @@ class DynamoUcsRepository:
         ]
 
     # ------------------------------------------------------------ helpers
-
-    @staticmethod
-    def _record(upload: Upload) -> UploadRecord:
-        return UploadRecord(
-            id=upload.id,
-            box_id=upload.box_id,
-            alias=upload.alias,
-            decrypted_size=upload.decrypted_size,
-            encrypted_size=upload.encrypted_size,
-            part_size=upload.part_size,
-            state=upload.state,
-            state_reason=upload.state_reason,
-            created=upload.created,
-            updated=upload.updated,
-            sort_key=sort_key(upload.created, upload.id),
-            s3_upload_id=upload.s3_upload_id,
-            object_id=upload.object_id,
-            created_by=upload.created_by,
-            received_published=False,
-        )
 
     @staticmethod
     def _state_actions(upload: Upload, to: str, now: datetime, reason: str | None) -> list[Any]:
