@@ -101,6 +101,8 @@ def configure_logging(service: str, level: str = "INFO", stream: Any = None) -> 
     root.handlers = [h for h in root.handlers if h.get_name() != "fs-json"]
     root.addHandler(handler)
     root.setLevel(level)
-    # crypt4gh logs keys as hex at DEBUG: never let it speak below WARNING
-    for noisy in ("botocore", "boto3", "urllib3", "hvac", "pynamodb", "s3transfer", "crypt4gh"):
+    # crypt4gh logs keys as hex at DEBUG, httpx and httpcore request lines: never let them
+    # speak below WARNING
+    noisy_loggers = ("botocore", "boto3", "urllib3", "hvac", "pynamodb", "s3transfer")
+    for noisy in (*noisy_loggers, "crypt4gh", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

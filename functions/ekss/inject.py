@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import cache
 
@@ -26,8 +25,6 @@ def inject() -> Wiring:
     """Config and core, built at the first request."""
     cfg = load_config(EkssConfig, "EKSS")
     configure_logging("ekss", cfg.log_level)
-    # crypt4gh logs key material at DEBUG; nothing of it may reach our logs
-    logging.getLogger("crypt4gh").setLevel(logging.WARNING)
     store = VaultSecretStore(
         cfg.vault_url,
         cfg.vault_token.get_secret_value(),
