@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.dcs.records import DrsObjectRecord
+from functions.dcs.store import DrsObjectRecord
 from functions.ifrs.records import FileRecord
 from functions.irs.records import InterrogationRecord
 from functions.ucs.store import BoxRecord, UploadRecord

@@ -1,22 +1,21 @@
 """DCS over HTTP, SQS and a schedule: translate into DownloadController calls and back.
 
-The wire format of ``/objects/{id}`` and ``/objects/{id}/envelopes`` is GHGA's (see
-docs/ghga-wire-format.md §5): the envelope is plain standard base64, not JSON, because
-GHGA's client base64-decodes the raw body. ``/objects/{id}/assembled`` is our extension:
-envelope + content as one ``.c4gh`` file, by byte range.
+``/objects/{id}`` and ``/objects/{id}/envelopes`` speak GHGA's wire format (wire.py);
+``/objects/{id}/assembled`` is our extension: envelope + content as one ``.c4gh`` file, by
+byte range.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 from typing import Any
 
 from chalice import Rate, Response
 
-from functions.dcs.config import wiring
+from functions.dcs import wire
 from functions.dcs.core import Wait
-from functions.dcs.model import NotAcceptable, RangeNotSatisfiable
+from functions.dcs.errors import NotAcceptable, RangeNotSatisfiable
+from functions.dcs.inject import inject
 from shared.events import deliver
 from shared.http import ServiceApp, empty_response, error_response, json_response
 from shared.resources import queue_for, schedule_rate
@@ -27,7 +26,6 @@ service = ServiceApp("dcs")
 app = service.chalice
 
 _NO_STORE = {"Cache-Control": "no-store"}
-_BINARY = "application/octet-stream"
 
 
 def _wait(answer: Wait) -> Response:
@@ -35,31 +33,25 @@ def _wait(answer: Wait) -> Response:
     return empty_response(202, {"Retry-After": str(answer.retry_after_s), **_NO_STORE})
 
 
-def _accepts_binary() -> bool:
-    """Whether the caller takes binary bodies (API Gateway and Chalice insist on it)."""
-    accept = service.headers().get("accept", "").lower()
-    return "*/*" in accept or _BINARY in [p.strip() for p in accept.replace(";", ",").split(",")]
-
-
 @service.route("/objects/{file_id}", methods=["GET"])
 def get_drs_object(file_id: str):
     """The DRS object with a presigned outbox URL (200), or 202 + Retry-After while staging."""
-    w = wiring()
+    w = inject()
     reader = w.auth.reader(service.bearer_token(), file_id)
     answer = w.downloads.drs_object(file_id, reader)
     if isinstance(answer, Wait):
         return _wait(answer)
-    return json_response(answer.body, headers=_NO_STORE)
+    return json_response(wire.drs_object(answer), headers=_NO_STORE)
 
 
 @service.route("/objects/{file_id}/envelopes", methods=["GET"])
 def get_envelope(file_id: str):
     """The Crypt4GH header for the token's key: standard base64 as plain text."""
-    w = wiring()
+    w = inject()
     reader = w.auth.reader(service.bearer_token(), file_id)
     envelope = w.downloads.envelope(file_id, reader.public_key)
     return Response(
-        body=base64.b64encode(envelope).decode("ascii"),
+        body=wire.envelope_text(envelope),
         status_code=200,
         headers={"Content-Type": "text/plain", **_NO_STORE},
     )
@@ -68,9 +60,9 @@ def get_envelope(file_id: str):
 @service.route("/objects/{file_id}/assembled", methods=["GET", "HEAD"])
 def get_assembled(file_id: str):
     """Envelope + content by byte range (206), whole if small (200); HEAD gives the size."""
-    w = wiring()
+    w = inject()
     reader = w.auth.reader(service.bearer_token(), file_id)
-    if not _accepts_binary():
+    if not wire.accepts_binary(service.headers().get("accept", "")):
         raise NotAcceptable(
             "This resource is binary: send 'Accept: application/octet-stream' (or */*)."
         )
@@ -81,7 +73,7 @@ def get_assembled(file_id: str):
         return error_response(error, headers={"Content-Range": f"bytes */{error.data['size']}"})
     if isinstance(answer, Wait):
         return _wait(answer)
-    headers = {"Content-Type": _BINARY, "Accept-Ranges": "bytes", **_NO_STORE}
+    headers = {"Content-Type": wire.BINARY, "Accept-Ranges": "bytes", **_NO_STORE}
     if head:
         return Response(b"", {**headers, "Content-Length": str(answer.total)}, 200)
     if answer.served is None:
@@ -96,7 +88,7 @@ def get_assembled(file_id: str):
 @app.on_sqs_message(queue=queue_for("dcs", "on_event"), batch_size=1)
 def on_event(event: Any) -> None:
     """FileInternallyRegistered and FileStagedForDownload; anything else is dropped."""
-    downloads = wiring().downloads
+    downloads = inject().downloads
     deliver(
         event,
         {
@@ -112,4 +104,4 @@ def on_event(event: Any) -> None:
 @app.schedule(Rate(schedule_rate("dcs", "clean_outbox"), unit=Rate.MINUTES))
 def clean_outbox(event: Any) -> dict[str, int]:
     """Remove outbox copies not requested for DCS_OUTBOX_MAX_AGE_S."""
-    return wiring().downloads.clean_outbox()
+    return inject().downloads.clean_outbox()

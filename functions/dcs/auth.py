@@ -8,21 +8,10 @@ built for, so that only the token's user can open what they download.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from functions.dcs.errors import NoReaderKey
+from functions.dcs.model import Reader
 from shared.crypt.keys import KeyFormatError, decode_key
-from shared.errors import Forbidden
 from shared.tokens import AUDIENCE_DOWNLOAD, TokenVerifier, require
-
-
-@dataclass(frozen=True)
-class Reader:
-    public_key: bytes  # raw 32-byte Crypt4GH key of the user
-    user_id: str
-    work_package_id: str
-
-    def audit_context(self) -> str:
-        return f"user_id={self.user_id};work_package_id={self.work_package_id}"
 
 
 class DownloadAuthorizer:
@@ -36,9 +25,8 @@ class DownloadAuthorizer:
         try:
             key = decode_key(str(claims.get("user_public_crypt4gh_key") or ""))
         except KeyFormatError as error:
-            raise Forbidden(
+            raise NoReaderKey(
                 "The work order token names no valid Crypt4GH public key.",
-                exception_id="wrongToken",
                 data={"claim": "user_public_crypt4gh_key"},
             ) from error
         return Reader(

@@ -1,25 +1,19 @@
-"""DCS settings (``DCS_*`` variables) and the wiring of its core to AWS and EKSS."""
+"""DCS settings (``DCS_*`` variables): each default and bound is written here, once.
+
+The core's DownloadPolicy has no defaults of its own: ``policy()`` hands it every setting
+of the same name, so a new setting is a field here and a field there, nothing more.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+import dataclasses
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from functions.dcs.auth import DownloadAuthorizer
-from functions.dcs.core import MAX_RANGE_BYTES, DownloadController, DownloadPolicy
-from functions.dcs.records import DrsObjectRecord, EnvelopeRecord
-from functions.dcs.repository import DynamoDrsRepository
-from shared.adapters.dynamo import bind
-from shared.adapters.ekss import EkssClient
-from shared.adapters.s3 import S3Storage
-from shared.adapters.sns import SnsPublisher
-from shared.config import load_config
-from shared.logs import configure_logging
+from functions.dcs.core import DownloadPolicy
+from functions.dcs.model import MAX_RANGE_BYTES
 from shared.settings import ResourceSettings
-from shared.tokens import TokenVerifier
 
 DAY = 24 * 3600
 
@@ -65,37 +59,17 @@ class DcsConfig(ResourceSettings):
         return self
 
     def policy(self) -> DownloadPolicy:
+        """The core's policy: the outbox and DRS host from the resources, the rest by name."""
         return DownloadPolicy(
             outbox_bucket=self.buckets["outbox"],
             drs_host=urlparse(self.api_url).netloc,
-            presigned_url_lifetime_s=self.presigned_url_lifetime_s,
-            retry_after_min_s=self.retry_after_min_s,
-            retry_after_max_s=self.retry_after_max_s,
-            staging_bytes_per_s=self.staging_bytes_per_s,
-            staging_timeout_s=self.staging_timeout_s,
-            outbox_max_age_s=self.outbox_max_age_s,
-            max_range_bytes=self.max_range_bytes,
+            **{name: getattr(self, name) for name in POLICY_SETTINGS},
         )
 
 
-@dataclass(frozen=True)
-class Wiring:
-    cfg: DcsConfig
-    auth: DownloadAuthorizer
-    downloads: DownloadController
-
-
-@cache
-def wiring() -> Wiring:
-    cfg = load_config(DcsConfig, "DCS")
-    configure_logging("dcs", cfg.log_level)
-    bind(DrsObjectRecord, cfg.tables["drs_objects"])
-    bind(EnvelopeRecord, cfg.tables["drs_objects"])
-    downloads = DownloadController(
-        repository=DynamoDrsRepository(),
-        storage=S3Storage(),
-        publisher=SnsPublisher(cfg.topics),
-        keys=EkssClient(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
-        policy=cfg.policy(),
-    )
-    return Wiring(cfg, DownloadAuthorizer(TokenVerifier(cfg.wot_public_key)), downloads)
+# the policy's fields that are settings of the same name (the others are derived above)
+POLICY_SETTINGS = tuple(
+    field.name
+    for field in dataclasses.fields(DownloadPolicy)
+    if field.name in DcsConfig.model_fields
+)

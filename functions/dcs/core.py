@@ -19,21 +19,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from functions.dcs.auth import Reader
-from functions.dcs.model import (
-    REGISTERED,
-    STAGED,
-    STAGING,
-    DrsObject,
-    DrsRepository,
-    EventsDown,
-    KeyStoreDown,
-    NoSuchObject,
-)
+from functions.dcs.errors import ContentUnavailable, EventsDown, KeyStoreDown, NoSuchObject
+from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject, DrsRepository, Reader
 from functions.dcs.ranges import ByteRange, check_size, parse_range, split
-from shared.errors import Unavailable
 from shared.events import (
     EventSchema,
     FileDownloadServed,
@@ -53,20 +42,21 @@ from shared.ports import (
 
 log = logging.getLogger("fs.dcs")
 
-MAX_RANGE_BYTES = 4 * 1024 * 1024  # base64 of it stays below Lambda's 6 MB response limit
-
 
 @dataclass(frozen=True)
 class DownloadPolicy:
+    """How the controller serves and stages; every value comes from DcsConfig, which holds
+    the defaults and bounds (the one place a setting is written)."""
+
     outbox_bucket: str
     drs_host: str  # names the objects: drs://<host>/<file_id>
-    presigned_url_lifetime_s: int = 3600
-    retry_after_min_s: int = 5
-    retry_after_max_s: int = 300
-    staging_bytes_per_s: int = 100_000_000
-    staging_timeout_s: int = 600  # a staging request older than this is made again
-    outbox_max_age_s: int = 7 * 24 * 3600
-    max_range_bytes: int = MAX_RANGE_BYTES
+    presigned_url_lifetime_s: int
+    retry_after_min_s: int
+    retry_after_max_s: int
+    staging_bytes_per_s: int
+    staging_timeout_s: int  # a staging request older than this is made again
+    outbox_max_age_s: int
+    max_range_bytes: int
 
     def retry_after(self, size: int) -> int:
         """Whole seconds to wait for a copy of ``size`` bytes, within the configured range."""
@@ -83,7 +73,11 @@ class Wait:
 
 @dataclass(frozen=True)
 class Served:
-    body: dict[str, Any]
+    """The file is in the outbox: its DRS name and a presigned URL of the content."""
+
+    item: DrsObject
+    self_uri: str
+    access_url: str
 
 
 @dataclass(frozen=True)
@@ -123,7 +117,7 @@ class DownloadController:
         )
         self._publish(FileDownloadServed(**self._target(item), context=reader.audit_context()))
         log.info("download served", extra={"file_id": file_id})
-        return Served(self._drs_body(item, url))
+        return Served(item, f"drs://{self.policy.drs_host}/{item.file_id}", url)
 
     def envelope(self, file_id: str, reader_public_key: bytes) -> bytes:
         """The file's Crypt4GH header for the reader's key (the same bytes every time)."""
@@ -156,10 +150,7 @@ class DownloadController:
                 log.info("outbox copy removed while reading", extra={"file_id": file_id})
                 return self._wait(item)
         if len(data) != served.length:
-            raise Unavailable(  # never send a short body: range readers hang on those
-                "The file could not be read completely; try again shortly.",
-                exception_id="contentUnavailable",
-            )
+            raise ContentUnavailable("The file could not be read completely; try again shortly.")
         return Assembled(data, total, wanted)
 
     # ------------------------------------------------------------ events
@@ -307,16 +298,6 @@ class DownloadController:
             "target_object_id": item.object_id,
             "target_bucket": self.policy.outbox_bucket,
             "decrypted_sha256": item.decrypted_sha256,
-        }
-
-    def _drs_body(self, item: DrsObject, url: str) -> dict[str, Any]:
-        return {
-            "id": item.file_id,
-            "self_uri": f"drs://{self.policy.drs_host}/{item.file_id}",
-            "size": item.content_size,
-            "created_time": item.created.isoformat(),
-            "checksums": [{"type": "sha-256", "checksum": item.decrypted_sha256}],
-            "access_methods": [{"type": "s3", "access_url": {"url": url}}],
         }
 
     @staticmethod

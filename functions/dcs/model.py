@@ -1,4 +1,4 @@
-"""What DCS knows about a downloadable file, and the ports its core talks to.
+"""What DCS knows about a downloadable file and its reader, and the port of its table.
 
 DCS keeps its own view of every registered file (a DRS object): where its content lives in
 the outbox and whether it is there. The state moves ``registered`` → ``staging`` (DCS asked
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.errors import NotFound, ServiceError, Unavailable
-
 REGISTERED = "registered"
 STAGING = "staging"
 STAGED = "staged"
+
+MAX_RANGE_BYTES = 4 * 1024 * 1024  # base64 of it stays below Lambda's 6 MB response limit
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,18 @@ class DrsObject:
     state: str = REGISTERED
     staging_requested_at: datetime | None = None
     last_accessed: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The user a download work order token speaks for."""
+
+    public_key: bytes  # raw 32-byte Crypt4GH key of the user
+    user_id: str
+    work_package_id: str
+
+    def audit_context(self) -> str:
+        return f"user_id={self.user_id};work_package_id={self.work_package_id}"
 
 
 class DrsRepository(Protocol):
@@ -71,38 +83,3 @@ class DrsRepository(Protocol):
     def keep_envelope(self, file_id: str, secret_id: str, reader: bytes, envelope: bytes) -> bytes:
         """Store the envelope unless one is stored already; return the stored one."""
         ...
-
-
-# ------------------------------------------------------------------ errors
-
-
-class NoSuchObject(NotFound):
-    exception_id = "noSuchObject"
-
-
-class KeyStoreDown(Unavailable):
-    exception_id = "keyStoreUnavailable"
-
-
-class EventsDown(Unavailable):
-    exception_id = "eventPublishingFailed"
-
-
-class RangeTooLarge(ServiceError):
-    status = 413
-    exception_id = "rangeTooLarge"
-
-
-class InvalidRange(ServiceError):
-    status = 400
-    exception_id = "invalidRange"
-
-
-class RangeNotSatisfiable(ServiceError):
-    status = 416
-    exception_id = "rangeNotSatisfiable"
-
-
-class NotAcceptable(ServiceError):
-    status = 406
-    exception_id = "notAcceptable"

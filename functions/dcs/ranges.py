@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from functions.dcs.model import InvalidRange, RangeNotSatisfiable, RangeTooLarge
+from functions.dcs.errors import InvalidRange, RangeNotSatisfiable, RangeTooLarge
 
 _SPEC = re.compile(r"^\s*bytes\s*=\s*(\d{0,19})\s*-\s*(\d{0,19})\s*$", re.IGNORECASE)
 

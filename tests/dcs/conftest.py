@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from functions.dcs.core import DownloadController, DownloadPolicy
-from functions.dcs.records import DrsObjectRecord, EnvelopeRecord
-from functions.dcs.repository import DynamoDrsRepository
+from functions.dcs.core import DownloadController
+from functions.dcs.store import DrsObjectRecord, DynamoDrsRepository, EnvelopeRecord
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient
@@ -23,6 +22,7 @@ from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.resources import table_name
 from tests.dcs.helpers import ArchivedFile, Requester, outbox, staged_file
+from tests.fakes.dcs import policy as default_policy
 from tests.support import Operator, stack_topic_arn
 
 SMALL = 200_000  # four segments: ranges cross segment and envelope boundaries
@@ -69,7 +69,7 @@ def controller(
             storage=S3Storage(client("s3", endpoints["aws_endpoint_url"])),
             publisher=SnsPublisher(topics, client("sns", endpoints["aws_endpoint_url"])),
             keys=EkssClient(ekss_url or endpoints["ekss_url"], endpoints["service_token"]),
-            policy=DownloadPolicy(outbox_bucket=outbox(endpoints), drs_host="test", **policy),
+            policy=default_policy(outbox(endpoints), "test", **policy),
             clock=clock or (lambda: datetime.now(UTC)),
         )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from functions.dcs.model import KeyStoreDown
+from functions.dcs.errors import KeyStoreDown
 from shared.crypt import c4gh
 from testbed.process import free_port_base
 from tests.dcs.helpers import ArchivedFile, Requester, decrypt_c4gh

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from functions.dcs.auth import Reader
+from functions.dcs import wire
 from functions.dcs.core import Served, Wait
-from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject
-from functions.dcs.repository import DynamoDrsRepository
+from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject, Reader
+from functions.dcs.store import DynamoDrsRepository
 from tests.dcs.helpers import (
     ArchivedFile,
     Requester,
@@ -184,7 +184,7 @@ def test_the_presigned_url_lifetime_is_configurable(
             f.file_id, _reader(requester)
         )
         assert isinstance(served, Served)
-        url = served.body["access_methods"][0]["access_url"]["url"]
+        url = wire.drs_object(served)["access_methods"][0]["access_url"]["url"]
         query = parse_qs(urlparse(url).query)
         assert query["X-Amz-Expires"] == [str(lifetime)]
         assert query["X-Amz-Date"] and query["X-Amz-Signature"]

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from functions.dcs.config import DcsConfig
-from functions.dcs.core import DownloadPolicy
-from functions.dcs.model import InvalidRange, RangeNotSatisfiable, RangeTooLarge
+from functions.dcs.errors import InvalidRange, RangeNotSatisfiable, RangeTooLarge
 from functions.dcs.ranges import ByteRange, Pieces, check_size, parse_range, split
 from shared.config import ConfigError, load_config
 from shared.resources import function_environment
+from tests.fakes.dcs import policy as default_policy
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_check_size_names_the_limit() -> None:
 
 
 def test_retry_after_is_scaled_and_clamped() -> None:
-    policy = DownloadPolicy("outbox", "host", retry_after_min_s=2, retry_after_max_s=30)
+    policy = default_policy("outbox", "host", retry_after_min_s=2, retry_after_max_s=30)
     assert [policy.retry_after(s) for s in (0, 1, 10**9, 10**9 + 1, 10**12)] == [2, 2, 10, 11, 30]
 
 

@@ -52,7 +52,7 @@ def test_secret_values_are_not_echoed() -> None:
 
 
 def test_service_configs_report_missing_variables() -> None:
-    from functions.wkvs.app import WkvsConfig
+    from functions.wkvs.config import WkvsConfig
     from functions.wps.config import WpsConfig
 
     with pytest.raises(ConfigError, match="WPS_SIGNING_KEY: required"):

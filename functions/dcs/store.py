@@ -1,4 +1,11 @@
-"""The DRS object repository on DynamoDB: every state change is a conditional update."""
+"""DCS's table ``drs_objects`` (pynamodb) and the DrsRepository on it.
+
+One item per downloadable file (``DrsObjectRecord``), and in the same table the envelopes
+handed out so far (``EnvelopeRecord``, id ``envelope#<file>#<secret>#<reader key>``), which
+carry none of the index keys. The ``by_state`` index lists staged files by last access, for
+the clean-up of the outbox. Every state change is a conditional update, so that concurrent
+requests agree on one winner.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,62 @@ import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
 
 from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject
-from functions.dcs.records import DrsObjectRecord, EnvelopeRecord
-from shared.adapters.dynamo import lost_condition
+from shared.adapters.dynamo import entity_from, lost_condition, record_from
 
 _ENVELOPE_PREFIX = "envelope#"
+
+
+class ByStateIndex(GlobalSecondaryIndex["DrsObjectRecord"]):
+    """Files per state by last access (only files accessed at least once are in it)."""
+
+    class Meta:
+        index_name = "by_state"
+        projection = AllProjection()
+
+    state = UnicodeAttribute(hash_key=True)
+    last_accessed = UTCDateTimeAttribute(range_key=True)
+
+
+class DrsObjectRecord(Model):
+    class Meta:
+        table_name = "drs_objects"  # bound at start-up from the declaration
+
+    file_id = UnicodeAttribute(hash_key=True)
+    object_id = UnicodeAttribute()
+    secret_id = UnicodeAttribute()
+    decrypted_sha256 = UnicodeAttribute()
+    decrypted_size = NumberAttribute()
+    content_size = NumberAttribute()
+    created = UTCDateTimeAttribute()
+    state = UnicodeAttribute()  # registered | staging | staged
+    staging_requested_at = UTCDateTimeAttribute(null=True)
+    last_accessed = UTCDateTimeAttribute(null=True)
+
+    by_state = ByStateIndex()
+
+
+class EnvelopeRecord(Model):
+    """An envelope as first handed out; stored in the ``drs_objects`` table."""
+
+    class Meta:
+        table_name = "drs_objects"  # bound to the same table as DrsObjectRecord
+
+    file_id = UnicodeAttribute(hash_key=True)  # the key below, not a file id
+    content = UnicodeAttribute()  # base64 of the Crypt4GH header
+    created = UTCDateTimeAttribute()
+
+    @staticmethod
+    def key(file_id: str, secret_id: str, reader_b64url: str) -> str:
+        return f"{_ENVELOPE_PREFIX}{file_id}#{secret_id}#{reader_b64url}"
+
+
+# ------------------------------------------------------------------ repository
 
 
 def _won(update: UpdateError | PutError) -> bool:
@@ -22,45 +78,23 @@ def _won(update: UpdateError | PutError) -> bool:
     raise update
 
 
-def _item(record: DrsObjectRecord) -> DrsObject:
-    return DrsObject(
-        file_id=record.file_id,
-        object_id=record.object_id,
-        secret_id=record.secret_id,
-        decrypted_sha256=record.decrypted_sha256,
-        decrypted_size=int(record.decrypted_size),
-        content_size=int(record.content_size),
-        created=record.created,
-        state=record.state,
-        staging_requested_at=record.staging_requested_at,
-        last_accessed=record.last_accessed,
-    )
-
-
 def _reader_key(reader: bytes) -> str:
     return base64.urlsafe_b64encode(reader).decode("ascii")
 
 
 class DynamoDrsRepository:
+    """DrsRepository on the ``drs_objects`` table; a lost condition answers False."""
+
     def get(self, file_id: str) -> DrsObject | None:
         if file_id.startswith(_ENVELOPE_PREFIX):
             return None  # those ids name envelopes in the same table
         try:
-            return _item(DrsObjectRecord.get(file_id, consistent_read=True))
+            return entity_from(DrsObjectRecord.get(file_id, consistent_read=True), DrsObject)
         except DrsObjectRecord.DoesNotExist:
             return None
 
     def add_if_absent(self, item: DrsObject) -> bool:
-        record = DrsObjectRecord(
-            file_id=item.file_id,
-            object_id=item.object_id,
-            secret_id=item.secret_id,
-            decrypted_sha256=item.decrypted_sha256,
-            decrypted_size=item.decrypted_size,
-            content_size=item.content_size,
-            created=item.created,
-            state=item.state,
-        )
+        record = record_from(item, DrsObjectRecord)
         try:
             record.save(condition=DrsObjectRecord.file_id.does_not_exist())
         except PutError as error:
@@ -117,7 +151,7 @@ class DynamoDrsRepository:
         for record in DrsObjectRecord.by_state.query(
             STAGED, DrsObjectRecord.last_accessed < cutoff
         ):
-            yield _item(record)
+            yield entity_from(record, DrsObject)
 
     def get_envelope(self, file_id: str, secret_id: str, reader: bytes) -> bytes | None:
         key = EnvelopeRecord.key(file_id, secret_id, _reader_key(reader))

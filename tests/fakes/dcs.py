@@ -1,0 +1,106 @@
+"""In memory: DCS's DrsRepository (functions.dcs.model), and its policy with the defaults.
+
+Faked at the level of the port's methods with the conditions of the store's updates: a
+write whose condition does not hold changes nothing and answers False, as a lost
+conditional update does on DynamoDB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from functions.dcs.config import POLICY_SETTINGS, DcsConfig
+from functions.dcs.core import DownloadPolicy
+from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject
+
+
+def policy(
+    outbox_bucket: str = "outbox", drs_host: str = "test", **overrides: Any
+) -> DownloadPolicy:
+    """DCS's policy with the configured defaults (DcsConfig's), changed by ``overrides``."""
+    defaults = {name: DcsConfig.model_fields[name].default for name in POLICY_SETTINGS}
+    return DownloadPolicy(outbox_bucket, drs_host, **{**defaults, **overrides})
+
+
+class InMemoryDrsRepository:
+    """DRS objects by file id and envelopes by (file, secret, reader key)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, DrsObject] = {}
+        self.envelopes: dict[tuple[str, str, bytes], bytes] = {}
+
+    def get(self, file_id: str) -> DrsObject | None:
+        return self.items.get(file_id)
+
+    def add_if_absent(self, item: DrsObject) -> bool:
+        if item.file_id in self.items:
+            return False
+        self.items[item.file_id] = item
+        return True
+
+    def _change(self, file_id: str, holds: bool, **changes: Any) -> bool:
+        if not holds:
+            return False
+        self.items[file_id] = dataclasses.replace(self.items[file_id], **changes)
+        return True
+
+    def request_staging(self, item: DrsObject, now: datetime) -> bool:
+        stored = self.items.get(item.file_id)
+        holds = (
+            stored is not None
+            and stored.state == item.state
+            and stored.staging_requested_at == item.staging_requested_at
+        )
+        return self._change(item.file_id, holds, state=STAGING, staging_requested_at=now)
+
+    def undo_staging_request(self, item: DrsObject, requested_at: datetime) -> bool:
+        stored = self.items.get(item.file_id)
+        holds = (
+            stored is not None
+            and stored.state == STAGING
+            and stored.staging_requested_at == requested_at
+        )
+        return self._change(
+            item.file_id,
+            holds,
+            state=item.state,
+            staging_requested_at=item.staging_requested_at,
+        )
+
+    def mark_staged(self, file_id: str, now: datetime) -> bool:
+        stored = self.items.get(file_id)
+        holds = stored is not None and stored.state in (REGISTERED, STAGING)
+        return self._change(file_id, holds, state=STAGED, last_accessed=now)
+
+    def touch(self, file_id: str, now: datetime) -> bool:
+        stored = self.items.get(file_id)
+        return self._change(
+            file_id, stored is not None and stored.state == STAGED, last_accessed=now
+        )
+
+    def unstage(self, item: DrsObject) -> bool:
+        stored = self.items.get(item.file_id)
+        holds = (
+            stored is not None
+            and stored.state == STAGED
+            and stored.last_accessed == item.last_accessed
+        )
+        return self._change(item.file_id, holds, state=REGISTERED)
+
+    def staged_unused_since(self, cutoff: datetime) -> Iterator[DrsObject]:
+        for item in list(self.items.values()):
+            if (
+                item.state == STAGED
+                and item.last_accessed is not None
+                and item.last_accessed < cutoff
+            ):
+                yield item
+
+    def get_envelope(self, file_id: str, secret_id: str, reader: bytes) -> bytes | None:
+        return self.envelopes.get((file_id, secret_id, reader))
+
+    def keep_envelope(self, file_id: str, secret_id: str, reader: bytes, envelope: bytes) -> bytes:
+        return self.envelopes.setdefault((file_id, secret_id, reader), envelope)
