@@ -16,7 +16,11 @@ from functions.dcs import wire
 from functions.dcs.core import Wait
 from functions.dcs.errors import NotAcceptable, RangeNotSatisfiable
 from functions.dcs.inject import inject
-from shared.events import deliver
+from shared.events import (
+    FileInternallyRegistered,
+    FileStagedForDownload,
+    deliver,
+)
 from shared.http import ServiceApp, empty_response, error_response, json_response
 from shared.resources import queue_for, schedule_rate
 
@@ -92,8 +96,8 @@ def on_event(event: Any) -> None:
     deliver(
         event,
         {
-            "FileInternallyRegistered": downloads.on_registered,
-            "FileStagedForDownload": downloads.on_staged,
+            FileInternallyRegistered: downloads.on_registered,
+            FileStagedForDownload: downloads.on_staged,
         },
     )
 

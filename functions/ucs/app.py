@@ -13,7 +13,12 @@ from chalice import Rate
 from functions.ucs import wire
 from functions.ucs.inject import inject
 from shared.errors import TooManyRequests
-from shared.events import deliver
+from shared.events import (
+    FileInternallyRegistered,
+    FileInterrogationFailure,
+    FileInterrogationSuccess,
+    deliver,
+)
 from shared.http import ServiceApp, empty_response, error_response, json_response, validate
 from shared.resources import DECLARATION, queue_for, schedule_rate
 from shared.tokens import require
@@ -154,8 +159,8 @@ def on_event(event: Any) -> None:
     deliver(
         event,
         {
-            "FileInterrogationSuccess": lambda e: outcomes.accepted(e.file_id),
-            "FileInterrogationFailure": lambda e: outcomes.rejected(e.file_id, e.reason),
-            "FileInternallyRegistered": lambda e: outcomes.registered(e.file_id),
+            FileInterrogationSuccess: lambda e: outcomes.accepted(e.file_id),
+            FileInterrogationFailure: lambda e: outcomes.rejected(e.file_id, e.reason),
+            FileInternallyRegistered: lambda e: outcomes.registered(e.file_id),
         },
     )
