@@ -1,7 +1,7 @@
 """One IRS invocation in a process of its own, so that its wall time and peak RSS are the
 invocation's (``python -m bench.irs_worker --endpoints F --event F [--publish]``).
 
-It is wired exactly as the Lambda is (functions/irs/config.py ``wiring()``, the same
+It is wired exactly as the Lambda is (functions/irs/inject.py ``inject()``, the same
 IRS_* settings, real S3, DynamoDB and EKSS), except: one invocation may stage the whole
 file (no part limit, no time budget), and without ``--publish`` the outcome is recorded
 instead of published, so that repeated runs leave the pipeline alone. Prints one JSON
@@ -79,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     endpoints = json.loads(args.endpoints.read_text())
     os.environ.update(environment(endpoints))
 
-    from functions.irs.config import wiring
+    from functions.irs.inject import inject
     from functions.irs.model import Upload
     from shared.events import FileUploadReceived
 
-    _, irs = wiring()
+    irs = inject().interrogator
     recorder = Recorder()
     irs.continuations = recorder
     if not args.publish:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from functions.dcs.store import DrsObjectRecord
-from functions.ifrs.records import FileRecord
-from functions.irs.records import InterrogationRecord
+from functions.ifrs.store import FileRecord
+from functions.irs.store import InterrogationRecord
 from functions.ucs.store import BoxRecord, UploadRecord
 from functions.wps.store import WorkPackageRecord
 from shared.resources import DECLARATION, Table

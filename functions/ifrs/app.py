@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from functions.ifrs.config import wiring
+from functions.ifrs.inject import inject
 from shared.events import deliver
 from shared.resources import queue_for
 
@@ -19,8 +19,11 @@ app = Chalice(app_name="ifrs")
 
 @app.on_sqs_message(queue=queue_for("ifrs", "on_event"), batch_size=1)
 def on_event(event: Any) -> None:
-    _, registry, stager = wiring()
+    wiring = inject()
     deliver(
         event,
-        {"FileInterrogationSuccess": registry.register, "NonStagedFileRequested": stager.stage},
+        {
+            "FileInterrogationSuccess": wiring.registry.register,
+            "NonStagedFileRequested": wiring.stager.stage,
+        },
     )

@@ -1,10 +1,11 @@
 """The file registry, registration half: from staging to permanent storage, once.
 
 On FileInterrogationSuccess the registry picks the permanent object id and records it
-before any copy, then (under a lease, so a concurrent duplicate waits its turn) copies the
-staged object server-side, checks the size, publishes FileInternallyRegistered, marks the
-file registered and removes the staged object. Every step can be redone: a redelivery after
-a crash copies only if the permanent object is not there yet, and finishes what is left.
+before any copy, then (under a lease, shared/lease.py, so a concurrent duplicate waits its
+turn) copies the staged object server-side, checks the size, publishes
+FileInternallyRegistered, marks the file registered and removes the staged object. Every
+step can be redone: a redelivery after a crash copies only if the permanent object is not
+there yet, and finishes what is left.
 
 Delivery is at least once: after a crash between publishing and recording, the event is
 published again. Its consumers are idempotent (keyed by file id), as for every event here.
@@ -15,22 +16,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from functions.ifrs.model import COPYING, REGISTERED, FileRepository, Registration, StaleRecord
+from functions.ifrs.errors import RegistrationError
+from functions.ifrs.model import COPYING, LEASE_S, REGISTERED, FileRepository, Registration
+from shared import lease
 from shared.events import FileInternallyRegistered, FileInterrogationSuccess
+from shared.lease import Lease, LeaseLost
 from shared.ports import EventPublisher, ObjectStorage
 
 log = logging.getLogger("fs.ifrs")
-
-
-class RegistrationError(RuntimeError):
-    """The staged or copied object is not what the event says: retried, then dead-lettered
-    for an operator to look at. Never registered."""
-
-
-class LeaseLost(Exception):
-    """Another invocation saved the record meanwhile: it carries on."""
 
 
 class Registry:
@@ -42,7 +37,7 @@ class Registry:
         repository: FileRepository,
         staging_bucket: str,
         permanent_bucket: str,
-        lease_s: float = 930.0,  # below the queue's visibility timeout (960 s)
+        lease_s: float = LEASE_S,
         clock: Callable[[], datetime] | None = None,
         after_copy: Callable[[Registration], None] | None = None,
     ) -> None:
@@ -70,41 +65,46 @@ class Registry:
         except LeaseLost:
             log.warning("lease lost; another invocation carries on", extra=_ids(item))
         except Exception:
-            self._release(item.file_id, owner)
+            lease.release(
+                self.repository.get,
+                self.repository.save,
+                item.file_id,
+                owner,
+                ids={"file_id": item.file_id},
+                logger=log,
+            )
             raise
 
     # ------------------------------------------------------------ steps
 
     def _claim(self, event: FileInterrogationSuccess, owner: str) -> Registration | None:
-        for _ in range(5):
-            now = self.clock()
-            lease_until = now + timedelta(seconds=self.lease_s)
+        def read() -> Registration | None:
             item = self.repository.get(event.file_id)
             if item is None:
-                item = Registration(
+                return Registration(
                     file_id=event.file_id,
                     object_id=str(uuid.uuid4()),
                     bucket=self.permanent_bucket,
                     interrogation=event.model_dump(),
                 )
-            elif item.staged_object_id != event.staged_object_id:
+            if item.staged_object_id != event.staged_object_id:
                 log.warning("event for another staged object of a known file ignored")
                 return None
-            elif item.state == REGISTERED:
+            if item.state == REGISTERED:
                 # a crash may have come between recording and removing the staged copy
                 self.storage.delete(self.staging_bucket, item.staged_object_id)
                 log.info("already registered; duplicate ignored", extra=_ids(item))
                 return None
-            elif item.lease_until is not None and item.lease_until > now:
-                log.info("another invocation is registering this file", extra=_ids(item))
-                return None
-            item.lease_owner, item.lease_until = owner, lease_until
-            try:
-                self.repository.save(item)
-            except StaleRecord:
-                continue
             return item
-        return None
+
+        return lease.claim(
+            read,
+            self.repository.save,
+            Lease(owner, self.lease_s, self.clock),
+            on_held=lambda item: log.info(
+                "another invocation is registering this file", extra=_ids(item)
+            ),
+        )
 
     def _register(self, item: Registration) -> None:
         assert item.state == COPYING
@@ -134,25 +134,13 @@ class Registry:
         )
         item.state = REGISTERED
         item.registered = self.clock()
-        item.lease_owner = item.lease_until = None
+        lease.clear(item)
         self._save(item)
         self.storage.delete(self.staging_bucket, item.staged_object_id)
         log.info("file registered", extra=_ids(item))
 
     def _save(self, item: Registration) -> None:
-        try:
-            self.repository.save(item)
-        except StaleRecord as error:
-            raise LeaseLost(item.file_id) from error
-
-    def _release(self, file_id: str, owner: str) -> None:
-        try:
-            item = self.repository.get(file_id)
-            if item is not None and item.lease_owner == owner:
-                item.lease_owner = item.lease_until = None
-                self.repository.save(item)
-        except Exception:
-            log.warning("could not release the lease", extra={"file_id": file_id})
+        lease.save_held(self.repository.save, item)
 
 
 def _ids(item: Registration) -> dict[str, str]:

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 COPYING = "copying"  # permanent object id chosen; copy from staging not yet confirmed
 REGISTERED = "registered"
 
+LEASE_S = 930.0  # below the queue's visibility timeout (960 s)
+
 
 @dataclass
 class Registration:
@@ -31,14 +33,10 @@ class Registration:
         return int(self.interrogation["encrypted_size"])
 
 
-class StaleRecord(Exception):
-    """The record changed since it was read (version check failed)."""
-
-
 class FileRepository(Protocol):
     def get(self, file_id: str) -> Registration | None: ...
 
     def save(self, item: Registration) -> None:
         """Write if the stored version is still ``item.version`` (absent for None), then
-        bump ``item.version``; StaleRecord otherwise."""
+        bump ``item.version``; shared.lease.StaleRecord otherwise."""
         ...

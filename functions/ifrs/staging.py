@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import logging
 
+from functions.ifrs.errors import NotYetRegistered, OutboxCopyFailed
 from functions.ifrs.model import REGISTERED, FileRepository
 from shared.events import FileStagedForDownload, NonStagedFileRequested
 from shared.ports import EventPublisher, ObjectStorage
 
 log = logging.getLogger("fs.ifrs")
-
-
-class NotYetRegistered(RuntimeError):
-    """Asked to stage a file whose registration is still under way: retried later."""
 
 
 class Stager:
@@ -58,7 +55,9 @@ class Stager:
             )
             staged = self.storage.head(self.outbox_bucket, request.target_object_id)
             if staged is None or staged.size != item.encrypted_size:
-                raise RuntimeError(f"file {request.file_id}: the outbox copy has the wrong size")
+                raise OutboxCopyFailed(
+                    f"file {request.file_id}: the outbox copy has the wrong size"
+                )
             log.info("copied to the outbox", extra=ids)
         else:
             log.info("already in the outbox; reported without copying", extra=ids)

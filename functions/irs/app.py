@@ -1,7 +1,7 @@
 """IRS as a Lambda: each message on its queue becomes one call on the Interrogator.
 
 The queue carries S3 notifications of the inbox, FileUploadReceived events and IRS's own
-continuations (messages.py tells them apart). A handler that raises leaves the message on
+continuations (wire.py tells them apart). A handler that raises leaves the message on
 the queue for a retry (dead-lettered after maxReceiveCount): that is what happens when
 the key store or AWS is unavailable, never when the upload itself is bad.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from chalice import Chalice
 
-from functions.irs.config import wiring
-from functions.irs.messages import Continuation, parse
+from functions.irs.inject import inject
 from functions.irs.model import Upload
+from functions.irs.wire import Continuation, parse
 from shared.resources import queue_for
 
 log = logging.getLogger("fs.irs")
@@ -25,7 +25,8 @@ app = Chalice(app_name="irs")
 
 @app.on_sqs_message(queue=queue_for("irs", "on_inbox_object"), batch_size=1)
 def on_inbox_object(event: Any) -> None:
-    cfg, irs = wiring()
+    wiring = inject()
+    irs = wiring.interrogator
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     for record in event:
@@ -36,7 +37,7 @@ def on_inbox_object(event: Any) -> None:
             irs.resume(message.object_key, remaining)
         elif isinstance(message, list):
             for created in message:
-                if created.bucket != cfg.buckets["inbox"]:
+                if created.bucket != wiring.cfg.buckets["inbox"]:
                     log.warning("notification for another bucket ignored")
                     continue
                 irs.object_created(created.key, created.size, remaining)

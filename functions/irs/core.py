@@ -2,22 +2,20 @@
 
 An inbox object is interrogated once both its S3 notification and its FileUploadReceived
 event were seen, in whichever order and however often they arrive. The work runs under a
-lease in the object's record, so two invocations never work on one file; an expired lease
-(a crashed invocation) may be taken over. Streaming itself is in stream.py; this module
-decides who works, hands work on, and finishes (success or failure) exactly once in effect.
+lease in the object's record (shared/lease.py), so two invocations never work on one file;
+an expired lease (a crashed invocation) may be taken over. Streaming itself is in stream.py;
+this module decides who works, hands work on, and finishes (success or failure) exactly once
+in effect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from functions.irs.messages import continuation_body
+from functions.irs.errors import Rejected, StagingIncomplete
 from functions.irs.model import (
     COMPLETING,
     FAILED,
@@ -28,66 +26,20 @@ from functions.irs.model import (
     WAITING,
     Interrogation,
     InterrogationRepository,
-    StaleRecord,
+    Invocation,
+    Settings,
     Upload,
+    Workshop,
 )
-from functions.irs.outcome import Rejected, failure_payload
-from functions.irs.reencrypt import DEFAULT_MAX_PART_SIZE
+from functions.irs.outcome import failure_payload
 from functions.irs.stream import stream
+from functions.irs.wire import continuation_body
+from shared import lease
 from shared.events import FileInterrogationFailure, FileInterrogationSuccess
+from shared.lease import Lease, LeaseLost, StaleRecord
 from shared.ports import EventPublisher, KeyStore, MessageSender, ObjectNotFound, ObjectStorage
 
 log = logging.getLogger("fs.irs")
-
-LEASE_SLACK_S = 30.0  # a lease outlives its invocation by this much, and no more
-
-
-@dataclass(frozen=True)
-class Settings:
-    inbox_bucket: str
-    staging_bucket: str
-    max_staging_part_size: int = DEFAULT_MAX_PART_SIZE
-    invocation_budget_s: float = 780.0
-    max_parts_per_invocation: int = 0  # 0: no limit besides time
-    safety_margin_s: float = 120.0
-    lease_s: float = 900.0  # below the queue's visibility timeout (960 s)
-    header_probes: tuple[int, ...] = (64 * 1024, 1024 * 1024)
-
-
-class Invocation:
-    """One handler run: the lease owner, and when to hand the rest of the file on."""
-
-    def __init__(self, settings: Settings, remaining_ms: Callable[[], int] | None = None) -> None:
-        self.owner = str(uuid.uuid4())
-        self.parts_done = 0
-        self._settings = settings
-        self._remaining_ms = remaining_ms
-        self._started = time.monotonic()
-
-    def lease_seconds(self) -> float:
-        limit = self._settings.lease_s
-        if self._remaining_ms is not None:
-            limit = min(limit, self._remaining_ms() / 1000)
-        return limit + LEASE_SLACK_S
-
-    def should_hand_on(self) -> bool:
-        settings = self._settings
-        if settings.max_parts_per_invocation and (
-            self.parts_done >= settings.max_parts_per_invocation
-        ):
-            return True
-        if time.monotonic() - self._started >= settings.invocation_budget_s:
-            return True
-        remaining = self._remaining_ms() if self._remaining_ms is not None else None
-        return remaining is not None and remaining / 1000 < settings.safety_margin_s
-
-
-class LeaseLost(Exception):
-    """Another invocation saved the record meanwhile: it owns the work now."""
-
-
-class StagingIncomplete(RuntimeError):
-    """The staged object is not what the checkpoint says; retried, then dead-lettered."""
 
 
 class Interrogator:
@@ -169,11 +121,18 @@ class Interrogator:
         except LeaseLost:
             log.warning("lease lost; another invocation carries on", extra=_ids(item))
         except Exception:
-            self._release(object_key, invocation.owner)
+            lease.release(
+                self.repository.get,
+                self.repository.save,
+                object_key,
+                invocation.owner,
+                ids={"inbox_object_id": object_key},
+                logger=log,
+            )
             raise
 
     def _take_lease(self, object_key: str, invocation: Invocation) -> Interrogation | None:
-        for _ in range(5):
+        def read() -> Interrogation | None:
             item = self.repository.get(object_key)
             if item is None or item.state in TERMINAL:
                 if item is not None:
@@ -181,30 +140,16 @@ class Interrogator:
                 return None
             if item.state == WAITING and not item.ready:
                 return None
-            now = self.clock()
-            if item.lease_until is not None and item.lease_until > now:
-                log.info("another invocation holds the lease", extra=_ids(item))
-                return None
-            item.lease_owner = invocation.owner
-            item.lease_until = now + timedelta(seconds=invocation.lease_seconds())
             if item.state == WAITING:
-                item.state = RUNNING
-            try:
-                self.repository.save(item)
-            except StaleRecord:
-                continue
+                item.state = RUNNING  # saved only with the lease
             return item
-        return None
 
-    def _release(self, object_key: str, owner: str) -> None:
-        """Give the lease back after a failed turn, so that the retry need not wait for it."""
-        try:
-            item = self.repository.get(object_key)
-            if item is not None and item.lease_owner == owner:
-                item.lease_owner = item.lease_until = None
-                self.repository.save(item)
-        except Exception:
-            log.warning("could not release the lease", extra={"inbox_object_id": object_key})
+        return lease.claim(
+            read,
+            self.repository.save,
+            Lease(invocation.owner, invocation.lease_seconds(), self.clock),
+            on_held=lambda item: log.info("another invocation holds the lease", extra=_ids(item)),
+        )
 
     def _turn(self, item: Interrogation, invocation: Invocation) -> None:
         try:
@@ -212,20 +157,29 @@ class Interrogator:
                 self.finish_success(item)
             elif item.state == FAILING:
                 self.finish_failure(item)
+            elif stream(self._workshop(), item, invocation):
+                self.finish_success(item)
             else:
-                stream(self, item, invocation)
+                self.hand_on(item)
         except Rejected as rejected:
             self.fail(item, rejected.reason)
 
+    def _workshop(self) -> Workshop:
+        return Workshop(
+            storage=self.storage,
+            keys=self.keys,
+            settings=self.settings,
+            save=self.save,
+            after_part=self.after_part,
+        )
+
     def save(self, item: Interrogation) -> None:
-        try:
-            self.repository.save(item)
-        except StaleRecord as error:
-            raise LeaseLost(item.object_key) from error
+        """Save under the lease (LeaseLost if another invocation saved meanwhile)."""
+        lease.save_held(self.repository.save, item)
 
     def hand_on(self, item: Interrogation) -> None:
         """Checkpoint is saved; free the lease and queue the rest for a next invocation."""
-        item.lease_owner = item.lease_until = None
+        lease.clear(item)
         self.save(item)
         self.continuations.send(continuation_body(item.object_key))
         log.info("handed on to a next invocation", extra={**_ids(item), "parts": len(item.parts)})
@@ -252,7 +206,7 @@ class Interrogator:
         assert item.outcome is not None and item.upload is not None
         self.publisher.publish(FileInterrogationFailure.model_validate(item.outcome))
         item.state = FAILED
-        item.lease_owner = item.lease_until = None
+        lease.clear(item)
         self.save(item)
 
     def finish_success(self, item: Interrogation) -> None:
@@ -280,7 +234,7 @@ class Interrogator:
             raise StagingIncomplete(f"staged object {key} is missing or has the wrong size")
         self.publisher.publish(FileInterrogationSuccess.model_validate(item.outcome))
         item.state = SUCCEEDED
-        item.lease_owner = item.lease_until = None
+        lease.clear(item)
         self.save(item)
         log.info("upload interrogated", extra={**_ids(item), "parts": len(item.parts)})
 

@@ -1,18 +1,24 @@
-"""What IRS knows about one inbox object, and the repository port that keeps it.
+"""What IRS knows about one inbox object, its policy, and the ports it works through.
 
 One record per inbox object key joins the two halves of an upload (the S3 notification and
 the FileUploadReceived event) and carries the checkpoint of a running interrogation. It never
 holds a secret in the clear: the submitter's secret is stored only wrapped under the new
-secret, which lives in the key store alone (see keystore.py).
+secret, which lives in the key store alone (see shared/crypt/wrap.py).
 """
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE
+from shared.crypt.c4gh import MIN_ALIGNED_PART_SIZE as MIN_PART_SIZE
 from shared.events import FileUploadReceived
+from shared.ports import KeyStore, ObjectStorage
 
 WAITING = "waiting"  # one half of the upload seen, not both
 RUNNING = "running"
@@ -21,6 +27,13 @@ FAILING = "failing"  # rejected; cleaning up and publishing
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
+
+# the policy's defaults, written once (config.py reads them)
+DEFAULT_MAX_PART_SIZE = 1024 * CIPHER_SEGMENT_SIZE  # 67,137,536, GHGA's default part size
+INVOCATION_BUDGET_S = 780.0
+SAFETY_MARGIN_S = 120.0
+LEASE_S = 900.0  # below the queue's visibility timeout (960 s)
+LEASE_SLACK_S = 30.0  # a lease outlives its invocation by this much, and no more
 
 
 @dataclass(frozen=True)
@@ -77,14 +90,72 @@ class Interrogation:
         return self.object_size is not None and self.upload is not None
 
 
-class StaleRecord(Exception):
-    """Someone else saved the record since it was read (version check failed)."""
-
-
 class InterrogationRepository(Protocol):
     def get(self, object_key: str) -> Interrogation | None: ...
 
     def save(self, item: Interrogation) -> None:
         """Write if the stored version is still ``item.version`` (absent for None), then
-        bump ``item.version``; StaleRecord otherwise."""
+        bump ``item.version``; shared.lease.StaleRecord otherwise."""
         ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    inbox_bucket: str
+    staging_bucket: str
+    max_staging_part_size: int = DEFAULT_MAX_PART_SIZE
+    invocation_budget_s: float = INVOCATION_BUDGET_S
+    max_parts_per_invocation: int = 0  # 0: no limit besides time
+    safety_margin_s: float = SAFETY_MARGIN_S
+    lease_s: float = LEASE_S
+    header_probes: tuple[int, ...] = (64 * 1024, 1024 * 1024)
+
+
+def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PART_SIZE) -> int:
+    """The upload's part size on segment boundaries, within [MIN_PART_SIZE, max_part_size].
+
+    Memory per invocation is a few times this size, hence the upper bound.
+    """
+    ceiling = max(MIN_PART_SIZE, max_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE)
+    aligned = upload_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE
+    return min(max(aligned, MIN_PART_SIZE), ceiling)
+
+
+class Invocation:
+    """One handler run: the lease owner, and when to hand the rest of the file on."""
+
+    def __init__(self, settings: Settings, remaining_ms: Callable[[], int] | None = None) -> None:
+        self.owner = str(uuid.uuid4())
+        self.parts_done = 0
+        self._settings = settings
+        self._remaining_ms = remaining_ms
+        self._started = time.monotonic()
+
+    def lease_seconds(self) -> float:
+        limit = self._settings.lease_s
+        if self._remaining_ms is not None:
+            limit = min(limit, self._remaining_ms() / 1000)
+        return limit + LEASE_SLACK_S
+
+    def should_hand_on(self) -> bool:
+        settings = self._settings
+        if settings.max_parts_per_invocation and (
+            self.parts_done >= settings.max_parts_per_invocation
+        ):
+            return True
+        if time.monotonic() - self._started >= settings.invocation_budget_s:
+            return True
+        remaining = self._remaining_ms() if self._remaining_ms is not None else None
+        return remaining is not None and remaining / 1000 < settings.safety_margin_s
+
+
+@dataclass(frozen=True)
+class Workshop:
+    """What the streaming of a file works with, handed to it by the Interrogator: the
+    ports, the policy, the checkpoint save (under the lease) and the tests' hook."""
+
+    storage: ObjectStorage
+    keys: KeyStore
+    settings: Settings
+    save: Callable[[Interrogation], None]
+    after_part: Callable[[int], None] | None = None

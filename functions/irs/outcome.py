@@ -1,4 +1,4 @@
-"""Why an upload is refused, in words the submitter can act on, and the outcome payloads."""
+"""The payloads of the outcome events, decided once and kept in the record until published."""
 
 from __future__ import annotations
 
@@ -6,62 +6,6 @@ from typing import Any
 
 from functions.irs.model import Interrogation
 from shared.events import FileInterrogationFailure, FileInterrogationSuccess
-from shared.ports import KeyStoreRejected
-
-CHECKSUM_MISMATCH = "The declared SHA-256 checksum does not match the uploaded file's content."
-NOT_FOR_ARCHIVE = "The file is not encrypted for this archive's public key."
-NOT_CRYPT4GH = "The file is not a Crypt4GH file."
-WRONG_SUBMITTER = (
-    "The file was not encrypted with the submitter public key declared for this upload."
-)
-HEADER_CUT = "The file is truncated: it ends inside its Crypt4GH header."
-BAD_SUBMITTER_KEY = "The declared submitter public key is not a Crypt4GH public key."
-OBJECT_GONE = "The uploaded file is no longer in the inbox."
-KEY_LOST = "The archive lost the key of this upload during its check; please upload it again."
-
-_BY_EXCEPTION_ID = {
-    "notCrypt4gh": NOT_CRYPT4GH,
-    "wrongArchiveKey": NOT_FOR_ARCHIVE,
-    "submitterKeyMismatch": WRONG_SUBMITTER,
-    "headerTruncated": HEADER_CUT,
-    "invalidPublicKey": BAD_SUBMITTER_KEY,
-}
-
-
-class Rejected(Exception):
-    """The upload is refused for good; ``reason`` is shown to the submitter."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def damaged(segment_number: int) -> str:
-    return f"The encrypted file is damaged: segment {segment_number} failed authentication."
-
-
-def truncated(expected: int, found: int) -> str:
-    return f"The encrypted file is truncated (expected {expected} bytes, found {found})."
-
-
-def too_long(expected: int, found: int) -> str:
-    return (
-        f"The encrypted file is longer than its declared content allows "
-        f"(expected {expected} bytes, found {found})."
-    )
-
-
-def size_mismatch(declared: int, found: int) -> str:
-    return f"The file has {found} bytes, but its declared encrypted size is {declared} bytes."
-
-
-def rejected_header(error: KeyStoreRejected) -> str:
-    """The reason for a header that EKSS refused (its descriptions hold no secrets)."""
-    if error.exception_id == "validationError" and "public_key" in error.description:
-        return BAD_SUBMITTER_KEY
-    return _BY_EXCEPTION_ID.get(
-        error.exception_id, f"The file's Crypt4GH header is not accepted: {error.description}"
-    )
 
 
 def success_payload(

@@ -23,32 +23,34 @@ import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from functions.irs.keystore import UnwrapError, unwrap_secret, wrap_secret
-from functions.irs.model import COMPLETING, Interrogation, StagedPart
-from functions.irs.outcome import (
+from functions.irs.errors import (
     CHECKSUM_MISMATCH,
     HEADER_CUT,
     KEY_LOST,
     OBJECT_GONE,
     Rejected,
+    StagedPartMismatch,
     damaged,
     rejected_header,
     size_mismatch,
-    success_payload,
     too_long,
     truncated,
 )
-from functions.irs.reencrypt import (
-    Reencryptor,
-    SegmentDamaged,
-    StagedChunk,
+from functions.irs.model import (
+    COMPLETING,
+    Interrogation,
+    Invocation,
+    StagedPart,
+    Workshop,
     staging_part_size,
 )
+from functions.irs.outcome import success_payload
 from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE, encrypted_body_size
 from shared.crypt.checksums import part_digests
+from shared.crypt.reencrypt import Reencryptor, SegmentDamaged, StagedChunk
 from shared.crypt.resumable_sha256 import ResumableSha256
+from shared.crypt.wrap import UnwrapError, unwrap_secret, wrap_secret
 from shared.multipart import part_count
 from shared.ports import (
     FileSecrets,
@@ -58,18 +60,19 @@ from shared.ports import (
     SecretNotFound,
 )
 
-if TYPE_CHECKING:
-    from functions.irs.core import Interrogator, Invocation
-
 log = logging.getLogger("fs.irs")
 
 
-def stream(irs: Interrogator, item: Interrogation, invocation: Invocation) -> None:
-    """Stage parts until the file is done (then finish) or the invocation must hand on."""
-    secrets = _secrets(irs, item)
+def stream(shop: Workshop, item: Interrogation, invocation: Invocation) -> bool:
+    """Stage parts until the file is done or the invocation must hand on.
+
+    True: every part is staged and checked, and the record is saved as COMPLETING (the
+    caller finishes). False: the checkpoint is saved and the rest is for a next invocation.
+    """
+    secrets = _secrets(shop, item)
     if item.staging_upload_id is None:
         _check_sizes(item)
-        _open_staging(irs, item)
+        _open_staging(shop, item)
     assert item.upload and item.object_size is not None and item.offset is not None
     hasher = ResumableSha256.from_state(item.hash_state) if item.hash_state else ResumableSha256()
     reencryptor = Reencryptor(secrets.submitter_secret, secrets.new_secret)
@@ -79,61 +82,60 @@ def stream(irs: Interrogator, item: Interrogation, invocation: Invocation) -> No
         ThreadPoolExecutor(1, thread_name_prefix="irs-checksum") as summer,
     ):
         pipe = _Pipeline(reencryptor, hasher, reader, stager, summer)
-        staged = _stage_parts(irs, item, invocation, pipe)
+        staged = _stage_parts(shop, item, invocation, pipe)
     # leaving the executors waited for their threads: nothing is read or uploaded any more
     if not staged:
-        irs.hand_on(item)
-        return
+        return False
     digest = hasher.hexdigest()
     if digest != item.upload.decrypted_sha256.lower():
         raise Rejected(CHECKSUM_MISMATCH)
     if item.plain_size != item.upload.decrypted_size:  # implied by the size checks; cheap
         raise Rejected(size_mismatch(item.upload.encrypted_size, item.object_size))
-    item.outcome = success_payload(item, digest, irs.settings.staging_bucket)
+    item.outcome = success_payload(item, digest, shop.settings.staging_bucket)
     item.state = COMPLETING
     item.hash_state = item.wrapped_secret = None
-    irs.save(item)
-    irs.finish_success(item)
+    shop.save(item)
+    return True
 
 
 def _context(item: Interrogation) -> bytes:
     return f"{item.object_key}:{item.secret_id}".encode()
 
 
-def _secrets(irs: Interrogator, item: Interrogation) -> FileSecrets:
+def _secrets(shop: Workshop, item: Interrogation) -> FileSecrets:
     """Both secrets: created on the first turn, recovered on every later one."""
     if item.secret_id is not None:
         assert item.offset is not None
         try:
-            new_secret = irs.keys.new_secret(item.secret_id)
+            new_secret = shop.keys.new_secret(item.secret_id)
             submitter_secret = unwrap_secret(item.wrapped_secret or "", new_secret, _context(item))
         except (SecretNotFound, UnwrapError, ValueError) as error:
             raise Rejected(KEY_LOST) from error
         return FileSecrets(submitter_secret, new_secret, item.secret_id, item.offset)
-    info = irs.storage.head(irs.settings.inbox_bucket, item.object_key)
+    info = shop.storage.head(shop.settings.inbox_bucket, item.object_key)
     if info is None:
         raise Rejected(OBJECT_GONE)
     item.object_size = info.size  # the object itself, not the notification, is the truth
-    secrets = _create_secret(irs, item)
+    secrets = _create_secret(shop, item)
     item.secret_id, item.offset = secrets.secret_id, secrets.offset
     item.wrapped_secret = wrap_secret(secrets.submitter_secret, secrets.new_secret, _context(item))
     try:
-        irs.save(item)
+        shop.save(item)
     except Exception:
         # nobody else knows this secret id: take the secret back
         with contextlib.suppress(KeyStoreUnavailable):
-            irs.keys.delete_secret(secrets.secret_id)
+            shop.keys.delete_secret(secrets.secret_id)
         raise
     return secrets
 
 
-def _create_secret(irs: Interrogator, item: Interrogation) -> FileSecrets:
+def _create_secret(shop: Workshop, item: Interrogation) -> FileSecrets:
     assert item.upload is not None and item.object_size is not None
-    for probe in irs.settings.header_probes:
+    for probe in shop.settings.header_probes:
         size = min(probe, item.object_size)
-        first = _read(irs, item, 0, size)
+        first = _read(shop, item, 0, size)
         try:
-            return irs.keys.create_secret(item.upload.submitter_public_key, first)
+            return shop.keys.create_secret(item.upload.submitter_public_key, first)
         except KeyStoreRejected as error:
             if error.exception_id == "headerTruncated" and size < item.object_size:
                 continue
@@ -153,31 +155,31 @@ def _check_sizes(item: Interrogation) -> None:
         raise Rejected(size_mismatch(item.upload.encrypted_size, found))
 
 
-def _open_staging(irs: Interrogator, item: Interrogation) -> None:
+def _open_staging(shop: Workshop, item: Interrogation) -> None:
     assert item.upload is not None
     item.staging_part_size = staging_part_size(
-        item.upload.part_size, irs.settings.max_staging_part_size
+        item.upload.part_size, shop.settings.max_staging_part_size
     )
     item.staged_object_id = str(uuid.uuid4())
-    item.staging_upload_id = irs.storage.create_multipart(
-        irs.settings.staging_bucket, item.staged_object_id
+    item.staging_upload_id = shop.storage.create_multipart(
+        shop.settings.staging_bucket, item.staged_object_id
     )
     try:
-        irs.save(item)
+        shop.save(item)
     except Exception:
         with contextlib.suppress(Exception):
-            irs.storage.abort_multipart(
-                irs.settings.staging_bucket, item.staged_object_id, item.staging_upload_id
+            shop.storage.abort_multipart(
+                shop.settings.staging_bucket, item.staged_object_id, item.staging_upload_id
             )
         raise
 
 
-def _read(irs: Interrogator, item: Interrogation, start: int, end: int) -> bytes:
+def _read(shop: Workshop, item: Interrogation, start: int, end: int) -> bytes:
     """Inbox bytes [start, end); Rejected if the object is gone or shorter than it was."""
     if end <= start:
         return b""
     try:
-        data = irs.storage.get_range(irs.settings.inbox_bucket, item.object_key, start, end - 1)
+        data = shop.storage.get_range(shop.settings.inbox_bucket, item.object_key, start, end - 1)
     except ObjectNotFound as error:
         raise Rejected(OBJECT_GONE) from error
     if len(data) != end - start:
@@ -185,24 +187,12 @@ def _read(irs: Interrogator, item: Interrogation, start: int, end: int) -> bytes
     return data
 
 
-def _read_part(irs: Interrogator, item: Interrogation, index: int) -> bytes:
+def _read_part(shop: Workshop, item: Interrogation, index: int) -> bytes:
     """The inbox bytes behind staged part ``index`` (0-based)."""
     assert item.object_size is not None and item.offset is not None
     assert item.staging_part_size
     start = item.offset + index * item.staging_part_size
-    return _read(irs, item, start, min(start + item.staging_part_size, item.object_size))
-
-
-class StagedPartMismatch(RuntimeError):
-    """The staging bucket holds other bytes for a part than IRS sent: its ETag (the MD5 of
-    what S3 received; the staging bucket is SSE-S3, infra/shared_terraform.py) is not the
-    part's MD5. An archive fault: the part is not checkpointed, and the retry stages it
-    again. Checked after the upload instead of sending Content-MD5, so that the MD5 is
-    taken while the part is on its way rather than delaying it."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(f"staged part {number}: the object store's ETag is not its MD5")
-        self.number = number
+    return _read(shop, item, start, min(start + item.staging_part_size, item.object_size))
 
 
 @dataclass(frozen=True)
@@ -228,7 +218,7 @@ class _InFlight:
 
 
 def _stage_parts(
-    irs: Interrogator, item: Interrogation, invocation: Invocation, pipe: _Pipeline
+    shop: Workshop, item: Interrogation, invocation: Invocation, pipe: _Pipeline
 ) -> bool:
     """Stage and checkpoint parts; True when all are, False when the invocation must hand on
     (its checkpoint is then saved, nothing is in flight).
@@ -249,30 +239,30 @@ def _stage_parts(
         if invocation.parts_done and invocation.should_hand_on():
             break
         try:
-            cipher = ahead.result() if ahead is not None else _read_part(irs, item, index)
+            cipher = ahead.result() if ahead is not None else _read_part(shop, item, index)
             ahead = (
-                pipe.reader.submit(_read_part, irs, item, index + 1) if index + 1 < total else None
+                pipe.reader.submit(_read_part, shop, item, index + 1) if index + 1 < total else None
             )
             chunk = _reencrypt(item, pipe, cipher, index)
             del cipher
         except BaseException:
-            _settle(irs, item, flying)
+            _settle(shop, item, flying)
             raise
-        _settle(irs, item, flying)
+        _settle(shop, item, flying)
         flying = _InFlight(
             number=index + 1,
             size=len(chunk.data),
             plain_size=chunk.plain_size,
             hash_state=pipe.hasher.state(),
             upload=pipe.stager.submit(
-                _upload, irs, item.staged_object_id, item.staging_upload_id, index + 1, chunk.data
+                _upload, shop, item.staged_object_id, item.staging_upload_id, index + 1, chunk.data
             ),
             checksums=pipe.summer.submit(part_digests, chunk.data),
         )
         del chunk  # the upload holds the bytes until it is done
         invocation.parts_done += 1  # parts this invocation took on, counted for hand-on
         index += 1
-    _settle(irs, item, flying)
+    _settle(shop, item, flying)
     return index == total
 
 
@@ -285,10 +275,10 @@ def _reencrypt(item: Interrogation, pipe: _Pipeline, cipher: bytes, index: int) 
         raise Rejected(damaged(error.index + 1)) from error
 
 
-def _upload(irs: Interrogator, key: str, upload_id: str, number: int, data: bytearray) -> str:
+def _upload(shop: Workshop, key: str, upload_id: str, number: int, data: bytearray) -> str:
     """Stage one part; its ETag."""
-    return irs.storage.upload_part(
-        irs.settings.staging_bucket,
+    return shop.storage.upload_part(
+        shop.settings.staging_bucket,
         key,
         upload_id,
         number,
@@ -296,7 +286,7 @@ def _upload(irs: Interrogator, key: str, upload_id: str, number: int, data: byte
     )
 
 
-def _settle(irs: Interrogator, item: Interrogation, flying: _InFlight | None) -> None:
+def _settle(shop: Workshop, item: Interrogation, flying: _InFlight | None) -> None:
     """Wait for the part in flight (its error propagates), then save its checkpoint."""
     if flying is None:
         return
@@ -308,10 +298,10 @@ def _settle(irs: Interrogator, item: Interrogation, flying: _InFlight | None) ->
     item.parts.append(StagedPart(md5, sha256))
     item.plain_size += flying.plain_size
     item.hash_state = flying.hash_state
-    irs.save(item)
+    shop.save(item)
     log.info(
         "part staged",
         extra={"inbox_object_id": item.object_key, "part": flying.number, "bytes": flying.size},
     )
-    if irs.after_part is not None:
-        irs.after_part(len(item.parts))
+    if shop.after_part is not None:
+        shop.after_part(len(item.parts))

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from functions.ifrs.model import Registration
-from functions.ifrs.records import FileRecord
-from functions.ifrs.repository import DynamoFileRepository
+from functions.ifrs.store import DynamoFileRepository, FileRecord
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.resources import bucket_name, table_name

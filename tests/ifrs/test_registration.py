@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from functions.ifrs.core import RegistrationError, Registry
+from functions.ifrs.core import Registry
+from functions.ifrs.errors import RegistrationError
 from functions.ifrs.model import Registration
-from functions.ifrs.repository import DynamoFileRepository
+from functions.ifrs.store import DynamoFileRepository
 from shared.adapters.s3 import S3Storage
 from shared.events import FileInterrogationSuccess
 from shared.resources import dlq_name, queue_name

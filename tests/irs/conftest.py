@@ -10,8 +10,7 @@ import hvac
 import pytest
 
 from functions.irs.model import Interrogation
-from functions.irs.records import InterrogationRecord
-from functions.irs.repository import DynamoInterrogationRepository
+from functions.irs.store import DynamoInterrogationRepository, InterrogationRecord
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient

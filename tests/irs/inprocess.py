@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.irs.core import Interrogator, Settings
-from functions.irs.messages import Continuation, parse
-from functions.irs.model import Interrogation, Upload
-from functions.irs.repository import DynamoInterrogationRepository
+from functions.irs.core import Interrogator
+from functions.irs.model import Interrogation, Settings, Upload
+from functions.irs.store import DynamoInterrogationRepository
+from functions.irs.wire import Continuation, parse
 from shared.adapters.s3 import S3Storage
 from shared.crypt import c4gh
 from shared.events import FileUploadReceived

@@ -16,8 +16,8 @@ from typing import Any
 import hvac
 import pytest
 
+from functions.irs.errors import StagedPartMismatch
 from functions.irs.model import Upload
-from functions.irs.stream import StagedPartMismatch
 from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
 from shared.crypt import c4gh

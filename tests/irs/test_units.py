@@ -8,22 +8,22 @@ import os
 
 import pytest
 
-from functions.irs.core import LEASE_SLACK_S, Invocation, Settings
-from functions.irs.keystore import UnwrapError, unwrap_secret, wrap_secret
-from functions.irs.messages import Continuation, ObjectCreated, continuation_body, parse
-from functions.irs.model import Upload
-from functions.irs.reencrypt import (
+from functions.irs.model import (
+    LEASE_SLACK_S,
     MIN_PART_SIZE,
-    Reencryptor,
-    SegmentDamaged,
-    part_count,
-    segment_nonce,
+    Invocation,
+    Settings,
+    Upload,
     staging_part_size,
 )
+from functions.irs.wire import Continuation, ObjectCreated, continuation_body, parse
 from shared.crypt import c4gh
 from shared.crypt.checksums import part_digests as digests
+from shared.crypt.reencrypt import Reencryptor, SegmentDamaged, segment_nonce
 from shared.crypt.resumable_sha256 import InvalidHashState, ResumableSha256
+from shared.crypt.wrap import UnwrapError, unwrap_secret, wrap_secret
 from shared.events import Envelope
+from shared.multipart import part_count
 from shared.ports import FileSecrets
 
 SEG = c4gh.CIPHER_SEGMENT_SIZE

@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 import botocore.exceptions
 import pytest
 
-from functions.irs.messages import ObjectCreated, parse
+from functions.irs.wire import ObjectCreated, parse
 from shared.resources import DECLARATION, bucket_name, queue_name
 from testbed.s3_notifier import Route, S3Notifier, encode_key, routes, wanted
 from tests.localstack.conftest import ls_client

@@ -5,9 +5,11 @@ decrypted with the submitter's secret (which authenticates it), its plaintext go
 running SHA-256 of the file, and it is encrypted again with the archive's new secret. The
 result has the same size as the input, so staged parts line up with segments.
 
-Nonces are derived, not drawn: HMAC-SHA256(new secret, label + segment index)[:12]. The new
-secret is fresh for every file, so no nonce repeats under one key, and a part that is redone
-after a crash comes out byte for byte the same as the first time.
+Nonce scheme (segment_nonce): nonces are derived, not drawn. The nonce of body segment i is
+HMAC-SHA256(new secret, NONCE_LABEL + i as 8 bytes big-endian)[:12], keyed by the file's new
+secret. The new secret is fresh for every file and i is distinct for every segment of it, so
+no (key, nonce) pair repeats; and a part that is redone after a crash comes out byte for
+byte the same as the first time, so a resumed interrogation stages identical bytes.
 """
 
 from __future__ import annotations
@@ -20,11 +22,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from shared.crypt.c4gh import CIPHER_DIFF, CIPHER_SEGMENT_SIZE, NONCE_SIZE, SEGMENT_SIZE
-from shared.crypt.c4gh import MIN_ALIGNED_PART_SIZE as MIN_PART_SIZE
 from shared.crypt.resumable_sha256 import ResumableSha256
 
 NONCE_LABEL = b"fs-irs-nonce"
-DEFAULT_MAX_PART_SIZE = 1024 * CIPHER_SEGMENT_SIZE  # 67,137,536, GHGA's default part size
 
 
 class SegmentDamaged(ValueError):
@@ -37,25 +37,16 @@ class SegmentDamaged(ValueError):
 
 @dataclass(frozen=True)
 class StagedChunk:
-    """A re-encrypted part; its checksums are taken beside its upload (see stream.py)."""
+    """A re-encrypted part; its checksums are taken beside its upload, by the caller."""
 
     data: bytearray  # not copied into bytes: a part is up to tens of MiB
     plain_size: int
 
 
 def segment_nonce(new_secret: bytes, index: int) -> bytes:
+    """The nonce of body segment ``index`` (the scheme is in the module's docstring)."""
     message = NONCE_LABEL + index.to_bytes(8, "big")
     return hmac.new(new_secret, message, hashlib.sha256).digest()[:NONCE_SIZE]
-
-
-def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PART_SIZE) -> int:
-    """The upload's part size on segment boundaries, within [MIN_PART_SIZE, max_part_size].
-
-    Memory per invocation is a few times this size, hence the upper bound.
-    """
-    ceiling = max(MIN_PART_SIZE, max_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE)
-    aligned = upload_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE
-    return min(max(aligned, MIN_PART_SIZE), ceiling)
 
 
 class Reencryptor:

@@ -1,0 +1,41 @@
+"""The one wiring of IRS: config, logging, table, adapters and core, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from functions.irs.config import IrsConfig
+from functions.irs.core import Interrogator
+from functions.irs.store import DynamoInterrogationRepository, InterrogationRecord
+from shared.adapters.dynamo import bind
+from shared.adapters.ekss import EkssClient
+from shared.adapters.s3 import S3Storage
+from shared.adapters.sns import SnsPublisher
+from shared.adapters.sqs import SqsMessageSender
+from shared.config import load_config
+from shared.logs import configure_logging
+from shared.resources import queue_for
+
+
+@dataclass(frozen=True)
+class Wiring:
+    cfg: IrsConfig
+    interrogator: Interrogator
+
+
+@cache
+def inject() -> Wiring:
+    """Everything the handler uses, built at the first call."""
+    cfg = load_config(IrsConfig, "IRS")
+    configure_logging("irs", cfg.log_level)  # quiets httpx, httpcore and crypt4gh
+    bind(InterrogationRecord, cfg.tables["interrogations"])
+    interrogator = Interrogator(
+        storage=S3Storage(),
+        keys=EkssClient(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
+        publisher=SnsPublisher(cfg.topics),
+        repository=DynamoInterrogationRepository(),
+        continuations=SqsMessageSender(queue_for("irs", "on_inbox_object")),
+        settings=cfg.settings(),
+    )
+    return Wiring(cfg=cfg, interrogator=interrogator)

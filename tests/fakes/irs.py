@@ -1,0 +1,33 @@
+"""In memory: IRS's InterrogationRepository (functions.irs.model).
+
+Kept as the store keeps it: a saved copy, not the caller's object, and a versioned save
+that raises StaleRecord when the stored version is not the one read, as the conditional
+put on DynamoDB does. ``stale_saves`` makes the next saves lose that race.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from functions.irs.model import Interrogation
+from shared.lease import StaleRecord
+
+
+class InMemoryInterrogationRepository:
+    def __init__(self) -> None:
+        self.items: dict[str, Interrogation] = {}
+        self.saves = 0
+        self.stale_saves = 0
+
+    def get(self, object_key: str) -> Interrogation | None:
+        found = self.items.get(object_key)
+        return None if found is None else copy.deepcopy(found)
+
+    def save(self, item: Interrogation) -> None:
+        stored = self.items.get(item.object_key)
+        if self.stale_saves or (stored.version if stored else None) != item.version:
+            self.stale_saves = max(0, self.stale_saves - 1)
+            raise StaleRecord(item.object_key)
+        item.version = (item.version or 0) + 1
+        self.items[item.object_key] = copy.deepcopy(item)
+        self.saves += 1
