@@ -25,10 +25,12 @@ class EventSchema(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class FileUploadReceived(EventSchema):
+class UploadDeclaration(EventSchema):
+    """What the submitter declared of an upload and where it lies: the part of
+    FileUploadReceived that interrogation keeps (IRS's ``Upload``)."""
+
     file_id: str
     box_id: str
-    alias: str
     object_id: str
     bucket: str
     decrypted_size: int
@@ -36,6 +38,10 @@ class FileUploadReceived(EventSchema):
     part_size: int
     submitter_public_key: str
     decrypted_sha256: str
+
+
+class FileUploadReceived(UploadDeclaration):
+    alias: str
     encrypted_md5: str
     encrypted_parts_md5: list[str]
     encrypted_parts_sha256: list[str]

@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Chalice
 
 from functions.ifrs.inject import inject
-from shared.events import deliver
+from shared.events import FileInterrogationSuccess, NonStagedFileRequested, deliver
 from shared.resources import queue_for
 
 app = Chalice(app_name="ifrs")
@@ -23,7 +23,7 @@ def on_event(event: Any) -> None:
     deliver(
         event,
         {
-            "FileInterrogationSuccess": wiring.registry.register,
-            "NonStagedFileRequested": wiring.stager.stage,
+            FileInterrogationSuccess: wiring.registry.register,
+            NonStagedFileRequested: wiring.stager.stage,
         },
     )

@@ -61,9 +61,7 @@ class DynamoFileRepository:
 
     def save(self, item: Registration) -> None:
         facts = {name: item.interrogation[name] for name in _FACTS}
-        # version=0: a VersionAttribute takes no None; save_versioned sets the one to check
-        record = record_from(item, FileRecord, **facts, version=0, updated=datetime.now(UTC))
-        del record.attribute_values["version"]
+        record = record_from(item, FileRecord, **facts, updated=datetime.now(UTC))
         if not save_versioned(record, item.version):
             raise StaleRecord(item.file_id)
         item.version = record.version

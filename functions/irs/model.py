@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE
 from shared.crypt.c4gh import MIN_ALIGNED_PART_SIZE as MIN_PART_SIZE
-from shared.events import FileUploadReceived
+from shared.events import FileUploadReceived, UploadDeclaration
 from shared.ports import KeyStore, ObjectStorage
 
 WAITING = "waiting"  # one half of the upload seen, not both
@@ -36,26 +36,16 @@ LEASE_S = 900.0  # below the queue's visibility timeout (960 s)
 LEASE_SLACK_S = 30.0  # a lease outlives its invocation by this much, and no more
 
 
-@dataclass(frozen=True)
-class Upload:
-    """The submitter's declaration from FileUploadReceived."""
-
-    file_id: str
-    box_id: str
-    object_id: str
-    bucket: str
-    decrypted_size: int
-    encrypted_size: int
-    part_size: int
-    submitter_public_key: str
-    decrypted_sha256: str
+class Upload(UploadDeclaration):
+    """The submitter's declaration from FileUploadReceived (its fields are typed once, in
+    shared/events.py)."""
 
     @classmethod
     def from_event(cls, event: FileUploadReceived) -> Upload:
-        return cls(**{name: getattr(event, name) for name in cls.__dataclass_fields__})
+        return cls.model_validate(event.model_dump())
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return self.model_dump()
 
 
 @dataclass(frozen=True)

@@ -79,12 +79,10 @@ class DynamoInterrogationRepository:
         record = record_from(
             item,
             InterrogationRecord,
-            version=0,  # a VersionAttribute takes no None: set by save_versioned instead
             upload=item.upload.as_dict() if item.upload else None,
             parts=pack_parts(item.parts) or None,
             updated=datetime.now(UTC),
         )
-        del record.attribute_values["version"]
         if not save_versioned(record, item.version):
             raise StaleRecord(item.object_key)
         item.version = record.version

@@ -79,11 +79,17 @@ def entity_from(record: Any, entity_cls: type[T], **overrides: Any) -> T:
 
 
 def record_from(entity: Any, record_cls: type[T], **overrides: Any) -> T:
-    """The record with every attribute the entity has a field of the same name for."""
+    """The record with every attribute the entity has a field of the same name for.
+
+    A field that is None leaves the attribute unset (pynamodb's null), which is also what a
+    ``VersionAttribute`` needs for an item not stored yet (``save_versioned`` sets it).
+    """
     attributes = record_cls.get_attributes()  # type: ignore[attr-defined]
     values = {
         item.name: getattr(entity, item.name)
         for item in dataclasses.fields(entity)
-        if item.name in attributes and item.name not in overrides
+        if item.name in attributes
+        and item.name not in overrides
+        and getattr(entity, item.name) is not None
     }
     return record_cls(**values, **overrides)
