@@ -18,11 +18,12 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from functions.dcs.errors import ContentUnavailable, EventsDown, KeyStoreDown, NoSuchObject
 from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject, DrsRepository, Reader
 from functions.dcs.ranges import ByteRange, check_size, parse_range, split
+from shared.clock import utcnow
 from shared.events import (
     EventSchema,
     FileDownloadServed,
@@ -103,7 +104,7 @@ class DownloadController:
         self.publisher = publisher
         self.keys = keys
         self.policy = policy
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utcnow
 
     # ------------------------------------------------------------ HTTP side
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 from functions.ifrs.errors import RegistrationError
 from functions.ifrs.model import COPYING, LEASE_S, REGISTERED, FileRepository, Registration
 from shared import lease
+from shared.clock import utcnow
 from shared.events import FileInternallyRegistered, FileInterrogationSuccess
 from shared.lease import Lease, LeaseLost
 from shared.ports import EventPublisher, ObjectStorage
@@ -28,27 +30,16 @@ from shared.ports import EventPublisher, ObjectStorage
 log = logging.getLogger("fs.ifrs")
 
 
+@dataclass(kw_only=True)
 class Registry:
-    def __init__(
-        self,
-        *,
-        storage: ObjectStorage,
-        publisher: EventPublisher,
-        repository: FileRepository,
-        staging_bucket: str,
-        permanent_bucket: str,
-        lease_s: float = LEASE_S,
-        clock: Callable[[], datetime] | None = None,
-        after_copy: Callable[[Registration], None] | None = None,
-    ) -> None:
-        self.storage = storage
-        self.publisher = publisher
-        self.repository = repository
-        self.staging_bucket = staging_bucket
-        self.permanent_bucket = permanent_bucket
-        self.lease_s = lease_s
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.after_copy = after_copy  # tests: interrupt between copy and publish
+    storage: ObjectStorage
+    publisher: EventPublisher
+    repository: FileRepository
+    staging_bucket: str
+    permanent_bucket: str
+    lease_s: float = LEASE_S
+    clock: Callable[[], datetime] = utcnow
+    after_copy: Callable[[Registration], None] | None = None  # tests: interrupt after copy
 
     def register(self, event: FileInterrogationSuccess) -> None:
         """Register the interrogated file (idempotent; duplicates and redeliveries welcome)."""

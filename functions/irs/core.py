@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 from functions.irs.errors import Rejected, StagingIncomplete
 from functions.irs.model import (
@@ -35,6 +36,7 @@ from functions.irs.outcome import failure_payload
 from functions.irs.stream import stream
 from functions.irs.wire import continuation_body
 from shared import lease
+from shared.clock import utcnow
 from shared.events import FileInterrogationFailure, FileInterrogationSuccess
 from shared.lease import Lease, LeaseLost, StaleRecord
 from shared.ports import EventPublisher, KeyStore, MessageSender, ObjectNotFound, ObjectStorage
@@ -42,27 +44,16 @@ from shared.ports import EventPublisher, KeyStore, MessageSender, ObjectNotFound
 log = logging.getLogger("fs.irs")
 
 
+@dataclass(kw_only=True)
 class Interrogator:
-    def __init__(
-        self,
-        *,
-        storage: ObjectStorage,
-        keys: KeyStore,
-        publisher: EventPublisher,
-        repository: InterrogationRepository,
-        continuations: MessageSender,
-        settings: Settings,
-        clock: Callable[[], datetime] | None = None,
-        after_part: Callable[[int], None] | None = None,
-    ) -> None:
-        self.storage = storage
-        self.keys = keys
-        self.publisher = publisher
-        self.repository = repository
-        self.continuations = continuations
-        self.settings = settings
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.after_part = after_part  # tests: observe or interrupt after each staged part
+    storage: ObjectStorage
+    keys: KeyStore
+    publisher: EventPublisher
+    repository: InterrogationRepository
+    continuations: MessageSender
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
+    after_part: Callable[[int], None] | None = None  # tests: observe or interrupt each part
 
     # ------------------------------------------------------------ entry points
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from functions.ucs import errors
 from functions.ucs.errors import StaleState
@@ -22,10 +22,7 @@ from functions.ucs.model import (
     Box,
     UcsRepository,
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from shared.clock import utcnow
 
 
 def is_uuid(value: str) -> bool:

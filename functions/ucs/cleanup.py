@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from functions.ucs.boxes import is_uuid, utcnow
+from functions.ucs.boxes import is_uuid
 from functions.ucs.core import UploadController
 from functions.ucs.errors import StaleState
 from functions.ucs.model import CANCELLED, INIT, UcsRepository
+from shared.clock import utcnow
 from shared.ports import ObjectStorage
 
 log = logging.getLogger("fs.ucs")

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from functions.ucs import errors
-from functions.ucs.boxes import find_box, is_uuid, utcnow
+from functions.ucs.boxes import find_box, is_uuid
 from functions.ucs.completion import complete_checked
 from functions.ucs.errors import StaleState
 from functions.ucs.model import (
@@ -41,6 +41,7 @@ from functions.ucs.model import (
     UcsRepository,
     Upload,
 )
+from shared.clock import utcnow
 from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
 from shared.errors import ServiceError
 from shared.events import FileUploadDeleted, FileUploadReceived

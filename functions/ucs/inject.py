@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from functions.ucs.auth import Authorizer
-from functions.ucs.boxes import BoxAdmin, utcnow
+from functions.ucs.boxes import BoxAdmin
 from functions.ucs.cleanup import AbandonedUploadCleaner
 from functions.ucs.config import UcsConfig
 from functions.ucs.core import UploadController
@@ -15,6 +15,7 @@ from functions.ucs.store import BoxRecord, DynamoUcsRepository, UploadAliasRecor
 from shared.adapters.dynamo import bind
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
+from shared.clock import utcnow
 from shared.config import load_config
 from shared.logs import configure_logging
 from shared.tokens import TokenVerifier

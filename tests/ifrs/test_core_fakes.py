@@ -16,6 +16,7 @@ from functions.ifrs.core import Registry
 from functions.ifrs.errors import NotYetRegistered, RegistrationError
 from functions.ifrs.model import COPYING, REGISTERED
 from functions.ifrs.staging import Stager
+from shared.clock import utcnow
 from shared.events import FileInterrogationSuccess, NonStagedFileRequested
 from tests.fakes import InMemoryStorage, RecordingPublisher
 from tests.fakes.ifrs import InMemoryFileRepository
@@ -46,7 +47,7 @@ class Archive:
             repository=self.files,
             staging_bucket="staging",
             permanent_bucket="permanent",
-            clock=(lambda: clock) if clock is not None else None,
+            clock=(lambda: clock) if clock is not None else utcnow,
             **kwargs,
         )
 

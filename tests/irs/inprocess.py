@@ -21,6 +21,7 @@ from functions.irs.model import Interrogation, Settings, Upload
 from functions.irs.store import DynamoInterrogationRepository
 from functions.irs.wire import Continuation, parse
 from shared.adapters.s3 import S3Storage
+from shared.clock import utcnow
 from shared.crypt import c4gh
 from shared.events import FileUploadReceived
 from shared.ports import FileSecrets
@@ -96,7 +97,7 @@ class Harness:
                 staging_bucket=self.staging,
                 max_parts_per_invocation=max_parts,
             ),
-            clock=clock,
+            clock=clock or utcnow,
             after_part=after_part,
         )
 

@@ -15,6 +15,7 @@ from functions.irs.core import Interrogator
 from functions.irs.errors import CHECKSUM_MISMATCH, damaged, size_mismatch
 from functions.irs.model import FAILED, RUNNING, SUCCEEDED, WAITING, Settings, Upload
 from functions.irs.wire import Continuation, parse
+from shared.clock import utcnow
 from shared.crypt import c4gh
 from shared.crypt.keys import generate_keypair
 from shared.events import FileUploadReceived
@@ -46,7 +47,7 @@ class Room:
             repository=self.repository,
             continuations=self.queue,
             settings=self.settings,
-            clock=(lambda: clock) if clock is not None else None,
+            clock=(lambda: clock) if clock is not None else utcnow,
         )
 
     def upload(
