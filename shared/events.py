@@ -167,7 +167,7 @@ def parse_message(body: str) -> Envelope:
 
 def deliver(
     records: Iterable[Any],
-    handlers: Mapping[type[EventSchema] | str, Callable[[Any], object]],
+    handlers: Mapping[type[EventSchema], Callable[[Any], object]],
 ) -> None:
     """Hand each SQS record's event to the handler for its type (keyed by event class).
 
@@ -182,7 +182,7 @@ def deliver(
         except (BadEvent, ValueError):
             log.warning("message is not one of our events; dropped")
             continue
-        handler = handlers.get(type(event), handlers.get(message.type))
+        handler = handlers.get(type(event))
         if handler is None:
             log.info("event needs nothing here", extra={"event_type": message.type})
             continue
