@@ -47,11 +47,6 @@ class FileUploadReceived(UploadDeclaration):
     encrypted_parts_sha256: list[str]
 
 
-class FileUploadDeleted(EventSchema):
-    file_id: str
-    box_id: str
-
-
 class FileInterrogationSuccess(EventSchema):
     file_id: str
     box_id: str
@@ -98,11 +93,36 @@ class FileDownloadServed(EventSchema):
 
 
 class FileDeletionRequested(EventSchema):
+    """Remove every trace of the file, wherever it lives (docs/deletion.md).
+
+    Published by UCS, the one service that knows every file id: for an operator's purge
+    (``fs-admin delete-file``) and for a submitter's deletion or replacement of an upload
+    that was already closed (it may be interrogated, registered and served meanwhile).
+    Every holder removes its part idempotently, keeps a tombstone so that nothing of the
+    file is ever taken in again, and answers FileDeletionConfirmed.
+    """
+
     file_id: str
+    requested_by: str  # "operator", or the submitter's user id
+    reason: str = ""
+
+
+class FileDeletionConfirmed(EventSchema):
+    """One holder (``service``) has removed its part of the file; sent again for every
+    redelivered request. ``removed`` says what it held, in words (empty: nothing)."""
+
+    file_id: str
+    service: str
+    requested_by: str
+    removed: list[str] = []
 
 
 class FileDeleted(EventSchema):
+    """Every holder confirmed: nothing of the file is left anywhere (published by UCS)."""
+
     file_id: str
+    requested_by: str
+    confirmed_by: list[str]
 
 
 # the event catalogue: every event type there is, by name (its topic's name too)
@@ -110,7 +130,6 @@ SCHEMAS: dict[str, type[EventSchema]] = {
     cls.__name__: cls
     for cls in (
         FileUploadReceived,
-        FileUploadDeleted,
         FileInterrogationSuccess,
         FileInterrogationFailure,
         FileInternallyRegistered,
@@ -118,6 +137,7 @@ SCHEMAS: dict[str, type[EventSchema]] = {
         FileStagedForDownload,
         FileDownloadServed,
         FileDeletionRequested,
+        FileDeletionConfirmed,
         FileDeleted,
     )
 }

@@ -51,7 +51,10 @@ class ObjectStorage(Protocol):
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
     ) -> str: ...
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None: ...
-    def list_multipart_uploads(self, bucket: str) -> list[OpenMultipart]: ...
+    def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[OpenMultipart]:
+        """The multipart uploads open in the bucket (those whose key starts with ``prefix``)."""
+        ...
+
     def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
     def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes: ...
     def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
@@ -127,8 +130,15 @@ class SecretNotFound(Exception):
 class KeyStore(Protocol):
     """The archive's key store as the services call it (EKSS's HTTP API on AWS)."""
 
-    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets:
-        """Open the header at the start of ``file_part``, keep a new secret; both back."""
+    def create_secret(
+        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
+    ) -> FileSecrets:
+        """Open the header at the start of ``file_part``, keep a new secret; both back.
+
+        With ``file_id`` the file has one secret however often this is called (the same id
+        and new secret each time: a retried interrogation reuses it), and a deleted file is
+        refused (KeyStoreRejected ``fileDeleted``). Without, a new secret every call.
+        """
         ...
 
     def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:

@@ -46,6 +46,9 @@ class Function:
 class Bucket:
     key: str  # logical name: inbox, staging, permanent, outbox
     description: str
+    # a lifecycle rule aborts multipart uploads left open this long (a killed invocation's,
+    # an abandoned client's): longer than any legitimate upload or copy into the bucket
+    abort_incomplete_after_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -107,21 +110,25 @@ DECLARATION = Declaration(
         Function("dcs", True, 256, 30, "download controller"),
     ),
     buckets=(
-        Bucket("inbox", "encrypted uploads as the submitters sent them"),
+        # above UCS's abandoned-upload clean-up (7 days), which cancels them first
+        Bucket("inbox", "encrypted uploads as the submitters sent them", 14),
         Bucket("staging", "re-encrypted, header-less objects awaiting registration"),
         Bucket("permanent", "registered files"),
         Bucket("outbox", "files staged for download"),
     ),
     topics=EVENT_TYPES,
+    # every publisher of FileDeletionConfirmed holds something of a file: UCS waits for all
+    # of them (deletion_holders()) before it publishes FileDeleted
     publishers={
-        "ucs": ("FileUploadReceived", "FileUploadDeleted"),
-        "irs": ("FileInterrogationSuccess", "FileInterrogationFailure"),
-        "ifrs": ("FileInternallyRegistered", "FileStagedForDownload", "FileDeleted"),
-        "dcs": ("NonStagedFileRequested", "FileDownloadServed", "FileDeletionRequested"),
+        "ucs": ("FileUploadReceived", "FileDeletionRequested", "FileDeleted"),
+        "irs": ("FileInterrogationSuccess", "FileInterrogationFailure", "FileDeletionConfirmed"),
+        "ifrs": ("FileInternallyRegistered", "FileStagedForDownload", "FileDeletionConfirmed"),
+        "dcs": ("NonStagedFileRequested", "FileDownloadServed", "FileDeletionConfirmed"),
+        "ekss": ("FileDeletionConfirmed",),
     },
     bucket_access={
         "ucs": {"inbox": ("presign-write", "multipart", "read-meta", "delete")},
-        "irs": {"inbox": ("read",), "staging": ("write", "multipart")},
+        "irs": {"inbox": ("read",), "staging": ("write", "multipart", "read-meta", "delete")},
         "ifrs": {
             "staging": ("read", "delete"),
             "permanent": ("read", "write", "multipart", "delete"),
@@ -135,7 +142,7 @@ DECLARATION = Declaration(
             "irs-inbox",
             consumer="irs",
             handler="on_inbox_object",
-            topics=("FileUploadReceived",),
+            topics=("FileUploadReceived", "FileDeletionRequested"),
             s3=S3Source("inbox"),
             visibility_timeout_s=960,  # above IRS's 900 s timeout and its lease
             senders=("irs",),  # continuations of files too large for one invocation
@@ -148,20 +155,27 @@ DECLARATION = Declaration(
                 "FileInterrogationSuccess",
                 "FileInterrogationFailure",
                 "FileInternallyRegistered",
+                "FileDeletionConfirmed",
             ),
         ),
         Queue(
             "ifrs-events",
             consumer="ifrs",
             handler="on_event",
-            topics=("FileInterrogationSuccess", "NonStagedFileRequested"),
+            topics=("FileInterrogationSuccess", "NonStagedFileRequested", "FileDeletionRequested"),
             visibility_timeout_s=960,
         ),
         Queue(
             "dcs-events",
             consumer="dcs",
             handler="on_event",
-            topics=("FileInternallyRegistered", "FileStagedForDownload"),
+            topics=("FileInternallyRegistered", "FileStagedForDownload", "FileDeletionRequested"),
+        ),
+        Queue(
+            "ekss-events",
+            consumer="ekss",
+            handler="on_event",
+            topics=("FileDeletionRequested",),
         ),
     ),
     tables=(
@@ -200,6 +214,12 @@ def dlq_name(key: str, pfx: str | None = None) -> str:
 
 def table_name(key: str, pfx: str | None = None) -> str:
     return f"{pfx or prefix()}-{key}"
+
+
+def deletion_holders(decl: Declaration | None = None) -> tuple[str, ...]:
+    """The functions that hold something of a file and confirm its deletion (sorted)."""
+    publishers = (decl or DECLARATION).publishers
+    return tuple(sorted(f for f, events in publishers.items() if "FileDeletionConfirmed" in events))
 
 
 def queue_for(function: str, handler: str) -> str:

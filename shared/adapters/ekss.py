@@ -37,11 +37,15 @@ class EkssClient:
             timeout=timeout_s,
         )
 
-    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets:
+    def create_secret(
+        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
+    ) -> FileSecrets:
         body = {
             "public_key": submitter_public_key,
             "file_part": base64.b64encode(file_part).decode("ascii"),
         }
+        if file_id is not None:
+            body["file_id"] = file_id
         response = self._request("POST", "/secrets", json=body)
         if response.status_code != 200:
             raise _error(response)

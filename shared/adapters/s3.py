@@ -91,9 +91,11 @@ class S3Storage:
             if not _not_found(error):
                 raise
 
-    def list_multipart_uploads(self, bucket: str) -> list[OpenMultipart]:
+    def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[OpenMultipart]:
         found: list[OpenMultipart] = []
         kwargs: dict[str, Any] = {"Bucket": bucket}
+        if prefix:
+            kwargs["Prefix"] = prefix
         while True:
             page = self._s3.list_multipart_uploads(**kwargs)
             for upload in page.get("Uploads", []):

@@ -111,11 +111,11 @@ class InMemoryStorage:
         if upload is not None and upload.key == key:
             del self.uploads[(bucket, upload_id)]
 
-    def list_multipart_uploads(self, bucket: str) -> list[OpenMultipart]:
+    def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[OpenMultipart]:
         return [
             OpenMultipart(upload.key, upload_id, upload.initiated)
             for (b, upload_id), upload in self.uploads.items()
-            if b == bucket
+            if b == bucket and upload.key.startswith(prefix)
         ]
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
@@ -190,24 +190,44 @@ class InMemorySecretStore:
 
 
 class InMemoryKeyStore:
-    """KeyStore: EKSS's behaviour with the archive's private key in memory."""
+    """KeyStore: EKSS's behaviour with the archive's private key in memory.
+
+    As EKSS: with a file id, one secret per file (the same id and secret on every call,
+    also after ``delete_secret``'s removal the id stays the file's); ``forget_file`` is
+    EKSS's part of a deletion (the secret goes, and the file is refused from then on).
+    """
 
     def __init__(self, archive_private_key: bytes) -> None:
         self._private = archive_private_key
         self.secrets: dict[str, bytes] = {}
+        self.deleted_files: set[str] = set()  # EKSS's tombstones
+        self._file_secret_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
 
-    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets:
+    def create_secret(
+        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
+    ) -> FileSecrets:
         try:
             keys, offset = c4gh.parse_header(file_part, self._private)
         except c4gh.HeaderError as error:
             raise KeyStoreRejected("invalidHeader", str(error), {}) from error
         if len(keys) != 1:
             raise KeyStoreRejected("invalidHeader", "one data key expected", {})
-        secret_id = f"secret-{next(self._ids)}"
-        new_secret = c4gh.new_session_key()
-        self.secrets[secret_id] = new_secret
-        return FileSecrets(keys[0], new_secret, secret_id, offset)
+        if file_id is None:
+            secret_id = f"secret-{next(self._ids)}"
+        elif file_id in self.deleted_files:
+            raise KeyStoreRejected(
+                "fileDeleted",
+                "The file was deleted from the archive; no secret is created for it again.",
+                {"file_id": file_id},
+            )
+        else:
+            if file_id not in self._file_secret_ids:
+                self._file_secret_ids[file_id] = f"secret-{next(self._ids)}"
+            secret_id = self._file_secret_ids[file_id]
+        if secret_id not in self.secrets:
+            self.secrets[secret_id] = c4gh.new_session_key()
+        return FileSecrets(keys[0], self.secrets[secret_id], secret_id, offset)
 
     def new_secret(self, secret_id: str) -> bytes:
         if secret_id not in self.secrets:
@@ -219,3 +239,9 @@ class InMemoryKeyStore:
 
     def delete_secret(self, secret_id: str) -> None:
         self.secrets.pop(secret_id, None)
+
+    def forget_file(self, file_id: str) -> bool:
+        """EKSS's FileDeletionRequested: True if the file had a secret (now gone)."""
+        self.deleted_files.add(file_id)
+        secret_id = self._file_secret_ids.get(file_id)
+        return secret_id is not None and self.secrets.pop(secret_id, None) is not None

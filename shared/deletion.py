@@ -1,0 +1,44 @@
+"""How a holder of a file confirms its deletion: one log line and one event, both saying
+who asked and what was removed (the audit trail of a purge; docs/deletion.md).
+
+Every service that holds something of a file (shared.resources.deletion_holders) consumes
+FileDeletionRequested, removes its part idempotently, keeps a tombstone of the file id so
+that nothing of the file is ever taken in again, and then calls ``confirm``. A redelivered
+request is confirmed again, with what the repeat removed (usually nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from shared.events import FileDeletionConfirmed, FileDeletionRequested
+from shared.ports import EventPublisher
+
+log = logging.getLogger("fs.deletion")
+
+
+def confirm(
+    publisher: EventPublisher,
+    service: str,
+    request: FileDeletionRequested,
+    removed: Iterable[str],
+) -> FileDeletionConfirmed:
+    """Log and publish that ``service`` removed its part of ``request``'s file."""
+    event = FileDeletionConfirmed(
+        file_id=request.file_id,
+        service=service,
+        requested_by=request.requested_by,
+        removed=list(removed),
+    )
+    log.info(
+        "file's part removed" if event.removed else "nothing of the file held here",
+        extra={
+            "file_id": event.file_id,
+            "service": service,
+            "requested_by": event.requested_by,
+            "removed": ", ".join(event.removed) or "nothing",
+        },
+    )
+    publisher.publish(event)
+    return event
