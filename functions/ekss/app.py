@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from functions.ekss import wire
 from functions.ekss.errors import NotAuthorized
 from functions.ekss.inject import inject
+from shared.events import FileDeletionRequested, deliver
 from shared.http import ServiceApp, empty_response, json_response
+from shared.resources import queue_for
 from shared.tokens import matches_hash
 
 service = ServiceApp("ekss")
@@ -21,10 +25,12 @@ def _authorize() -> None:
 
 @service.route("/secrets", methods=["POST"])
 def create_secret():
-    """Open an upload's header, store a new secret; both secrets go back, base64."""
+    """Open an upload's header, store the (file's one) secret; both secrets go back, base64."""
     _authorize()
     request = service.body(wire.SecretRequest)
-    created = inject().keeper.create_secret(request.public_key, wire.file_part(request.file_part))
+    created = inject().keeper.create_secret(
+        request.public_key, wire.file_part(request.file_part), request.file_id_text()
+    )
     return json_response(wire.created_json(created), headers=_NO_STORE)
 
 
@@ -43,3 +49,9 @@ def delete_secret(secret_id: str):
     _authorize()
     inject().keeper.delete(wire.secret_id(secret_id))
     return empty_response(204)
+
+
+@app.on_sqs_message(queue=queue_for("ekss", "on_event"), batch_size=1)
+def on_event(event: Any) -> None:
+    """FileDeletionRequested: the file's secret goes, a tombstone stays; then confirmed."""
+    deliver(event, {FileDeletionRequested: inject().deletion.on_requested})

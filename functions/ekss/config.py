@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from functions.ekss.model import DEFAULT_SECRETS_PATH
+from shared.settings import ResourceSettings
 
 
-class EkssConfig(BaseModel):
+class EkssConfig(ResourceSettings):
     vault_url: str = Field(min_length=1)
     vault_token: SecretStr
     vault_mount: str = "secret"
@@ -18,4 +19,9 @@ class EkssConfig(BaseModel):
     # a mounted key file instead of the store (e.g. a secrets volume); the store is the default
     archive_private_key_file: str | None = None
     secrets_path: str = DEFAULT_SECRETS_PATH
-    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _resources(self) -> EkssConfig:
+        # a file's deletion is confirmed on this topic (shared/resources.py: publishers)
+        self.require_resources("EKSS", topics=["FileDeletionConfirmed"])
+        return self

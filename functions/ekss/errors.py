@@ -61,6 +61,13 @@ class InvalidPublicKey(Unprocessable):
         super().__init__(f"The public key in the path is not a Crypt4GH public key: {problem}.")
 
 
+class InvalidFileId(Unprocessable):
+    exception_id = "invalidFileId"
+
+    def __init__(self) -> None:
+        super().__init__("The file id is not a UUID.")
+
+
 class InvalidSecretId(Unprocessable):
     exception_id = "invalidSecretId"
 
@@ -73,6 +80,19 @@ class UnknownSecret(NotFound):
 
     def __init__(self) -> None:
         super().__init__("There is no secret with this id.")
+
+
+class FileDeleted(ServiceError):
+    """The file was deleted (its secret's place holds a tombstone): never a secret again."""
+
+    status = 410
+    exception_id = "fileDeleted"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(
+            "The file was deleted from the archive; no secret is created for it again.",
+            data={"file_id": file_id},
+        )
 
 
 # ---------------------------------------------------------------- the upload's header
@@ -158,6 +178,16 @@ class SecretIdCollision(ServiceError):
 
     def __init__(self) -> None:
         super().__init__("No free secret id was found; try again.")
+
+
+class SecretContended(Unavailable):
+    """The file's secret kept changing under the request (creates and deletions of the same
+    file at once): bounded retries ran out; the caller's retry settles it."""
+
+    exception_id = "secretContended"
+
+    def __init__(self) -> None:
+        super().__init__("The file's secret changed during the request; try again.")
 
 
 class ArchiveKeyUnavailable(ServiceError):

@@ -1,4 +1,4 @@
-"""The one wiring of EKSS: config, logging, Vault and the core, built once per process."""
+"""The one wiring of EKSS: config, logging, Vault, the publisher and the core, built once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from functools import cache
 from functions.ekss.archive_keys import FileArchiveKey, StoredArchiveKey
 from functions.ekss.config import EkssConfig
 from functions.ekss.core import SecretKeeper
+from functions.ekss.deletion import FileDeletion
 from functions.ekss.model import ArchiveKeySource
+from shared.adapters.sns import SnsPublisher
 from shared.adapters.vault import VaultSecretStore
 from shared.config import load_config
 from shared.logs import configure_logging
@@ -18,11 +20,12 @@ from shared.logs import configure_logging
 class Wiring:
     cfg: EkssConfig
     keeper: SecretKeeper
+    deletion: FileDeletion
 
 
 @cache
 def inject() -> Wiring:
-    """Config and core, built at the first request."""
+    """Config and core, built at the first request or event."""
     cfg = load_config(EkssConfig, "EKSS")
     configure_logging("ekss", cfg.log_level)
     store = VaultSecretStore(
@@ -36,4 +39,5 @@ def inject() -> Wiring:
         archive_key = FileArchiveKey(cfg.archive_private_key_file)
     else:
         archive_key = StoredArchiveKey(store, cfg.archive_keys_path, cfg.storage_alias)
-    return Wiring(cfg, SecretKeeper(store, archive_key, secrets_path=cfg.secrets_path))
+    keeper = SecretKeeper(store, archive_key, secrets_path=cfg.secrets_path)
+    return Wiring(cfg, keeper, FileDeletion(keeper, SnsPublisher(cfg.topics)))

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 SECRET_SIZE = 32
 MAX_FILE_PART = 1024 * 1024  # far more than any header; keeps requests small
 DEFAULT_SECRETS_PATH = "fs/ekss/secrets"
+
+# A file's one secret lives under uuid5(FILE_SECRET_NAMESPACE, file id): a fixed UUID of
+# this project's, never to change (a change would lose every file's secret to its file).
+# That anyone can compute a file's secret id is harmless: secret ids travel in events
+# (FileInterrogationSuccess) and lie in tables anyway, and an id is no capability; every
+# route needs the service token, and the secret leaves EKSS only inside an envelope.
+FILE_SECRET_NAMESPACE = uuid.UUID("8f76992a-e055-4bec-8157-43110a2f9e59")
+
+# the one field of a deleted file's tombstone (an ISO time): no key material at all
+TOMBSTONE_FIELD = "deleted"
+
+
+def file_secret_id(file_id: uuid.UUID) -> str:
+    """The id of the file's one secret: the same for every call, so a retry finds it."""
+    return str(uuid.uuid5(FILE_SECRET_NAMESPACE, str(file_id)))
+
+
+def tombstone(now: datetime | None = None) -> dict[str, str]:
+    """What takes a deleted file's secret's place, so that none is ever created again."""
+    return {TOMBSTONE_FIELD: (now or datetime.now(UTC)).isoformat()}
+
+
+def is_tombstone(data: dict[str, str]) -> bool:
+    return TOMBSTONE_FIELD in data and "secret" not in data
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -25,6 +26,11 @@ def _key(value: Any) -> bytes:
 class SecretRequest(BaseModel):
     public_key: Annotated[bytes, BeforeValidator(_key)]
     file_part: str
+    # the file's id: its one secret, however often asked (absent: a new secret every call)
+    file_id: uuid.UUID | None = None
+
+    def file_id_text(self) -> str | None:
+        return None if self.file_id is None else str(self.file_id)
 
 
 def file_part(text: str) -> bytes:

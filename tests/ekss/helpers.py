@@ -58,3 +58,23 @@ def key_packet(session_key: bytes) -> bytes:
 
 def edit_list_packet(lengths: list[int]) -> bytes:
     return c4gh_header.make_packet_data_edit_list(lengths)
+
+
+def all_versions(vault: hvac.Client, path: str) -> dict[int, dict | None]:
+    """Every version Vault keeps at the path, with its data (None: deleted or destroyed)."""
+    kv = vault.secrets.kv.v2
+    try:
+        metadata = kv.read_secret_metadata(path=path, mount_point="secret")
+    except InvalidPath:
+        return {}
+    versions: dict[int, dict | None] = {}
+    for version in sorted(int(v) for v in metadata["data"]["versions"]):
+        try:
+            response = kv.read_secret_version(
+                path=path, version=version, mount_point="secret", raise_on_deleted_version=False
+            )
+        except InvalidPath:
+            versions[version] = None
+            continue
+        versions[version] = response["data"]["data"]
+    return versions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
 import os
 import socket
@@ -18,9 +19,11 @@ from crypt4gh.keys import c4gh as c4gh_keyfile
 
 from functions.ekss import inject as ekss_inject
 from functions.ekss.archive_keys import FileArchiveKey, StoredArchiveKey
+from functions.ekss.config import EkssConfig
 from functions.ekss.core import SecretKeeper
 from functions.ekss.errors import ArchiveKeyUnavailable, SecretStoreDown
 from shared.adapters.vault import VaultSecretStore
+from shared.config import ConfigError, load_config
 from shared.crypt import c4gh
 from shared.crypt.keys import encode_key, generate_keypair, public_from_private
 from shared.errors import ServiceError
@@ -28,6 +31,7 @@ from shared.logs import JsonFormatter
 from shared.ports import SecretStoreUnavailable
 from shared.tokens import hash_secret
 from tests.ekss.helpers import encrypt_upload, read_secret
+from tests.support import stack_topic_arn
 
 PLAIN = os.urandom(70_000)
 ARCHIVE_KEYS = "fs/ekss/archive-keys"
@@ -291,6 +295,9 @@ def wired(
         "EKSS_VAULT_URL": endpoints["vault_addr"],
         "EKSS_VAULT_TOKEN": endpoints["vault_token"],
         "EKSS_SERVICE_TOKEN_SHA256": hash_secret("x"),
+        "EKSS_TOPICS": json.dumps(
+            {"FileDeletionConfirmed": stack_topic_arn(endpoints, "FileDeletionConfirmed")}
+        ),
         "EKSS_SECRETS_PATH": secrets_path,
         "EKSS_LOG_LEVEL": "DEBUG",
     }.items():
@@ -337,3 +344,16 @@ def test_wired_core_reads_the_stack_vault(
     vault = hvac.Client(url=endpoints["vault_addr"], token=endpoints["vault_token"])
     stored = read_secret(vault, created.secret_id, path=secrets_path)
     assert stored == {"secret": base64.b64encode(created.new_secret).decode()}
+
+
+def test_the_confirmation_topic_is_required() -> None:
+    environ = {
+        "EKSS_VAULT_URL": "http://vault",
+        "EKSS_VAULT_TOKEN": "t",
+        "EKSS_SERVICE_TOKEN_SHA256": hash_secret("x"),
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_config(EkssConfig, "EKSS", environ)
+    assert "topics.FileDeletionConfirmed" in str(caught.value)
+    environ["EKSS_TOPICS"] = json.dumps({"FileDeletionConfirmed": "arn:aws:sns:x:1:t"})
+    assert load_config(EkssConfig, "EKSS", environ).topics
