@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from shared.crypt.keys import KeyFormatError, decode_key, encode_key
 
 app = typer.Typer(
     name="fs-admin",
-    help="Operator commands: upload boxes, work packages, file status.",
+    help="Operator commands: upload boxes, work packages, file status and deletion.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -87,12 +88,14 @@ def _target() -> Target:
     return Target(values["wps_api_url"], values["ucs_api_url"], token)
 
 
-def _call(client: httpx.Client, method: str, url: str, expect: int, **kwargs: Any) -> Any:
+def _call(
+    client: httpx.Client, method: str, url: str, expect: int | tuple[int, ...], **kwargs: Any
+) -> Any:
     try:
         response = client.request(method, url, **kwargs)
     except httpx.HTTPError as error:
         raise AdminError(f"cannot reach {url.split('?')[0]}: {type(error).__name__}", 4) from error
-    if response.status_code != expect:
+    if response.status_code not in (expect if isinstance(expect, tuple) else (expect,)):
         try:
             body = response.json()
             detail = f"{body.get('description')} ({body.get('exception_id')})"
@@ -213,6 +216,65 @@ def list_box(
         )
 
 
+def _removed(deletion: dict[str, Any]) -> str:
+    """What each holder said it removed, in one line."""
+    return "; ".join(
+        f"{service} removed {', '.join(removed) or 'nothing'}"
+        for service, removed in deletion["confirmed"].items()
+    )
+
+
+def _deletion_word(deletion: dict[str, Any]) -> str:
+    if deletion["status"] == "deleted":
+        return "deleted"
+    return f"deleting (waiting for {', '.join(deletion['awaited'])})"
+
+
+@app.command("delete-file")
+def delete_file(
+    file_id: str,
+    reason: Annotated[str | None, typer.Option(help="Why the file is deleted (kept).")] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(min=0, help="Wait up to this many seconds until every holder confirmed."),
+    ] = None,
+) -> None:
+    """Delete a file everywhere (uploads, interrogation, registry, downloads, its secret).
+
+    Asking again is safe: it repeats the request until every service has confirmed.
+    """
+    target = _target()
+    url = f"{target.ucs_url}/uploads/{file_id}"
+    body = {} if reason is None else {"reason": reason}
+    with target.client() as client:
+        answer = _call(client, "DELETE", url, (200, 202), json=body)
+        deletion = answer["deletion"]
+        if deletion["status"] == "deleted":
+            already = "" if answer["requested_now"] else "already "
+            typer.echo(f"{file_id} {already}deleted: {_removed(deletion)}")
+            return
+        asked = (
+            "requested"
+            if answer["requested_now"]
+            else f"was already requested ({deletion['requested']} by {deletion['requested_by']})"
+            "; asked again"
+        )
+        typer.echo(f"deletion of {file_id} {asked}; waiting for {', '.join(deletion['awaited'])}")
+        if wait is None:
+            return
+        deadline = time.monotonic() + wait
+        while deletion["status"] != "deleted":
+            if time.monotonic() >= deadline:
+                raise AdminError(
+                    f"{file_id} is not deleted after {wait:g} s; still waiting for "
+                    f"{', '.join(deletion['awaited'])} (run delete-file again to ask again)",
+                    3,
+                )
+            time.sleep(max(0.0, min(1.0, deadline - time.monotonic())))
+            deletion = _call(client, "GET", url, 200)["deletion"]
+        typer.echo(f"{file_id} deleted: {_removed(deletion)}")
+
+
 @app.command("file-status")
 def file_status(file_id: str) -> None:
     """Print a file's state (one word first), then its details."""
@@ -220,7 +282,18 @@ def file_status(file_id: str) -> None:
     upload = _call(target.client(), "GET", f"{target.ucs_url}/uploads/{file_id}", 200)
     state = STATE_WORDS.get(upload["state"], upload["state"])
     reason = f": {upload['state_reason']}" if upload.get("state_reason") else ""
-    typer.echo(f"{state}{reason}")
+    deletion = upload.get("deletion")
+    if deletion:
+        typer.echo(_deletion_word(deletion))
+        why = f" ({deletion['reason']})" if deletion.get("reason") else ""
+        typer.echo(f"  requested: {deletion['requested']} by {deletion['requested_by']}{why}")
+        for service, removed in deletion["confirmed"].items():
+            typer.echo(f"  {service} removed: {', '.join(removed) or 'nothing'}")
+        if deletion.get("deleted"):
+            typer.echo(f"  deleted: {deletion['deleted']}")
+        typer.echo(f"  upload: {state}{reason}")
+    else:
+        typer.echo(f"{state}{reason}")
     for name in ("alias", "box_id", "decrypted_size", "encrypted_size", "created", "updated"):
         if upload.get(name) is not None:
             typer.echo(f"  {name}: {upload[name]}")

@@ -17,6 +17,7 @@ STATE_WORDS = {
     "failed": "rejected",
     "cancelled": "cancelled",
     "registered": "registered",
+    "deleted": "deleted",
 }
 
 

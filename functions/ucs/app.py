@@ -14,6 +14,7 @@ from functions.ucs import wire
 from functions.ucs.inject import inject
 from shared.errors import TooManyRequests
 from shared.events import (
+    FileDeletionConfirmed,
     FileInternallyRegistered,
     FileInterrogationFailure,
     FileInterrogationSuccess,
@@ -63,10 +64,24 @@ def delete_box(box_id: str):
 
 @service.route("/uploads/{file_id}", methods=["GET"])
 def get_upload(file_id: str):
-    """The state of one upload, for ``fs-admin file-status``."""
+    """The state of one upload and of its purge, for ``fs-admin file-status``."""
     w = inject()
     service.require_operator(w.cfg.operator_token_sha256)
-    return wire.upload_detail_json(w.uploads.get_upload(file_id), w.cfg.storage_alias)
+    upload = w.uploads.find_upload(file_id)
+    return wire.upload_detail_json(upload, w.cfg.storage_alias, w.deletions.holders)
+
+
+@service.route("/uploads/{file_id}", methods=["DELETE"])
+def purge_upload(file_id: str):
+    """The operator's purge (``fs-admin delete-file``): 202 while holders have not all
+    confirmed, 200 once FileDeleted was published. Repeating it publishes the request
+    again until the purge is complete."""
+    w = inject()
+    service.require_operator(w.cfg.operator_token_sha256)
+    body = service.body(wire.PurgeBody)
+    upload, recorded = w.deletions.purge(file_id, body.reason)
+    answer = wire.purge_json(upload, recorded, w.deletions.holders)
+    return json_response(answer, status=200 if upload.file_deleted_published else 202)
 
 
 # ------------------------------------------------------------------ submitters: uploads
@@ -130,8 +145,8 @@ def close_upload(box_id: str, file_id: str):
 @service.route("/boxes/{box_id}/uploads/{file_id}", methods=["DELETE"])
 def delete_upload(box_id: str, file_id: str):
     w = inject()
-    w.auth.work_order(service.bearer_token(), "delete", box_id, file_id=file_id)
-    w.uploads.delete(box_id, file_id)
+    claims = w.auth.work_order(service.bearer_token(), "delete", box_id, file_id=file_id)
+    w.uploads.delete(box_id, file_id, requested_by=claims.get("user_id"))
     return empty_response()
 
 
@@ -154,13 +169,16 @@ def clean_abandoned_uploads(event: Any) -> dict[str, int | bool]:
 
 @app.on_sqs_message(queue=queue_for("ucs", "on_event"), batch_size=1)
 def on_event(event: Any) -> None:
-    """Interrogation and registration outcomes move the upload's state forward."""
-    outcomes = inject().outcomes
+    """Interrogation and registration outcomes move the upload's state forward; the
+    holders' deletion confirmations complete a purge."""
+    w = inject()
+    outcomes = w.outcomes
     deliver(
         event,
         {
             FileInterrogationSuccess: lambda e: outcomes.accepted(e.file_id),
             FileInterrogationFailure: lambda e: outcomes.rejected(e.file_id, e.reason),
             FileInternallyRegistered: lambda e: outcomes.registered(e.file_id),
+            FileDeletionConfirmed: w.deletions.confirmed,
         },
     )

@@ -3,7 +3,9 @@
 An upload still open after the configured age is cancelled (its multipart upload
 aborted), exactly as if its submitter had deleted it; a multipart upload in the inbox
 that no open upload owns (a create that died before writing its record) is aborted.
-A run stops when its time budget is spent; the next run continues.
+A run stops when its time budget is spent; the next run continues. Only open uploads are
+looked at: a purged (``deleted``) or cancelled upload is left alone, and an open upload
+purged meanwhile makes the cancel lose its conditional write.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class UcsConfig(ResourceSettings):
             "UCS",
             buckets=["inbox"],
             tables=["boxes", "uploads"],
-            topics=["FileUploadReceived", "FileUploadDeleted"],
+            topics=["FileUploadReceived", "FileDeletionRequested", "FileDeleted"],
         )
         return self
 

@@ -12,6 +12,9 @@ touches S3 is ordered so that a call that dies half-way can be repeated and conv
 * delete and clean-up: the state moves to ``cancelled`` first, then the storage is freed
   (abort the multipart upload and remove any object under the key). A repeated delete of
   a cancelled upload frees the storage again.
+* delete or replacement of a closed upload: interrogation, registration and download may
+  already be under way, so the move to ``cancelled`` records a purge request too, and
+  FileDeletionRequested goes out after the storage is freed (functions/ucs/deletion.py).
 """
 
 from __future__ import annotations
@@ -27,16 +30,19 @@ from typing import Any
 from functions.ucs import errors
 from functions.ucs.boxes import find_box, is_uuid
 from functions.ucs.completion import complete_checked
+from functions.ucs.deletion import DELETED_BY_SUBMITTER, REPLACED, SUBMITTER, announce_request
 from functions.ucs.errors import StaleState
 from functions.ucs.model import (
     ACTIVE_STATES,
     BOX_OPEN,
     CANCELLED,
+    DELETED,
     FAILED,
     INBOX,
     INIT,
     Box,
     Checksums,
+    DeletionRequest,
     NewUpload,
     UcsRepository,
     Upload,
@@ -44,7 +50,7 @@ from functions.ucs.model import (
 from shared.clock import utcnow
 from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
 from shared.errors import ServiceError
-from shared.events import FileUploadDeleted, FileUploadReceived
+from shared.events import FileUploadReceived
 from shared.multipart import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_count
 from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage, PartInfo
 
@@ -92,6 +98,16 @@ class UploadController:
             raise errors.upload_not_found()
         return upload
 
+    def find_upload(self, file_id: str) -> Upload:
+        """An upload by its id alone (the operator's routes): a clear 404 if the id is
+        malformed or unknown."""
+        if not is_uuid(file_id):
+            raise errors.malformed_file_id()
+        upload = self._repository.get_upload(file_id)
+        if upload is None:
+            raise errors.file_not_found()
+        return upload
+
     def upload_in_box(self, box_id: str, file_id: str) -> tuple[Box, Upload]:
         box = find_box(self._repository, box_id)
         upload = self.get_upload(file_id)
@@ -114,6 +130,12 @@ class UploadController:
                     raise errors.box_locked()
                 holder_id, replacing = self._alias_situation(box_id, request)
                 self._check_limits(box, request, replacing)
+                # a closed upload may be interrogated, registered, served meanwhile: purge it
+                purge = (
+                    DeletionRequest(self._clock(), created_by or SUBMITTER, REPLACED)
+                    if replacing is not None and replacing.state == INBOX
+                    else None
+                )
                 if s3_upload_id is None:
                     s3_upload_id = self._storage.create_multipart(
                         self._policy.inbox_bucket, file_id
@@ -140,12 +162,15 @@ class UploadController:
                         max_open=self._policy.max_open_uploads_per_box,
                         replacing=replacing,
                         claim_holder=holder_id,
+                        replacing_deletion=purge,
                     )
                 except StaleState:
                     continue  # look again: the refusal (or success) will be exact
                 s3_upload_id = None  # the record owns the multipart upload now
                 if replacing is not None:
                     self.free_storage(replacing, replacing.state)
+                if replacing is not None and purge is not None:
+                    announce_request(self._publisher, replacing.id, purge.requested_by, REPLACED)
                 log.info(
                     "upload created",
                     extra={"file_id": file_id, "box_id": box_id, "part_count": count},
@@ -282,8 +307,8 @@ class UploadController:
         """Why a close that may have completed the object lost; tidy up after it."""
         if refusal == BOX_WAS_LOCKED:
             return errors.box_locked()
-        if refusal == CANCELLED:
-            # deleted (or cleaned up) meanwhile: the object just completed is nobody's
+        if refusal in (CANCELLED, DELETED):
+            # deleted, purged or cleaned up meanwhile: the object just completed is nobody's
             self._storage.delete(self._policy.inbox_bucket, upload.object_id)
             return errors.upload_state(refusal, "it was deleted while it was being closed.")
         return errors.upload_state(refusal, "it was closed by another request.")
@@ -326,11 +351,21 @@ class UploadController:
 
     # ------------------------------------------------------------ delete
 
-    def delete(self, box_id: str, file_id: str) -> None:
+    def delete(self, box_id: str, file_id: str, requested_by: str | None = None) -> None:
+        """The submitter's delete: an open upload is aborted; a closed one is cancelled
+        and purged (``requested_by``: the submitter's user id, if the token names it)."""
         box, upload = self.upload_in_box(box_id, file_id)
-        if upload.state in (CANCELLED, FAILED):
-            # already gone: free the storage again in case an earlier delete died half-way
+        if upload.state in (CANCELLED, FAILED, DELETED):
+            # already gone: free the storage again in case an earlier delete died half-way,
+            # and ask again for a purge that is not complete (its request may have been lost)
             self.free_storage(upload, upload.cancelled_from or upload.state)
+            if upload.deletion_requested is not None and upload.file_deleted_published is None:
+                announce_request(
+                    self._publisher,
+                    upload.id,
+                    upload.deletion_requested_by or SUBMITTER,
+                    upload.deletion_reason or "",
+                )
             return
         if upload.state not in (INIT, INBOX):
             raise errors.upload_state(
@@ -338,23 +373,27 @@ class UploadController:
             )
         if box.locked:
             raise errors.box_locked()
+        purge = (
+            DeletionRequest(self._clock(), requested_by or SUBMITTER, DELETED_BY_SUBMITTER)
+            if upload.state == INBOX
+            else None  # nothing downstream has heard of an open upload
+        )
         refusal = self._move(
-            upload, CANCELLED, reason="deleted by the submitter", require_open_box=True
+            upload, CANCELLED, reason=DELETED_BY_SUBMITTER, require_open_box=True, deletion=purge
         )
         if refusal == BOX_WAS_LOCKED:
             raise errors.box_locked()
         if refusal is not None:
             raise errors.upload_state(refusal, "it changed while it was being deleted.")
         self.free_storage(upload, upload.state)
+        if purge is not None:
+            announce_request(self._publisher, upload.id, purge.requested_by, purge.reason)
 
-    def free_storage(self, upload: Upload, previous_state: str) -> None:
-        """Release what a cancelled upload held in S3 (idempotent; also for the clean-up)."""
+    def free_storage(self, upload: Upload, previous_state: str | None = None) -> None:
+        """Release what an upload held in the inbox (idempotent; also for the clean-up and
+        the purge). ``previous_state`` is the state it left; None (or ``deleted``): any."""
         bucket = self._policy.inbox_bucket
-        if previous_state == INIT:
+        if previous_state in (INIT, DELETED, None):
             self._storage.abort_multipart(bucket, upload.object_id, upload.s3_upload_id)
-            self._storage.delete(bucket, upload.object_id)  # completed by a close that died
-        elif previous_state == INBOX:
-            self._storage.delete(bucket, upload.object_id)
-            self._publisher.publish(FileUploadDeleted(file_id=upload.id, box_id=upload.box_id))
-        elif previous_state == FAILED:
-            self._storage.delete(bucket, upload.object_id)
+        # the object: of a closed upload, or completed by a close that died or lost a race
+        self._storage.delete(bucket, upload.object_id)

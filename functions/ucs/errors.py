@@ -120,3 +120,14 @@ def s3_upload_missing() -> NotFound:
         "The storage has neither the multipart upload nor the finished object.",
         exception_id="s3UploadNotFound",
     )
+
+
+def file_not_found() -> NotFound:
+    return NotFound("There is no upload with this file id.", exception_id="fileUploadNotFound")
+
+
+def malformed_file_id() -> NotFound:
+    return NotFound(
+        "This is not a file id: file ids are UUIDs (as `fs-admin list-box` shows them).",
+        exception_id="fileUploadNotFound",
+    )

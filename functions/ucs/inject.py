@@ -10,6 +10,7 @@ from functions.ucs.boxes import BoxAdmin
 from functions.ucs.cleanup import AbandonedUploadCleaner
 from functions.ucs.config import UcsConfig
 from functions.ucs.core import UploadController
+from functions.ucs.deletion import DeletionCoordinator
 from functions.ucs.outcomes import OutcomeRecorder
 from functions.ucs.store import BoxRecord, DynamoUcsRepository, UploadAliasRecord, UploadRecord
 from shared.adapters.dynamo import bind
@@ -29,6 +30,7 @@ class Wiring:
     boxes: BoxAdmin
     cleaner: AbandonedUploadCleaner
     outcomes: OutcomeRecorder
+    deletions: DeletionCoordinator
 
 
 @cache
@@ -42,7 +44,8 @@ def inject() -> Wiring:
     repository = DynamoUcsRepository(serialize_writes=cfg.serialize_writes)
     policy = cfg.policy()
     storage = S3Storage()
-    uploads = UploadController(repository, storage, SnsPublisher(cfg.topics), policy)
+    publisher = SnsPublisher(cfg.topics)
+    uploads = UploadController(repository, storage, publisher, policy)
     return Wiring(
         cfg=cfg,
         auth=Authorizer(TokenVerifier(cfg.wot_public_key), cfg.operator_token_sha256),
@@ -50,4 +53,5 @@ def inject() -> Wiring:
         boxes=BoxAdmin(repository, cfg.default_box_max_size),
         cleaner=AbandonedUploadCleaner(uploads, repository, storage, policy.inbox_bucket),
         outcomes=OutcomeRecorder(repository, storage, policy.inbox_bucket, utcnow),
+        deletions=DeletionCoordinator(repository, uploads, publisher, utcnow),
     )

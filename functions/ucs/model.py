@@ -20,19 +20,22 @@ INTERROGATED: Final = "interrogated"  # accepted by interrogation
 FAILED: Final = "failed"  # rejected by interrogation (state_reason says why)
 CANCELLED: Final = "cancelled"  # deleted by the submitter, replaced, or abandoned
 REGISTERED: Final = "registered"  # registered in permanent storage
+DELETED: Final = "deleted"  # purged by the operator (docs/deletion.md); terminal
 
-STATES: Final = (INIT, INBOX, INTERROGATED, FAILED, CANCELLED, REGISTERED)
+STATES: Final = (INIT, INBOX, INTERROGATED, FAILED, CANCELLED, REGISTERED, DELETED)
 # an upload in an active state holds its alias and counts towards the box's used size
 ACTIVE_STATES: Final = frozenset({INIT, INBOX, INTERROGATED, REGISTERED})
-RELEASED_STATES: Final = frozenset({CANCELLED, FAILED})
-# every transition UCS (or, later, its event consumer) may make; anything else is a bug
+RELEASED_STATES: Final = frozenset({CANCELLED, FAILED, DELETED})
+# every transition UCS (its routes, its event consumer, its clean-up) may make; anything
+# else is a bug. The operator's purge reaches ``deleted`` from every other state.
 TRANSITIONS: Final = {
-    INIT: frozenset({INBOX, CANCELLED}),
-    INBOX: frozenset({CANCELLED, INTERROGATED, FAILED}),
-    INTERROGATED: frozenset({REGISTERED}),
-    FAILED: frozenset(),
-    CANCELLED: frozenset(),
-    REGISTERED: frozenset(),
+    INIT: frozenset({INBOX, CANCELLED, DELETED}),
+    INBOX: frozenset({CANCELLED, INTERROGATED, FAILED, DELETED}),
+    INTERROGATED: frozenset({REGISTERED, DELETED}),
+    FAILED: frozenset({DELETED}),
+    CANCELLED: frozenset({DELETED}),
+    REGISTERED: frozenset({DELETED}),
+    DELETED: frozenset(),
 }
 
 # a move of one upload: (from state, or None for a new upload; to state; encrypted size)
@@ -126,6 +129,13 @@ class Upload:
     encrypted_md5: str | None = None
     encrypted_parts_digest: str | None = None
     received_published: bool = False
+    # the purge of the file (docs/deletion.md): who asked, when and why; which holders
+    # confirmed (service -> what it removed, in words); when FileDeleted went out
+    deletion_requested: datetime | None = None
+    deletion_requested_by: str | None = None
+    deletion_reason: str | None = None
+    deletion_confirmations: dict[str, list[str]] = field(default_factory=dict)
+    file_deleted_published: datetime | None = None
 
     @property
     def part_count(self) -> int:
@@ -137,6 +147,15 @@ class Upload:
             and self.encrypted_md5 == checksums.encrypted_md5
             and self.encrypted_parts_digest == checksums.parts_digest()
         )
+
+
+@dataclass(frozen=True)
+class DeletionRequest:
+    """A purge of a file, as recorded on its upload with the state change it comes with."""
+
+    requested: datetime
+    requested_by: str  # "operator", or the submitter's user id
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,9 +192,11 @@ class UcsRepository(Protocol):
         max_open: int,
         replacing: Upload | None,
         claim_holder: str | None,
+        replacing_deletion: DeletionRequest | None = None,
     ) -> None:
         """Atomically: add the upload, claim its alias, count it in its box, cancel
-        ``replacing``. Raises errors.StaleState if the box, alias or replaced upload changed."""
+        ``replacing`` (recording ``replacing_deletion`` on it, if given). Raises
+        errors.StaleState if the box, alias or replaced upload changed."""
         ...
 
     def transition(
@@ -188,10 +209,21 @@ class UcsRepository(Protocol):
         require_open_box: bool = False,
         checksums: Checksums | None = None,
         submitter_public_key: str | None = None,
+        deletion: DeletionRequest | None = None,
     ) -> None:
-        """Move ``upload`` from its current state to ``to`` if nobody else moved it first."""
+        """Move ``upload`` from its current state to ``to`` if nobody else moved it first;
+        with ``deletion``, record the purge request too (only if none was recorded yet)."""
         ...
 
     def mark_received_published(self, file_id: str) -> None: ...
+    def record_deletion_confirmation(self, file_id: str, service: str, removed: list[str]) -> None:
+        """Add ``service``'s confirmation to the upload's purge; StaleState unless a purge
+        was requested and ``service`` has not confirmed it yet."""
+        ...
+
+    def mark_file_deleted(self, file_id: str, now: datetime) -> None:
+        """Record when FileDeleted was published (the first time counts; idempotent)."""
+        ...
+
     def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]: ...
     def uploads_in_state_before(self, state: str, cutoff: datetime) -> list[Upload]: ...

@@ -6,7 +6,8 @@ FileInternallyRegistered (``registered``; the inbox object is then removed: the
 archive keeps the re-encrypted copy). Delivery is at least once and may be out of
 order, so each outcome moves the upload only forward and a repeated or late
 outcome changes nothing; a registration that overtakes its success passes through
-``interrogated`` on the way.
+``interrogated`` on the way. An upload that was cancelled or purged (``deleted``) stays
+so: its holders remove what the late outcome was about (docs/deletion.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from functions.ucs.errors import StaleState
 from functions.ucs.model import (
     CANCELLED,
+    DELETED,
     FAILED,
     INBOX,
     INTERROGATED,
@@ -66,10 +68,10 @@ class OutcomeRecorder:
             if upload is None:
                 log.warning("outcome for an unknown upload ignored", extra={"file_id": file_id})
                 return None
-            if upload.state == CANCELLED:
+            if upload.state in (CANCELLED, DELETED):
                 log.warning(
-                    "outcome for a cancelled upload ignored",
-                    extra={"file_id": file_id, "target_state": path[-1]},
+                    "outcome for a cancelled or deleted upload ignored",
+                    extra={"file_id": file_id, "state": upload.state, "target_state": path[-1]},
                 )
                 return upload
             if upload.state == path[-1] or upload.state not in (INBOX, *path[:-1]):

@@ -25,6 +25,7 @@ from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -49,6 +50,7 @@ from functions.ucs.model import (
     TRANSITIONS,
     Box,
     Checksums,
+    DeletionRequest,
     Move,
     Upload,
     counter_deltas,
@@ -76,6 +78,7 @@ class BoxRecord(Model):
     n_failed = NumberAttribute(default=0)
     n_cancelled = NumberAttribute(default=0)
     n_registered = NumberAttribute(default=0)
+    n_deleted = NumberAttribute(default=0)
 
 
 class ByBoxIndex(GlobalSecondaryIndex["UploadRecord"]):
@@ -124,6 +127,12 @@ class UploadRecord(Model):
     encrypted_md5 = UnicodeAttribute(null=True)
     encrypted_parts_digest = UnicodeAttribute(null=True)
     received_published = BooleanAttribute(default=False)
+    # the purge (Upload's deletion fields); confirmations: service -> what it removed
+    deletion_requested = UTCDateTimeAttribute(null=True)
+    deletion_requested_by = UnicodeAttribute(null=True)
+    deletion_reason = UnicodeAttribute(null=True)
+    deletion_confirmations = MapAttribute(null=True)  # type: ignore[var-annotated]
+    file_deleted_published = UTCDateTimeAttribute(null=True)
 
     by_box = ByBoxIndex()
     by_state = ByStateIndex()
@@ -174,12 +183,36 @@ def _box(record: BoxRecord) -> Box:
 
 
 def _upload(record: UploadRecord) -> Upload:
-    return entity_from(record, Upload, received_published=bool(record.received_published))
+    confirmations = record.deletion_confirmations
+    return entity_from(
+        record,
+        Upload,
+        received_published=bool(record.received_published),
+        deletion_confirmations={
+            service: list(removed)
+            for service, removed in (confirmations.as_dict() if confirmations else {}).items()
+        },
+    )
 
 
 def _record(upload: Upload) -> UploadRecord:
     """A new upload's record; the sort key orders a box's (and a state's) uploads."""
-    return record_from(upload, UploadRecord, sort_key=sort_key(upload.created, upload.id))
+    return record_from(
+        upload,
+        UploadRecord,
+        sort_key=sort_key(upload.created, upload.id),
+        deletion_confirmations=None,  # a new upload has no purge
+    )
+
+
+def _deletion_actions(deletion: DeletionRequest) -> list[Any]:
+    """Record a purge request (the write's condition: none was recorded before)."""
+    return [
+        UploadRecord.deletion_requested.set(deletion.requested),
+        UploadRecord.deletion_requested_by.set(deletion.requested_by),
+        UploadRecord.deletion_reason.set(deletion.reason),
+        UploadRecord.deletion_confirmations.set({}),
+    ]
 
 
 class DynamoUcsRepository:
@@ -248,6 +281,7 @@ class DynamoUcsRepository:
         max_open: int,
         replacing: Upload | None,
         claim_holder: str | None,
+        replacing_deletion: DeletionRequest | None = None,
     ) -> None:
         moves: list[Move] = [(None, upload.state, upload.encrypted_size)]
         if replacing is not None:
@@ -275,13 +309,14 @@ class DynamoUcsRepository:
                         condition=UploadAliasRecord.file_id == claim_holder,
                     )
                 if replacing is not None:
-                    tx.update(
-                        UploadRecord(id=replacing.id),
-                        actions=self._state_actions(
-                            replacing, CANCELLED, upload.created, "replaced by a new upload"
-                        ),
-                        condition=UploadRecord.state == replacing.state,
+                    actions = self._state_actions(
+                        replacing, CANCELLED, upload.created, "replaced by a new upload"
                     )
+                    condition: Condition = UploadRecord.state == replacing.state
+                    if replacing_deletion is not None:
+                        actions += _deletion_actions(replacing_deletion)
+                        condition &= UploadRecord.deletion_requested.does_not_exist()
+                    tx.update(UploadRecord(id=replacing.id), actions=actions, condition=condition)
                 tx.update(
                     BoxRecord(id=upload.box_id),
                     actions=_box_actions(deltas, upload.created),
@@ -302,10 +337,15 @@ class DynamoUcsRepository:
         require_open_box: bool = False,
         checksums: Checksums | None = None,
         submitter_public_key: str | None = None,
+        deletion: DeletionRequest | None = None,
     ) -> None:
         if to not in TRANSITIONS[upload.state]:
             raise ValueError(f"no transition from {upload.state} to {to}")
         actions = self._state_actions(upload, to, now, reason)
+        upload_condition: Condition = UploadRecord.state == upload.state
+        if deletion is not None:
+            actions += _deletion_actions(deletion)
+            upload_condition &= UploadRecord.deletion_requested.does_not_exist()
         if checksums is not None:
             actions += [
                 UploadRecord.decrypted_sha256.set(checksums.decrypted_sha256),
@@ -321,11 +361,7 @@ class DynamoUcsRepository:
             box_condition &= BoxRecord.status == BOX_OPEN
         try:
             with self._write_lock, self._tx() as tx:
-                tx.update(
-                    UploadRecord(id=upload.id),
-                    actions=actions,
-                    condition=UploadRecord.state == upload.state,
-                )
+                tx.update(UploadRecord(id=upload.id), actions=actions, condition=upload_condition)
                 tx.update(
                     BoxRecord(id=upload.box_id),
                     actions=_box_actions(deltas, now),
@@ -347,6 +383,31 @@ class DynamoUcsRepository:
                 UploadRecord(id=file_id).update(
                     actions=[UploadRecord.received_published.set(True)],
                     condition=UploadRecord.state == INBOX,
+                )
+        except UpdateError as error:
+            if not lost_condition(error):
+                raise
+
+    def record_deletion_confirmation(self, file_id: str, service: str, removed: list[str]) -> None:
+        confirmed = UploadRecord.deletion_confirmations[service]
+        try:
+            with self._write_lock:
+                UploadRecord(id=file_id).update(
+                    actions=[confirmed.set(list(removed))],
+                    condition=UploadRecord.deletion_requested.exists() & confirmed.does_not_exist(),
+                )
+        except UpdateError as error:
+            if lost_condition(error):
+                raise StaleState(file_id) from error
+            raise
+
+    def mark_file_deleted(self, file_id: str, now: datetime) -> None:
+        try:
+            with self._write_lock:
+                UploadRecord(id=file_id).update(
+                    actions=[UploadRecord.file_deleted_published.set(now)],
+                    condition=UploadRecord.deletion_requested.exists()
+                    & UploadRecord.file_deleted_published.does_not_exist(),
                 )
         except UpdateError as error:
             if not lost_condition(error):

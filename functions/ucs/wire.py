@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
 
 from functions.ucs import errors
+from functions.ucs.deletion import awaited
 from functions.ucs.model import Box, Checksums, NewUpload, Upload
 from shared.multipart import MAX_PARTS, alias_problem
 from shared.ports import PartInfo
@@ -26,6 +27,12 @@ class CreateBoxBody(BaseModel):
 
 class UpdateBoxBody(BaseModel):
     locked: StrictBool
+
+
+class PurgeBody(BaseModel):
+    """``DELETE /uploads/{file_id}``'s optional body: why the file is purged."""
+
+    reason: str = Field(default="", max_length=1000)
 
 
 class ListQuery(BaseModel):
@@ -122,13 +129,45 @@ def upload_list_json(uploads: list[Upload], total: int) -> dict[str, Any]:
     return {"items": [upload_json(u) for u in uploads], "total_count": total}
 
 
-def upload_detail_json(upload: Upload, storage_alias: str) -> dict[str, Any]:
+def deletion_json(upload: Upload, holders: tuple[str, ...]) -> dict[str, Any] | None:
+    """Where the upload's purge stands (None: nobody asked for one)."""
+    if upload.deletion_requested is None:
+        return None
+    done = upload.file_deleted_published
+    return {
+        "status": "deleted" if done is not None else "deleting",
+        "requested_by": upload.deletion_requested_by,
+        "requested": upload.deletion_requested.isoformat(),
+        "reason": upload.deletion_reason or "",
+        "confirmed": {
+            service: list(removed)
+            for service, removed in sorted(upload.deletion_confirmations.items())
+        },
+        "awaited": awaited(upload, holders),
+        "deleted": done.isoformat() if done is not None else None,
+    }
+
+
+def upload_detail_json(
+    upload: Upload, storage_alias: str, holders: tuple[str, ...]
+) -> dict[str, Any]:
     """The operator's view of one upload (``fs-admin file-status``)."""
     return {
         **upload_json(upload),
         **_projection(upload, UPLOAD_PLACE_FIELDS),
         "storage_alias": storage_alias,
         **_projection(upload, UPLOAD_CHECKSUM_FIELDS),
+        "deletion": deletion_json(upload, holders),
+    }
+
+
+def purge_json(upload: Upload, recorded: bool, holders: tuple[str, ...]) -> dict[str, Any]:
+    """The answer to the operator's purge: the upload's state and the purge's."""
+    return {
+        "file_id": upload.id,
+        "state": upload.state,
+        "requested_now": recorded,  # False: asked before (and published again unless done)
+        "deletion": deletion_json(upload, holders),
     }
 
 

@@ -6,13 +6,18 @@ import json
 import os
 import subprocess
 import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shared.crypt.keys import public_key_pem
 from shared.crypt.sealedbox import unseal
-from tests.support import User
+from tests.support import Operator, User
+from tests.ucs.helpers import Payload, Submitter, confirm_deletion, holders_paused
 
 FS_ADMIN = str(Path(sys.executable).parent / "fs-admin")
 
@@ -165,3 +170,92 @@ def test_wkvs_url_mode_needs_the_operator_token(running_stack) -> None:
         env={**env, "FS_ADMIN_TOKEN": running_stack.endpoints["operator_token"]},
     )
     assert ok.returncode == 0, ok.stderr
+
+
+# ---------------------------------------------------------------- delete-file
+
+
+@pytest.fixture
+def paused_holders(running_stack) -> Iterator[Submitter]:
+    """A submitter with a box; the holders paused, so that the test confirms in their place."""
+    endpoints = running_stack.endpoints
+    operator = Operator(endpoints)
+    with holders_paused(endpoints):
+        yield Submitter(endpoints, operator, operator.create_box())
+
+
+def test_delete_file_twice_then_waits_until_deleted(running_stack, paused_holders) -> None:
+    state, endpoints, submitter = running_stack.state_dir, running_stack.endpoints, paused_holders
+    file_id = submitter.uploaded("wrong-sample.txt", Payload.random(100))
+    first = _admin(state, "delete-file", file_id, "--reason", "wrong sample")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == (
+        f"deletion of {file_id} requested; waiting for dcs, ekss, ifrs, irs"
+    )
+    second = _admin(state, "delete-file", file_id)
+    assert second.returncode == 0, second.stderr
+    assert "already requested" in second.stdout and "asked again" in second.stdout
+    assert "by operator" in second.stdout
+
+    status = _admin(state, "file-status", file_id).stdout.splitlines()
+    assert status[0] == "deleting (waiting for dcs, ekss, ifrs, irs)"
+    assert status[1].startswith("  requested: ")
+    assert status[1].endswith("by operator (wrong sample)")
+    assert "  upload: deleted: deleted by the archive" in status
+
+    for service in ("dcs", "ekss", "ifrs"):
+        confirm_deletion(endpoints, file_id, service, [f"{service} record"])
+    waiting = subprocess.Popen(
+        [FS_ADMIN, "--state-dir", str(state), "delete-file", file_id, "--wait", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1)
+    confirm_deletion(endpoints, file_id, "irs", ["staged object"])
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert out.splitlines()[-1] == (
+        f"{file_id} deleted: dcs removed dcs record; ekss removed ekss record; "
+        "ifrs removed ifrs record; irs removed staged object"
+    )
+
+    again = _admin(state, "delete-file", file_id)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{file_id} already deleted: dcs removed dcs record")
+    status = _admin(state, "file-status", file_id).stdout.splitlines()
+    assert status[0] == "deleted"
+    assert "  irs removed: staged object" in status
+
+
+def test_delete_file_says_when_the_wait_ran_out(running_stack, paused_holders) -> None:
+    file_id = paused_holders.uploaded("slow.txt", Payload.random(10))
+    result = _admin(running_stack.state_dir, "delete-file", file_id, "--wait", "1")
+    assert result.returncode == 3
+    assert result.stdout.startswith(f"deletion of {file_id} requested")
+    [line] = result.stderr.splitlines()
+    assert line == (
+        f"fs-admin: {file_id} is not deleted after 1 s; still waiting for dcs, ekss, ifrs, irs "
+        "(run delete-file again to ask again)"
+    )
+
+
+def test_delete_file_bad_inputs_are_one_line_and_change_nothing(
+    running_stack, paused_holders
+) -> None:
+    state = running_stack.state_dir
+    file_id = paused_holders.uploaded("kept.txt", Payload.random(10))
+    cases = [
+        (["delete-file", str(uuid.uuid4())], {}, 1, "no upload with this file id"),
+        (["delete-file", "not-a-file-id"], {}, 1, "UUID"),
+        (["delete-file", file_id], {"FS_ADMIN_TOKEN": "wrong"}, 1, "401"),
+        (["delete-file", file_id, "--wait", "-1"], {}, 2, "Usage: fs-admin delete-file"),
+        (["file-status", "not-a-file-id"], {}, 1, "UUID"),
+    ]
+    for args, env, code, message in cases:
+        result = _admin(state, *args, env=env)
+        assert result.returncode == code, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert paused_holders.status(file_id)["deletion"] is None
+    assert paused_holders.status(file_id)["state"] == "inbox"

@@ -25,6 +25,7 @@ from functions.ucs.model import (
     TRANSITIONS,
     Box,
     Checksums,
+    DeletionRequest,
     Move,
     Upload,
     counter_deltas,
@@ -80,6 +81,7 @@ class InMemoryUcsRepository:
         max_open: int,
         replacing: Upload | None,
         claim_holder: str | None,
+        replacing_deletion: DeletionRequest | None = None,
     ) -> None:
         self._racer("create_upload")
         moves: list[Move] = [(None, upload.state, upload.encrypted_size)]
@@ -92,6 +94,11 @@ class InMemoryUcsRepository:
             upload.id in self.uploads
             or self.aliases.get(claim) != claim_holder
             or (replacing is not None and self._state(replacing.id) != replacing.state)
+            or (
+                replacing is not None
+                and replacing_deletion is not None
+                and self.uploads[replacing.id].deletion_requested is not None
+            )
             or box is None
             or box.status != BOX_OPEN
             or (deltas.get(INIT, 0) > 0 and box.counts[INIT] > max_open - deltas[INIT])
@@ -105,7 +112,11 @@ class InMemoryUcsRepository:
         self.uploads[upload.id] = dataclasses.replace(upload, received_published=False)
         self.aliases[claim] = upload.id
         if replacing is not None:
-            self._set_state(replacing.id, CANCELLED, upload.created, "replaced by a new upload")
+            replaced = self._set_state(
+                replacing.id, CANCELLED, upload.created, "replaced by a new upload"
+            )
+            if replacing_deletion is not None:
+                self._record_deletion(replaced, replacing_deletion)
         self._count(box, deltas, upload.created)
 
     def transition(
@@ -118,6 +129,7 @@ class InMemoryUcsRepository:
         require_open_box: bool = False,
         checksums: Checksums | None = None,
         submitter_public_key: str | None = None,
+        deletion: DeletionRequest | None = None,
     ) -> None:
         if to not in TRANSITIONS[upload.state]:
             raise ValueError(f"no transition from {upload.state} to {to}")
@@ -130,9 +142,12 @@ class InMemoryUcsRepository:
             or box is None
             or (require_open_box and box.status != BOX_OPEN)
             or (releases and self.aliases.get(claim) != upload.id)
+            or (deletion is not None and self.uploads[upload.id].deletion_requested is not None)
         ):
             raise StaleState(upload.id)
         stored = self._set_state(upload.id, to, now, reason)
+        if deletion is not None:
+            self._record_deletion(stored, deletion)
         if checksums is not None:
             stored.decrypted_sha256 = checksums.decrypted_sha256
             stored.encrypted_md5 = checksums.encrypted_md5
@@ -148,6 +163,22 @@ class InMemoryUcsRepository:
         stored = self.uploads.get(file_id)
         if stored is not None and stored.state == INBOX:
             stored.received_published = True
+
+    def record_deletion_confirmation(self, file_id: str, service: str, removed: list[str]) -> None:
+        self._racer("record_deletion_confirmation")
+        stored = self.uploads.get(file_id)
+        if (
+            stored is None
+            or stored.deletion_requested is None
+            or service in stored.deletion_confirmations
+        ):
+            raise StaleState(file_id)
+        stored.deletion_confirmations[service] = list(removed)
+
+    def mark_file_deleted(self, file_id: str, now: datetime) -> None:
+        stored = self.uploads.get(file_id)
+        if stored is not None and stored.deletion_requested is not None:
+            stored.file_deleted_published = stored.file_deleted_published or now
 
     def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]:
         found = self._ordered(lambda u: u.box_id == box_id)
@@ -168,6 +199,13 @@ class InMemoryUcsRepository:
             stored.cancelled_from = stored.state
         stored.state, stored.updated, stored.state_reason = to, now, reason or None
         return stored
+
+    @staticmethod
+    def _record_deletion(stored: Upload, deletion: DeletionRequest) -> None:
+        stored.deletion_requested = deletion.requested
+        stored.deletion_requested_by = deletion.requested_by
+        stored.deletion_reason = deletion.reason
+        stored.deletion_confirmations = {}
 
     def _ordered(self, keep: Callable[[Upload], bool]) -> list[Upload]:
         chosen = [u for u in self.uploads.values() if keep(u)]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from functions.ucs.cleanup import AbandonedUploadCleaner
 from functions.ucs.core import UploadController, UploadPolicy
+from functions.ucs.deletion import DeletionCoordinator
 from functions.ucs.store import BoxRecord, DynamoUcsRepository, UploadAliasRecord, UploadRecord
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
@@ -19,9 +25,18 @@ from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.crypt.c4gh import encrypted_size
 from shared.ports import EventPublisher, ObjectStorage
-from shared.resources import bucket_name, table_name, topic_arn
-from tests.support import EventStream, Operator, User, upload_wot
+from shared.resources import bucket_name, deletion_holders, queue_name, table_name, topic_arn
+from tests.support import (
+    EventStream,
+    Operator,
+    User,
+    aws,
+    publish_event,
+    queue_url,
+    upload_wot,
+)
 
+UCS_EVENTS = ("FileUploadReceived", "FileDeletionRequested", "FileDeleted")
 PART_SIZE = 5_245_120  # GHGA's smallest part size: 80 cipher segments, above 5 MiB
 TWO_PARTS = 5_300_000  # plaintext bytes that make two parts of PART_SIZE (the last short)
 
@@ -141,6 +156,11 @@ class Submitter:
         token = token if token is not None else self.wot("delete", file_id=file_id)
         return self.http.delete(f"{self.base}/{file_id}", headers=self.auth(token))
 
+    def user_id(self) -> str:
+        """The user id the work order tokens name (what a submitter's purge records)."""
+        claims = self.wot("view").split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["user_id"]
+
     def uploaded(self, alias: str, payload: Payload) -> str:
         """Create, upload every part and close: an upload in the inbox."""
         file_id = self.created(alias, payload)
@@ -155,6 +175,13 @@ class Submitter:
         response = self.operator.http.get(f"{self.endpoints['ucs_url']}/uploads/{file_id}")
         assert response.status_code == 200, response.text
         return response.json()
+
+    def purge(self, file_id: str, reason: str | None = None) -> httpx.Response:
+        """The operator's purge, as ``fs-admin delete-file`` calls it."""
+        body = None if reason is None else json.dumps({"reason": reason})
+        return self.operator.http.request(
+            "DELETE", f"{self.endpoints['ucs_url']}/uploads/{file_id}", content=body
+        )
 
     def box(self) -> dict[str, Any]:
         response = self.operator.http.get(f"{self.endpoints['ucs_url']}/boxes/{self.box_id}")
@@ -198,8 +225,7 @@ def local_controller(
     pfx = endpoints["resource_prefix"]
     account = client("sts").get_caller_identity()["Account"]
     topics = {
-        event: topic_arn(event, endpoints["aws_region"], account, pfx)
-        for event in ("FileUploadReceived", "FileUploadDeleted")
+        event: topic_arn(event, endpoints["aws_region"], account, pfx) for event in UCS_EVENTS
     }
     policy = UploadPolicy(
         inbox_bucket=inbox(endpoints),
@@ -216,6 +242,51 @@ def local_controller(
     )
 
 
+def local_coordinator(endpoints: dict[str, Any]) -> DeletionCoordinator:
+    """The purge's core on the stack's real S3, tables and topics, in this process."""
+    controller = local_controller(endpoints)
+    return DeletionCoordinator(
+        DynamoUcsRepository(), controller, controller._publisher, lambda: datetime.now(UTC)
+    )
+
+
+def confirm_deletion(
+    endpoints: dict[str, Any], file_id: str, service: str, removed: list[str] | None = None
+) -> None:
+    """Publish a holder's FileDeletionConfirmed on the stack, as that holder would."""
+    payload = {
+        "file_id": file_id,
+        "service": service,
+        "requested_by": "operator",
+        "removed": removed or [],
+    }
+    publish_event(endpoints, "FileDeletionConfirmed", payload, file_id)
+
+
+@contextmanager
+def holders_paused(endpoints: dict[str, Any]) -> Iterator[None]:
+    """The holders' consumers paused (the test confirms in their place); at the end their
+    waiting messages are dropped and they run again."""
+    control = f"{endpoints['api_url']}/_runtime/consumers"
+    holders = deletion_holders()
+    for holder in holders:
+        assert httpx.post(f"{control}/{holder}/pause").json()["paused"] is True
+    time.sleep(1.5)  # a poll already under way when paused lasts up to 1 s (testbed/runtime.py)
+    try:
+        yield
+    finally:
+        sqs = aws(endpoints, "sqs")
+        for key in ("irs-inbox", "ifrs-events", "dcs-events", "ekss-events"):
+            url = queue_url(endpoints, queue_name(key, endpoints["resource_prefix"]))
+            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                for message in messages:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        for holder in holders:
+            httpx.post(f"{control}/{holder}/resume")
+
+
 def local_cleaner(endpoints: dict[str, Any]) -> AbandonedUploadCleaner:
     """The scheduled handler's core on the stack's real S3 and tables, in this process."""
     controller = local_controller(endpoints)
@@ -224,10 +295,10 @@ def local_cleaner(endpoints: dict[str, Any]) -> AbandonedUploadCleaner:
 
 
 class EventTap(EventStream):
-    """What UCS really published (FileUploadReceived, FileUploadDeleted), as plain dicts."""
+    """What UCS really published (UCS_EVENTS), as plain dicts."""
 
     def __init__(self, endpoints: dict[str, Any]) -> None:
-        super().__init__(endpoints, ("FileUploadReceived", "FileUploadDeleted"))
+        super().__init__(endpoints, UCS_EVENTS)
 
     def of(self, event_type: str, file_id: str) -> list[dict[str, Any]]:
         self.drain()  # SNS to SQS is synchronous in moto

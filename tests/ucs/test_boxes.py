@@ -62,6 +62,7 @@ def test_get_box_counts_its_uploads(submitter: Submitter) -> None:
         "failed": 0,
         "cancelled": 1,
         "registered": 0,
+        "deleted": 0,
     }
 
 

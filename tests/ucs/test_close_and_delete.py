@@ -150,16 +150,41 @@ def test_deleting_a_file_in_the_inbox_removes_it_and_says_so(
     assert object_etag(endpoints, file_id) is not None
     assert submitter.delete(file_id).status_code == 204
     assert object_etag(endpoints, file_id) is None
-    assert submitter.status(file_id)["state"] == "cancelled"
-    [event] = tap.of("FileUploadDeleted", file_id)
-    assert event["payload"] == {"file_id": file_id, "box_id": submitter.box_id}
+    status = submitter.status(file_id)
+    assert status["state"] == "cancelled"
+    # interrogation may be under way: the file is purged everywhere, in the submitter's name
+    [event] = tap.of("FileDeletionRequested", file_id)
+    user_id = submitter.user_id()
+    assert event["payload"] == {
+        "file_id": file_id,
+        "requested_by": user_id,
+        "reason": "deleted by the submitter",
+    }
+    deletion = status["deletion"]
+    assert (deletion["status"], deletion["requested_by"]) == ("deleting", user_id)
+    assert deletion["awaited"] == ["dcs", "ekss", "ifrs", "irs"]
 
 
-def test_deleting_twice_is_fine(submitter: Submitter) -> None:
+def test_deleting_twice_is_fine(submitter: Submitter, tap: EventTap) -> None:
     file_id = submitter.created("twice.txt", Payload.random(1))
     assert submitter.delete(file_id).status_code == 204
     assert submitter.delete(file_id).status_code == 204
-    assert submitter.status(file_id)["state"] == "cancelled"
+    status = submitter.status(file_id)
+    assert status["state"] == "cancelled"
+    assert status["deletion"] is None  # nothing downstream ever heard of an open upload
+    assert tap.of("FileDeletionRequested", file_id) == []
+    assert submitter.box()["state_counts"]["cancelled"] == 1
+
+
+def test_deleting_a_closed_upload_twice_asks_for_the_purge_again(
+    submitter: Submitter, tap: EventTap
+) -> None:
+    file_id = submitter.uploaded("closed-twice.txt", Payload.random(10))
+    assert submitter.delete(file_id).status_code == 204
+    assert submitter.delete(file_id).status_code == 204  # a lost request is recovered
+    events = tap.of("FileDeletionRequested", file_id)
+    assert len(events) == 2
+    assert events[0]["payload"] == events[1]["payload"]
     assert submitter.box()["state_counts"]["cancelled"] == 1
 
 

@@ -16,6 +16,7 @@ import pytest
 from functions.ucs.boxes import BoxAdmin
 from functions.ucs.cleanup import AbandonedUploadCleaner
 from functions.ucs.core import UploadController, UploadPolicy
+from functions.ucs.deletion import DeletionCoordinator
 from functions.ucs.model import (
     CANCELLED,
     FAILED,
@@ -58,6 +59,7 @@ class Ucs:
     outcomes: OutcomeRecorder
     cleaner: AbandonedUploadCleaner
     clock: Clock
+    deletions: DeletionCoordinator
 
     def new_box(self, max_size: int = 10**9) -> str:
         return self.boxes.create(max_size).id
@@ -110,6 +112,7 @@ def ucs() -> Ucs:
         OutcomeRecorder(repository, storage, INBOX_BUCKET, clock),
         AbandonedUploadCleaner(uploads, repository, storage, INBOX_BUCKET, clock),
         clock,
+        DeletionCoordinator(repository, uploads, publisher, clock),
     )
 
 
@@ -244,7 +247,11 @@ def test_delete_frees_the_inbox_and_a_repeated_delete_is_harmless(ucs: Ucs) -> N
     assert (upload.state, upload.cancelled_from) == (CANCELLED, INBOX)
     assert upload.state_reason == "deleted by the submitter"
     assert ucs.storage.head(INBOX_BUCKET, file_id) is None
-    assert {e["file_id"] for e in ucs.publisher.of("FileUploadDeleted")} == {file_id}
+    # a closed upload may be interrogated meanwhile: both deletes ask for its purge
+    requests = ucs.publisher.of("FileDeletionRequested")
+    assert requests == 2 * [
+        {"file_id": file_id, "requested_by": "submitter", "reason": "deleted by the submitter"}
+    ]
     box = ucs.boxes.get(box_id)
     assert (box.counts[INBOX], box.counts[CANCELLED], box.used_size) == (0, 1, 0)
     assert ucs.repository.alias_holder(box_id, "a.txt") is None  # the alias is free again

@@ -153,8 +153,13 @@ def test_overwrite_replaces_a_file_in_the_inbox(
     new = submitter.created("done.txt", payload, overwrite=True)
     assert submitter.status(old)["state"] == "cancelled"
     assert object_etag(endpoints, old) is None
-    [deleted] = tap.of("FileUploadDeleted", old)
-    assert deleted["payload"] == {"file_id": old, "box_id": submitter.box_id}
+    [requested] = tap.of("FileDeletionRequested", old)
+    assert requested["payload"] == {
+        "file_id": old,
+        "requested_by": submitter.user_id(),
+        "reason": "replaced by a new upload",
+    }
+    assert submitter.status(old)["deletion"]["status"] == "deleting"
     assert submitter.status(new)["state"] == "init"
     assert submitter.box()["used_size"] == payload.encrypted_size
 

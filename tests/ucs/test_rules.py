@@ -10,6 +10,7 @@ import pytest
 from functions.ucs.model import (
     ACTIVE_STATES,
     CANCELLED,
+    DELETED,
     INBOX,
     INIT,
     RELEASED_STATES,
@@ -71,7 +72,10 @@ def test_states_partition_and_transitions_stay_inside() -> None:
     assert set(STATES) == ACTIVE_STATES | RELEASED_STATES
     assert not ACTIVE_STATES & RELEASED_STATES
     assert all(targets <= set(STATES) for targets in TRANSITIONS.values())
-    assert all(not TRANSITIONS[state] for state in RELEASED_STATES)  # final
+    # released states lead only to the operator's purge, and a purged upload stays so
+    assert all(TRANSITIONS[state] <= {DELETED} for state in RELEASED_STATES)
+    assert not TRANSITIONS[DELETED]
+    assert all(DELETED in TRANSITIONS[state] for state in STATES if state != DELETED)
 
 
 def test_counter_deltas_keep_used_size_for_active_uploads_only() -> None:
@@ -84,6 +88,12 @@ def test_counter_deltas_keep_used_size_for_active_uploads_only() -> None:
         CANCELLED: 1,
         "used_size": -30,
     }
+
+
+def test_a_purge_frees_what_the_upload_held_and_counts_it_once() -> None:
+    assert counter_deltas([(INIT, DELETED, 100)]) == {INIT: -1, DELETED: 1, "used_size": -100}
+    # a cancelled upload purged later: it no longer held any space
+    assert counter_deltas([(CANCELLED, DELETED, 100)]) == {CANCELLED: -1, DELETED: 1}
 
 
 def test_sort_keys_order_by_creation_then_id() -> None:

@@ -9,7 +9,7 @@ import pytest
 from shared.crypt import c4gh
 from shared.crypt.checksums import multipart_etag
 from shared.crypt.keys import generate_keypair
-from shared.events import FileUploadDeleted
+from shared.events import FileDeletionRequested
 from shared.ports import KeyStoreRejected, ObjectNotFound, SecretExists, SecretNotFound
 from tests.fakes import (
     InMemoryKeyStore,
@@ -37,8 +37,10 @@ def test_storage_multipart_like_s3() -> None:
 
 def test_publisher_records_type_and_key() -> None:
     publisher = RecordingPublisher()
-    publisher.publish(FileUploadDeleted(file_id="f", box_id="b"))
-    assert publisher.events == [("FileUploadDeleted", {"file_id": "f", "box_id": "b"})]
+    publisher.publish(FileDeletionRequested(file_id="f", requested_by="operator"))
+    assert publisher.events == [
+        ("FileDeletionRequested", {"file_id": "f", "requested_by": "operator", "reason": ""})
+    ]
 
 
 def test_secret_store_writes_once() -> None:
