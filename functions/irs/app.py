@@ -1,9 +1,11 @@
-"""IRS as a Lambda: each message on its queue becomes one call on the Interrogator.
+"""IRS as a Lambda: each message on its queue becomes one call on the Interrogator (or, for
+a deletion, on the Deletion).
 
-The queue carries S3 notifications of the inbox, FileUploadReceived events and IRS's own
-continuations (wire.py tells them apart). A handler that raises leaves the message on
-the queue for a retry (dead-lettered after maxReceiveCount): that is what happens when
-the key store or AWS is unavailable, never when the upload itself is bad.
+The queue carries S3 notifications of the inbox, FileUploadReceived and
+FileDeletionRequested events and IRS's own continuations (wire.py tells them apart). A
+handler that raises leaves the message on the queue for a retry (dead-lettered after
+maxReceiveCount): that is what happens when the key store or AWS is unavailable, never when
+the upload itself is bad.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from chalice import Chalice
 from functions.irs.inject import inject
 from functions.irs.model import Upload
 from functions.irs.wire import Continuation, parse
+from shared.events import FileDeletionRequested
 from shared.resources import queue_for
 
 log = logging.getLogger("fs.irs")
@@ -33,6 +36,8 @@ def on_inbox_object(event: Any) -> None:
         message = parse(record.body)
         if isinstance(message, Upload):
             irs.upload_received(message, remaining)
+        elif isinstance(message, FileDeletionRequested):
+            wiring.deletion.file_deletion_requested(message)
         elif isinstance(message, Continuation):
             irs.resume(message.object_key, remaining)
         elif isinstance(message, list):

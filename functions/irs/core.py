@@ -5,7 +5,8 @@ event were seen, in whichever order and however often they arrive. The work runs
 lease in the object's record (shared/lease.py), so two invocations never work on one file;
 an expired lease (a crashed invocation) may be taken over. Streaming itself is in stream.py;
 this module decides who works, hands work on, and finishes (success or failure) exactly once
-in effect.
+in effect. A file deleted meanwhile (its record became a tombstone, deletion.py) stops the
+turn at its next save, and the turn removes what it staged (_buried).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from functions.irs.deletion import remove_staging
 from functions.irs.errors import Rejected, StagingIncomplete
 from functions.irs.model import (
     COMPLETING,
+    DELETED,
     FAILED,
     FAILING,
     RUNNING,
@@ -40,6 +43,7 @@ from shared.clock import utcnow
 from shared.events import FileInterrogationFailure, FileInterrogationSuccess
 from shared.lease import Lease, LeaseLost, StaleRecord
 from shared.ports import EventPublisher, KeyStore, MessageSender, ObjectNotFound, ObjectStorage
+from shared.storage import abort_open_uploads
 
 log = logging.getLogger("fs.irs")
 
@@ -94,6 +98,9 @@ class Interrogator:
     def _join(self, object_key: str, see: Callable[[Interrogation], bool]) -> None:
         for _ in range(5):
             item = self.repository.get(object_key) or Interrogation(object_key=object_key)
+            if item.state == DELETED:
+                log.info("file deleted; message ignored", extra={"inbox_object_id": object_key})
+                return
             if item.state in TERMINAL or not see(item):
                 return
             try:
@@ -110,8 +117,15 @@ class Interrogator:
         try:
             self._turn(item, invocation)
         except LeaseLost:
-            log.warning("lease lost; another invocation carries on", extra=_ids(item))
+            if not self._buried(item):
+                log.warning("lease lost; another invocation carries on", extra=_ids(item))
         except Exception:
+            try:
+                buried = self._buried(item)
+            except Exception:
+                buried = False  # the turn's own error is the one to retry on
+            if buried:
+                return  # what failed was the file's, and the file is gone
             lease.release(
                 self.repository.get,
                 self.repository.save,
@@ -121,6 +135,27 @@ class Interrogator:
                 logger=log,
             )
             raise
+
+    def _buried(self, item: Interrogation) -> bool:
+        """Whether the file was deleted during this turn; if so, remove what the turn may have
+        staged after the deletion removed the staging it knew of (a part uploaded meanwhile,
+        an object completed meanwhile)."""
+        current = self.repository.get(item.object_key)
+        if current is None or current.state != DELETED:
+            return False
+        removed = remove_staging(self.storage, self.settings.staging_bucket, item)
+        log.info(
+            "file deleted during its interrogation; stopped",
+            extra={**_ids(item), "removed": ", ".join(removed) or "nothing"},
+        )
+        return True
+
+    def _still_held(self, item: Interrogation) -> None:
+        """LeaseLost if the record changed since this turn saved it (another invocation, or a
+        deletion): a cheap read that keeps a deleted file's outcome unpublished."""
+        current = self.repository.get(item.object_key)
+        if current is None or current.version != item.version:
+            raise LeaseLost(item.object_key)
 
     def _take_lease(self, object_key: str, invocation: Invocation) -> Interrogation | None:
         def read() -> Interrogation | None:
@@ -188,13 +223,12 @@ class Interrogator:
 
     def finish_failure(self, item: Interrogation) -> None:
         """Leave nothing behind: no staging upload, no secret; then tell the world."""
-        if item.staging_upload_id and item.staged_object_id:
-            self.storage.abort_multipart(
-                self.settings.staging_bucket, item.staged_object_id, item.staging_upload_id
-            )
+        if item.staged_object_id:  # every upload under the key, recorded or not
+            abort_open_uploads(self.storage, self.settings.staging_bucket, item.staged_object_id)
         if item.secret_id:
             self.keys.delete_secret(item.secret_id)
         assert item.outcome is not None and item.upload is not None
+        self._still_held(item)
         self.publisher.publish(FileInterrogationFailure.model_validate(item.outcome))
         item.state = FAILED
         lease.clear(item)
@@ -223,6 +257,7 @@ class Interrogator:
         info = self.storage.head(bucket, key)
         if info is None or info.size != item.outcome["encrypted_size"]:
             raise StagingIncomplete(f"staged object {key} is missing or has the wrong size")
+        self._still_held(item)
         self.publisher.publish(FileInterrogationSuccess.model_validate(item.outcome))
         item.state = SUCCEEDED
         lease.clear(item)

@@ -7,6 +7,7 @@ from functools import cache
 
 from functions.irs.config import IrsConfig
 from functions.irs.core import Interrogator
+from functions.irs.deletion import Deletion
 from functions.irs.store import DynamoInterrogationRepository, InterrogationRecord
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient
@@ -22,6 +23,7 @@ from shared.resources import queue_for
 class Wiring:
     cfg: IrsConfig
     interrogator: Interrogator
+    deletion: Deletion
 
 
 @cache
@@ -30,12 +32,17 @@ def inject() -> Wiring:
     cfg = load_config(IrsConfig, "IRS")
     configure_logging("irs", cfg.log_level)  # quiets httpx, httpcore and crypt4gh
     bind(InterrogationRecord, cfg.tables["interrogations"])
+    storage, publisher = S3Storage(), SnsPublisher(cfg.topics)
+    repository, settings = DynamoInterrogationRepository(), cfg.settings()
     interrogator = Interrogator(
-        storage=S3Storage(),
+        storage=storage,
         keys=EkssClient(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
-        publisher=SnsPublisher(cfg.topics),
-        repository=DynamoInterrogationRepository(),
+        publisher=publisher,
+        repository=repository,
         continuations=SqsMessageSender(queue_for("irs", "on_inbox_object")),
-        settings=cfg.settings(),
+        settings=settings,
     )
-    return Wiring(cfg=cfg, interrogator=interrogator)
+    deletion = Deletion(
+        storage=storage, publisher=publisher, repository=repository, settings=settings
+    )
+    return Wiring(cfg=cfg, interrogator=interrogator, deletion=deletion)

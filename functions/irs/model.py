@@ -26,7 +26,8 @@ COMPLETING = "completing"  # all parts staged and checked; finishing and publish
 FAILING = "failing"  # rejected; cleaning up and publishing
 SUCCEEDED = "succeeded"
 FAILED = "failed"
-TERMINAL = frozenset({SUCCEEDED, FAILED})
+DELETED = "deleted"  # a tombstone: the file was deleted; nothing of it is taken in again
+TERMINAL = frozenset({SUCCEEDED, FAILED, DELETED})
 
 # the policy's defaults, written once (config.py reads them)
 DEFAULT_MAX_PART_SIZE = 1024 * CIPHER_SEGMENT_SIZE  # 67,137,536, GHGA's default part size
@@ -72,6 +73,7 @@ class Interrogation:
     hash_state: bytes | None = None
     reason: str | None = None
     outcome: dict[str, Any] | None = None  # payload of the outcome event, once decided
+    deleted_by: str | None = None  # who asked for the deletion (tombstones only)
     lease_owner: str | None = None
     lease_until: datetime | None = None
 

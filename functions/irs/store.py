@@ -44,6 +44,7 @@ class InterrogationRecord(Model):
     hash_state = BinaryAttribute(null=True, legacy_encoding=False)
     reason = UnicodeAttribute(null=True)
     outcome = JSONAttribute(null=True)
+    deleted_by = UnicodeAttribute(null=True)
     lease_owner = UnicodeAttribute(null=True)
     lease_until = UTCDateTimeAttribute(null=True)
     updated = UTCDateTimeAttribute()

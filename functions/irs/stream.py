@@ -55,10 +55,10 @@ from shared.multipart import part_count
 from shared.ports import (
     FileSecrets,
     KeyStoreRejected,
-    KeyStoreUnavailable,
     ObjectNotFound,
     SecretNotFound,
 )
+from shared.storage import abort_open_uploads
 
 log = logging.getLogger("fs.irs")
 
@@ -119,13 +119,10 @@ def _secrets(shop: Workshop, item: Interrogation) -> FileSecrets:
     secrets = _create_secret(shop, item)
     item.secret_id, item.offset = secrets.secret_id, secrets.offset
     item.wrapped_secret = wrap_secret(secrets.submitter_secret, secrets.new_secret, _context(item))
-    try:
-        shop.save(item)
-    except Exception:
-        # nobody else knows this secret id: take the secret back
-        with contextlib.suppress(KeyStoreUnavailable):
-            shop.keys.delete_secret(secrets.secret_id)
-        raise
+    # a failed save keeps the secret: it is the file's one secret (EKSS derives its id from
+    # the file id), so the retry gets the same one back, and deleting it here could destroy
+    # the secret another invocation for the same file is already using
+    shop.save(item)
     return secrets
 
 
@@ -135,10 +132,14 @@ def _create_secret(shop: Workshop, item: Interrogation) -> FileSecrets:
         size = min(probe, item.object_size)
         first = _read(shop, item, 0, size)
         try:
-            return shop.keys.create_secret(item.upload.submitter_public_key, first)
+            return shop.keys.create_secret(
+                item.upload.submitter_public_key, first, item.upload.file_id
+            )
         except KeyStoreRejected as error:
             if error.exception_id == "headerTruncated" and size < item.object_size:
                 continue
+            if error.exception_id == "fileDeleted":  # not the header's fault
+                raise Rejected(error.description) from error
             raise Rejected(rejected_header(error)) from error
     raise Rejected(HEADER_CUT)
 
@@ -160,10 +161,16 @@ def _open_staging(shop: Workshop, item: Interrogation) -> None:
     item.staging_part_size = staging_part_size(
         item.upload.part_size, shop.settings.max_staging_part_size
     )
-    item.staged_object_id = str(uuid.uuid4())
-    item.staging_upload_id = shop.storage.create_multipart(
-        shop.settings.staging_bucket, item.staged_object_id
-    )
+    bucket = shop.settings.staging_bucket
+    if item.staged_object_id is None:
+        # the key is recorded before anything is created under it, so that no crash can
+        # leave a multipart upload that no record names
+        item.staged_object_id = str(uuid.uuid4())
+        shop.save(item)
+    else:
+        # an earlier turn chose the key and may have died after opening an upload under it
+        abort_open_uploads(shop.storage, bucket, item.staged_object_id)
+    item.staging_upload_id = shop.storage.create_multipart(bucket, item.staged_object_id)
     try:
         shop.save(item)
     except Exception:

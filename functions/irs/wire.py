@@ -1,8 +1,9 @@
-"""The three kinds of message on IRS's queue, told apart by shape.
+"""The four kinds of message on IRS's queue, told apart by shape.
 
 - S3 notifications of the inbox bucket (``{"Records": [{"s3": ...}]}``; the
   ``s3:TestEvent`` S3 sends when notifications are configured is ignored),
-- FileUploadReceived events (raw SNS delivery of our event envelope),
+- FileUploadReceived and FileDeletionRequested events (raw SNS delivery of our event
+  envelope, told apart by its type),
 - IRS's own continuations (``{"fs_irs_continue": <object key>}``).
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from functions.irs.model import Upload
-from shared.events import BadEvent, FileUploadReceived, parse_message
+from shared.events import BadEvent, FileDeletionRequested, FileUploadReceived, parse_message
 
 CONTINUE = "fs_irs_continue"
 
@@ -31,7 +32,7 @@ class Continuation:
     object_key: str
 
 
-Message = list[ObjectCreated] | Upload | Continuation | None
+Message = list[ObjectCreated] | Upload | FileDeletionRequested | Continuation | None
 
 
 def continuation_body(object_key: str) -> str:
@@ -56,12 +57,14 @@ def parse(body: str) -> Message:
         envelope = parse_message(body)
     except BadEvent:
         return None
-    if envelope.type != "FileUploadReceived":
+    if envelope.type not in ("FileUploadReceived", "FileDeletionRequested"):
         return None
     try:
         event = envelope.parsed()
     except ValueError:
         return None
+    if isinstance(event, FileDeletionRequested):
+        return event
     assert isinstance(event, FileUploadReceived)
     return Upload.from_event(event)
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.irs.core import Interrogator
+from functions.irs.deletion import Deletion
 from functions.irs.model import Interrogation, Settings, Upload
 from functions.irs.store import DynamoInterrogationRepository
 from functions.irs.wire import Continuation, parse
@@ -41,7 +42,9 @@ class FixedKeyStore:
         self._submitter, self._new = submitter_secret, new_secret
         self.deleted: list[str] = []
 
-    def create_secret(self, submitter_public_key: str, file_part: bytes) -> FileSecrets:
+    def create_secret(
+        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
+    ) -> FileSecrets:
         return FileSecrets(self._submitter, self._new, "fixed", c4gh.header_length(file_part))
 
     def new_secret(self, secret_id: str) -> bytes:
@@ -99,6 +102,15 @@ class Harness:
             ),
             clock=clock or utcnow,
             after_part=after_part,
+        )
+
+    def deletion(self) -> Deletion:
+        """IRS's deletion handler on the same S3, table and recorded events."""
+        return Deletion(
+            storage=S3Storage(self.s3),
+            publisher=self.publisher,
+            repository=self.repository,
+            settings=Settings(inbox_bucket=self.inbox, staging_bucket=self.staging),
         )
 
     def upload(self, data: bytes, plain: bytes, submitter_public: bytes) -> Upload:

@@ -1,0 +1,98 @@
+"""IRS's part of a file's deletion (docs/deletion.md): a tombstone first, then the staging.
+
+The interrogation record of the file (keyed by the inbox object key, which is the file id)
+becomes a tombstone in state DELETED, whatever state it was in and whoever held its lease:
+the deletion does not wait for a lease, it wins a versioned read-modify-write. From then on
+the Interrogator ignores the file (DELETED is terminal), a running invocation loses its
+next save and removes what it staged itself (core.Interrogator._buried), and a late S3
+notification or FileUploadReceived finds the tombstone and is dropped. Then the staging
+multipart upload is aborted, the staged object deleted (both idempotent), and the deletion
+confirmed with what was removed. A redelivered request runs the removal again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from functions.irs.model import DELETED, Interrogation, InterrogationRepository, Settings
+from shared.deletion import confirm
+from shared.events import FileDeletionConfirmed, FileDeletionRequested
+from shared.lease import StaleRecord
+from shared.ports import EventPublisher, ObjectStorage
+from shared.storage import abort_open_uploads
+
+log = logging.getLogger("fs.irs")
+
+SERVICE = "irs"
+STAGING_UPLOAD = "staging multipart upload"
+STAGED_OBJECT = "staged object"
+RECORD = "interrogation record"
+ATTEMPTS = 10  # a streaming invocation saves once a part: the tombstone wins within a few
+
+
+@dataclass(kw_only=True)
+class Deletion:
+    """Consumes FileDeletionRequested on IRS's queue."""
+
+    storage: ObjectStorage
+    publisher: EventPublisher
+    repository: InterrogationRepository
+    settings: Settings
+
+    def file_deletion_requested(self, request: FileDeletionRequested) -> FileDeletionConfirmed:
+        """Tombstone, remove the staging, confirm (idempotent: a repeat confirms again)."""
+        tomb, had_record = self._bury(request)
+        removed = remove_staging(self.storage, self.settings.staging_bucket, tomb)
+        if had_record:
+            removed.append(RECORD)
+        return confirm(self.publisher, SERVICE, request, removed)
+
+    def _bury(self, request: FileDeletionRequested) -> tuple[Interrogation, bool]:
+        """The tombstone, written (or found); whether a live record was replaced by it."""
+        for _ in range(ATTEMPTS):
+            item = self.repository.get(request.file_id)
+            if item is not None and item.state == DELETED:
+                return item, False
+            tomb = tombstone(request.file_id, item, request.requested_by)
+            try:
+                self.repository.save(tomb)
+            except StaleRecord:
+                continue  # an invocation saved meanwhile: read it again, the deletion wins
+            log.info(
+                "file deleted; tombstone written",
+                extra={"inbox_object_id": request.file_id, "was": item.state if item else None},
+            )
+            return tomb, item is not None
+        raise StaleRecord(request.file_id)  # the redelivery tries again
+
+
+def tombstone(object_key: str, item: Interrogation | None, requested_by: str) -> Interrogation:
+    """What is kept of a deleted file: its key, who asked, and what the clean-up needs (the
+    staged object and its multipart upload); no declaration, secret, hash state or outcome.
+    The lease is dropped with the rest, so its holder's next save fails."""
+    return Interrogation(
+        object_key=object_key,
+        version=item.version if item is not None else None,
+        state=DELETED,
+        staged_object_id=item.staged_object_id if item is not None else None,
+        staging_upload_id=item.staging_upload_id if item is not None else None,
+        deleted_by=requested_by,
+    )
+
+
+def remove_staging(storage: ObjectStorage, bucket: str, item: Interrogation) -> list[str]:
+    """Abort the item's staging multipart upload and delete its staged object, if any (both
+    idempotent); what was actually found and removed, in words."""
+    removed: list[str] = []
+    key = item.staged_object_id
+    if key is None:
+        return removed
+    # every upload under the key: the recorded one, and one a killed turn opened unrecorded
+    if abort_open_uploads(storage, bucket, key):
+        removed.append(STAGING_UPLOAD)
+    found = storage.head(bucket, key) is not None
+    storage.delete(bucket, key)  # also when not found: a completion may be under way
+    if found:
+        removed.append(STAGED_OBJECT)
+    return removed
