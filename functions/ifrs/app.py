@@ -1,4 +1,5 @@
-"""IFRS as a Lambda: each event on its queue becomes one call on the Registry.
+"""IFRS as a Lambda: each event on its queue becomes one call on a use case (the Registry,
+the Stager, or the file's deletion).
 
 A handler that raises leaves the message for a retry (dead-lettered after maxReceiveCount);
 messages that are not our events are logged and dropped.
@@ -11,7 +12,12 @@ from typing import Any
 from chalice import Chalice
 
 from functions.ifrs.inject import inject
-from shared.events import FileInterrogationSuccess, NonStagedFileRequested, deliver
+from shared.events import (
+    FileDeletionRequested,
+    FileInterrogationSuccess,
+    NonStagedFileRequested,
+    deliver,
+)
 from shared.resources import queue_for
 
 app = Chalice(app_name="ifrs")
@@ -25,5 +31,6 @@ def on_event(event: Any) -> None:
         {
             FileInterrogationSuccess: wiring.registry.register,
             NonStagedFileRequested: wiring.stager.stage,
+            FileDeletionRequested: wiring.deletion.on_requested,
         },
     )

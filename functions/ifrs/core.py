@@ -9,6 +9,10 @@ there yet, and finishes what is left.
 
 Delivery is at least once: after a crash between publishing and recording, the event is
 published again. Its consumers are idempotent (keyed by file id), as for every event here.
+
+A deleted file's tombstone wins (docs/deletion.md): a success for it is refused and the
+staged object it names removed; a registration under way when the tombstone is written
+finds out before it publishes or when its save loses (LeaseLost), and removes its copy.
 """
 
 from __future__ import annotations
@@ -54,8 +58,11 @@ class Registry:
         try:
             self._register(item)
         except LeaseLost:
-            log.warning("lease lost; another invocation carries on", extra=_ids(item))
+            if not self._undo_if_deleted(item):
+                log.warning("lease lost; another invocation carries on", extra=_ids(item))
         except Exception:
+            if self._undo_if_deleted(item):
+                return  # e.g. the staged object went with the file: nothing left to retry
             lease.release(
                 self.repository.get,
                 self.repository.save,
@@ -77,7 +84,16 @@ class Registry:
                     object_id=str(uuid.uuid4()),
                     bucket=self.permanent_bucket,
                     interrogation=event.model_dump(),
+                    staged_object_id=event.staged_object_id,
                 )
+            if item.is_tombstone:
+                # a late success for a deleted file: what it brought goes too (the bucket
+                # is the configured staging bucket, register() checked it)
+                self.storage.delete(self.staging_bucket, event.staged_object_id)
+                log.warning(
+                    "success for a deleted file refused; staged object removed", extra=_ids(item)
+                )
+                return None
             if item.staged_object_id != event.staged_object_id:
                 log.warning("event for another staged object of a known file ignored")
                 return None
@@ -118,6 +134,7 @@ class Registry:
             log.info("copied to permanent storage", extra=_ids(item))
         if self.after_copy is not None:
             self.after_copy(item)
+        self._not_deleted(item)
         self.publisher.publish(
             FileInternallyRegistered(
                 **item.interrogation, object_id=item.object_id, bucket=item.bucket
@@ -132,6 +149,28 @@ class Registry:
 
     def _save(self, item: Registration) -> None:
         lease.save_held(self.repository.save, item)
+
+    def _not_deleted(self, item: Registration) -> None:
+        """Before telling anyone of the file: a record saved since the claim (a tombstone,
+        say) ends the turn as a lost save would (LeaseLost), so that no registration of a
+        deleted file is published; a tombstone written after this read loses the save."""
+        current = self.repository.get(item.file_id)
+        if current is None or current.version != item.version:
+            raise LeaseLost(item.file_id)
+
+    def _undo_if_deleted(self, item: Registration) -> bool:
+        """After a lost save: if the file was deleted meanwhile (read again to be sure), the
+        copy this turn made and the staged object are removed; True if so. Otherwise the
+        winner is another invocation, which carries on with them."""
+        current = self.repository.get(item.file_id)
+        if current is None or not current.is_tombstone:
+            return False
+        assert item.object_id is not None
+        self.storage.delete(self.permanent_bucket, item.object_id)
+        if item.staged_object_id is not None:
+            self.storage.delete(self.staging_bucket, item.staged_object_id)
+        log.warning("file deleted during its registration; its copy removed", extra=_ids(item))
+        return True
 
 
 def _ids(item: Registration) -> dict[str, str]:

@@ -7,6 +7,7 @@ from functools import cache
 
 from functions.ifrs.config import IfrsConfig
 from functions.ifrs.core import Registry
+from functions.ifrs.deletion import FileDeletion
 from functions.ifrs.staging import Stager
 from functions.ifrs.store import DynamoFileRepository, FileRecord
 from shared.adapters.dynamo import bind
@@ -21,6 +22,7 @@ class Wiring:
     cfg: IfrsConfig
     registry: Registry
     stager: Stager
+    deletion: FileDeletion
 
 
 @cache
@@ -43,4 +45,12 @@ def inject() -> Wiring:
         repository=repository,
         outbox_bucket=cfg.buckets["outbox"],
     )
-    return Wiring(cfg=cfg, registry=registry, stager=stager)
+    deletion = FileDeletion(
+        storage=storage,
+        publisher=publisher,
+        repository=repository,
+        staging_bucket=cfg.buckets["staging"],
+        permanent_bucket=cfg.buckets["permanent"],
+        outbox_bucket=cfg.buckets["outbox"],
+    )
+    return Wiring(cfg=cfg, registry=registry, stager=stager, deletion=deletion)

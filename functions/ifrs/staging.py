@@ -5,6 +5,10 @@ requested id and reports FileStagedForDownload. A copy that is already there wit
 right size is reported without copying again, so duplicates and redeliveries cost one
 HEAD. Only the configured outbox is ever written: a request naming another bucket is
 refused, whatever the event says.
+
+A deleted file is never staged (docs/deletion.md): a request for it is dropped, and a copy
+that was under way when the tombstone was written is removed again before anything is
+reported, since the deletion may have looked into the outbox before the copy landed.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ class Stager:
         if item is None:
             log.warning("staging request for an unknown file dropped", extra=ids)
             return False
-        if item.state != REGISTERED:
+        if item.is_tombstone:
+            log.warning("staging request for a deleted file dropped", extra=ids)
+            return False
+        if item.state != REGISTERED or item.interrogation is None or item.object_id is None:
             raise NotYetRegistered(f"file {request.file_id} is still being registered")
         if item.interrogation.get("decrypted_sha256") != request.decrypted_sha256:
             log.warning("staging request with another checksum than registered dropped", extra=ids)
@@ -61,5 +68,14 @@ class Stager:
             log.info("copied to the outbox", extra=ids)
         else:
             log.info("already in the outbox; reported without copying", extra=ids)
+        if self._deleted_meanwhile(request.file_id):
+            self.storage.delete(self.outbox_bucket, request.target_object_id)
+            log.warning("file deleted while it was staged; outbox copy removed", extra=ids)
+            return False
         self.publisher.publish(FileStagedForDownload(**request.model_dump()))
         return True
+
+    def _deleted_meanwhile(self, file_id: str) -> bool:
+        """Whether the file's tombstone was written since the request was checked."""
+        current = self.repository.get(file_id)
+        return current is None or current.is_tombstone

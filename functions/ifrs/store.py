@@ -1,5 +1,10 @@
 """The files table (pynamodb), owned by IFRS, and the repository on it: one item per
-registered file, saved with optimistic concurrency (version attribute)."""
+registered file, saved with optimistic concurrency (version attribute).
+
+A deleted file's item is its tombstone: the file id, state ``deleted``, who asked and when,
+and the ids of the objects that were removed. Every attribute that comes from the
+interrogation is nullable and left unset there (a put replaces the whole item), so no
+checksum, size or secret id outlives the deletion."""
 
 from __future__ import annotations
 
@@ -35,19 +40,22 @@ class FileRecord(Model):
     file_id = UnicodeAttribute(hash_key=True)
     version = VersionAttribute()
     state = UnicodeAttribute()
-    object_id = UnicodeAttribute()
-    bucket = UnicodeAttribute()
-    # the facts other services look up, as attributes of their own
-    secret_id = UnicodeAttribute()
-    decrypted_sha256 = UnicodeAttribute()
-    decrypted_size = NumberAttribute()
-    encrypted_size = NumberAttribute()
-    encrypted_part_size = NumberAttribute()
+    object_id = UnicodeAttribute(null=True)  # none in a tombstone that came first
+    bucket = UnicodeAttribute(null=True)
+    staged_object_id = UnicodeAttribute(null=True)
+    # the facts other services look up, as attributes of their own (none in a tombstone)
+    secret_id = UnicodeAttribute(null=True)
+    decrypted_sha256 = UnicodeAttribute(null=True)
+    decrypted_size = NumberAttribute(null=True)
+    encrypted_size = NumberAttribute(null=True)
+    encrypted_part_size = NumberAttribute(null=True)
     # the whole FileInterrogationSuccess payload (part checksums, staged object)
-    interrogation = JSONAttribute()
+    interrogation = JSONAttribute(null=True)
     lease_owner = UnicodeAttribute(null=True)
     lease_until = UTCDateTimeAttribute(null=True)
     registered = UTCDateTimeAttribute(null=True)
+    deleted = UTCDateTimeAttribute(null=True)
+    deleted_by = UnicodeAttribute(null=True)
     updated = UTCDateTimeAttribute()
 
 
@@ -57,10 +65,14 @@ class DynamoFileRepository:
             record = FileRecord.get(file_id, consistent_read=True)
         except FileRecord.DoesNotExist:
             return None
-        return entity_from(record, Registration, interrogation=dict(record.interrogation))
+        payload = record.interrogation
+        return entity_from(
+            record, Registration, interrogation=None if payload is None else dict(payload)
+        )
 
     def save(self, item: Registration) -> None:
-        facts = {name: item.interrogation[name] for name in _FACTS}
+        payload = item.interrogation
+        facts = {} if payload is None else {name: payload[name] for name in _FACTS}
         record = record_from(item, FileRecord, **facts, updated=datetime.now(UTC))
         if not save_versioned(record, item.version):
             raise StaleRecord(item.file_id)

@@ -20,7 +20,7 @@ from tests.support import EventStream
 @pytest.fixture(scope="session")
 def buckets(endpoints: dict[str, Any]) -> dict[str, str]:
     prefix = endpoints["resource_prefix"]
-    return {key: bucket_name(key, prefix) for key in ("staging", "permanent")}
+    return {key: bucket_name(key, prefix) for key in ("staging", "permanent", "outbox")}
 
 
 @pytest.fixture(scope="session")

@@ -5,93 +5,16 @@ No stack: storage and publisher are tests.fakes, the files table is tests.fakes.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from functions.ifrs.core import Registry
 from functions.ifrs.errors import NotYetRegistered, RegistrationError
 from functions.ifrs.model import COPYING, REGISTERED
-from functions.ifrs.staging import Stager
-from shared.clock import utcnow
-from shared.events import FileInterrogationSuccess, NonStagedFileRequested
-from tests.fakes import InMemoryStorage, RecordingPublisher
-from tests.fakes.ifrs import InMemoryFileRepository
+from tests.ifrs.helpers import Archive, staging_request
 
 REGISTERED_EVENT = "FileInternallyRegistered"
-
-
-class CountingStorage(InMemoryStorage):
-    def __init__(self) -> None:
-        super().__init__()
-        self.copies = 0
-
-    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
-        self.copies += 1
-        super().copy(src_bucket, src_key, dst_bucket, dst_key)
-
-
-class Archive:
-    def __init__(self) -> None:
-        self.storage = CountingStorage()
-        self.publisher = RecordingPublisher()
-        self.files = InMemoryFileRepository()
-
-    def registry(self, clock: datetime | None = None, **kwargs: Any) -> Registry:
-        return Registry(
-            storage=self.storage,
-            publisher=self.publisher,
-            repository=self.files,
-            staging_bucket="staging",
-            permanent_bucket="permanent",
-            clock=(lambda: clock) if clock is not None else utcnow,
-            **kwargs,
-        )
-
-    def stager(self) -> Stager:
-        return Stager(
-            storage=self.storage,
-            publisher=self.publisher,
-            repository=self.files,
-            outbox_bucket="outbox",
-        )
-
-    def staged(self, size: int = 3 * 65564 + 100, **overrides: Any) -> FileInterrogationSuccess:
-        """An object in staging as IRS leaves it, and its FileInterrogationSuccess."""
-        content = uuid.uuid4().bytes * (size // 16) + b"x" * (size % 16)
-        staged_id = str(uuid.uuid4())
-        self.storage.put("staging", staged_id, content)
-        payload = {
-            "file_id": str(uuid.uuid4()),
-            "box_id": str(uuid.uuid4()),
-            "staged_object_id": staged_id,
-            "staging_bucket": "staging",
-            "secret_id": str(uuid.uuid4()),
-            "offset": 124,
-            "encrypted_part_size": 5245120,
-            "encrypted_parts_md5": [hashlib.md5(content, usedforsecurity=False).hexdigest()],
-            "encrypted_parts_sha256": [hashlib.sha256(content).hexdigest()],
-            "decrypted_sha256": hashlib.sha256(b"plain").hexdigest(),
-            "decrypted_size": size - 28 * (-(-size // 65564)),
-            "encrypted_size": size,
-            **overrides,
-        }
-        return FileInterrogationSuccess(**payload)
-
-
-def _request(event: FileInterrogationSuccess, **overrides: Any) -> NonStagedFileRequested:
-    return NonStagedFileRequested(
-        **{
-            "file_id": event.file_id,
-            "target_object_id": str(uuid.uuid4()),
-            "target_bucket": "outbox",
-            "decrypted_sha256": event.decrypted_sha256,
-            **overrides,
-        }
-    )
 
 
 def test_registration_copies_publishes_and_removes_the_staged_object() -> None:
@@ -169,7 +92,7 @@ def test_a_registered_file_is_staged_to_the_outbox_once() -> None:
     archive = Archive()
     event = archive.staged()
     archive.registry().register(event)
-    request = _request(event)
+    request = staging_request(event)
     assert archive.stager().stage(request) is True
     assert archive.stager().stage(request) is True  # already there: reported, not copied
     assert archive.storage.copies == 2  # the registration's and the outbox's
@@ -182,9 +105,9 @@ def test_staging_refuses_other_buckets_unknown_files_and_other_checksums() -> No
     event = archive.staged()
     archive.registry().register(event)
     stager = archive.stager()
-    assert stager.stage(_request(event, target_bucket="permanent")) is False
-    assert stager.stage(_request(event, file_id=str(uuid.uuid4()))) is False
-    assert stager.stage(_request(event, decrypted_sha256="0" * 64)) is False
+    assert stager.stage(staging_request(event, target_bucket="permanent")) is False
+    assert stager.stage(staging_request(event, file_id=str(uuid.uuid4()))) is False
+    assert stager.stage(staging_request(event, decrypted_sha256="0" * 64)) is False
     assert archive.publisher.of("FileStagedForDownload") == []
 
 
@@ -194,4 +117,4 @@ def test_staging_a_file_still_being_registered_is_retried_later() -> None:
     with pytest.raises(RegistrationError):
         archive.registry().register(event)
     with pytest.raises(NotYetRegistered):
-        archive.stager().stage(_request(event))
+        archive.stager().stage(staging_request(event))
