@@ -17,6 +17,7 @@ from functions.dcs.core import Wait
 from functions.dcs.errors import NotAcceptable, RangeNotSatisfiable
 from functions.dcs.inject import inject
 from shared.events import (
+    FileDeletionRequested,
     FileInternallyRegistered,
     FileStagedForDownload,
     deliver,
@@ -91,13 +92,15 @@ def get_assembled(file_id: str):
 
 @app.on_sqs_message(queue=queue_for("dcs", "on_event"), batch_size=1)
 def on_event(event: Any) -> None:
-    """FileInternallyRegistered and FileStagedForDownload; anything else is dropped."""
-    downloads = inject().downloads
+    """FileInternallyRegistered, FileStagedForDownload and FileDeletionRequested; anything
+    else is dropped."""
+    w = inject()
     deliver(
         event,
         {
-            FileInternallyRegistered: downloads.on_registered,
-            FileStagedForDownload: downloads.on_staged,
+            FileInternallyRegistered: w.downloads.on_registered,
+            FileStagedForDownload: w.downloads.on_staged,
+            FileDeletionRequested: w.deletion.on_deletion_requested,
         },
     )
 

@@ -54,7 +54,7 @@ class DcsConfig(ResourceSettings):
             "DCS",
             buckets=["outbox"],
             tables=["drs_objects"],
-            topics=["NonStagedFileRequested", "FileDownloadServed"],
+            topics=["NonStagedFileRequested", "FileDownloadServed", "FileDeletionConfirmed"],
         )
         return self
 

@@ -6,6 +6,10 @@ A file is served from the outbox only. When it is not there, the answer is "retr
 the one request that publishes, however many polls race. IFRS's FileStagedForDownload marks
 it staged. Copies unused for a configured time are removed by the scheduled clean-up.
 
+A deleted file's object is a tombstone (deletion.py): every route refuses it as
+``fileDeleted`` (404), nothing asks for its staging again, and a copy reported staged
+after the tombstone is removed instead of served.
+
 Envelopes come from the key store and are kept per (file, secret, reader key): a header is
 randomised each time it is built, and a range reader that reads the envelope in two
 requests must get the bytes of one and the same header.
@@ -20,7 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from functions.dcs.errors import ContentUnavailable, EventsDown, KeyStoreDown, NoSuchObject
+from functions.dcs.errors import (
+    ContentUnavailable,
+    EventsDown,
+    KeyStoreDown,
+    NoSuchObject,
+    ObjectDeleted,
+)
 from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject, DrsRepository, Reader
 from functions.dcs.ranges import ByteRange, check_size, parse_range, split
 from shared.clock import utcnow
@@ -168,10 +178,12 @@ class DownloadController:
             created=self.clock(),
         )
         added = self.repository.add_if_absent(item)
-        log.info(
-            "file registered for download" if added else "registration known; ignored",
-            extra={"file_id": event.file_id},
-        )
+        if added:
+            log.info("file registered for download", extra={"file_id": event.file_id})
+        elif self._is_deleted(event.file_id):
+            log.warning("file deleted; its registration refused", extra={"file_id": event.file_id})
+        else:
+            log.info("registration known; ignored", extra={"file_id": event.file_id})
         return added
 
     def on_staged(self, event: FileStagedForDownload) -> bool:
@@ -180,6 +192,9 @@ class DownloadController:
         ids = {"file_id": event.file_id}
         if item is None:
             log.warning("staged file is unknown here; ignored", extra=ids)
+            return False
+        if item.deleted:
+            self._remove_late_copy(event)
             return False
         if (
             event.target_bucket != self.policy.outbox_bucket
@@ -196,8 +211,24 @@ class DownloadController:
             log.warning("staged copy missing or of the wrong size; ignored", extra=ids)
             return False
         marked = self.repository.mark_staged(item.file_id, self.clock())
+        if not marked and self._is_deleted(item.file_id):
+            self._remove_late_copy(event)  # deleted while this was checked
+            return False
         log.info("file staged" if marked else "file changed meanwhile; ignored", extra=ids)
         return marked
+
+    def _remove_late_copy(self, event: FileStagedForDownload) -> None:
+        """A copy staged for a deleted file: removed from the outbox, never served."""
+        ids = {"file_id": event.file_id}
+        if event.target_bucket != self.policy.outbox_bucket:
+            log.warning("staged copy of a deleted file is not in the outbox; ignored", extra=ids)
+            return
+        self.storage.delete(self.policy.outbox_bucket, event.target_object_id)
+        log.warning("staged copy of a deleted file removed", extra=ids)
+
+    def _is_deleted(self, file_id: str) -> bool:
+        item = self.repository.get(file_id)
+        return item is not None and item.deleted
 
     # ------------------------------------------------------------ schedule
 
@@ -206,6 +237,8 @@ class DownloadController:
         cutoff = self.clock() - timedelta(seconds=self.policy.outbox_max_age_s)
         counts = {"removed": 0, "in_use": 0, "failed": 0}
         for item in self.repository.staged_unused_since(cutoff):
+            if item.deleted:
+                continue  # a tombstone holds no copy; its deletion removed it
             ids = {"file_id": item.file_id}
             try:
                 if not self.repository.unstage(item):
@@ -223,10 +256,19 @@ class DownloadController:
     # ------------------------------------------------------------ steps
 
     def _known(self, file_id: str) -> DrsObject:
+        """The live object of the file; an unknown or deleted file is refused (404)."""
         item = self.repository.get(file_id)
         if item is None:
             raise NoSuchObject("There is no file with this id.", data={"file_id": file_id[:100]})
+        if item.deleted:
+            raise self._deleted(file_id)
         return item
+
+    @staticmethod
+    def _deleted(file_id: str) -> ObjectDeleted:
+        return ObjectDeleted(
+            "This file was deleted from the archive.", data={"file_id": file_id[:100]}
+        )
 
     def _wait(self, item: DrsObject) -> Wait:
         return Wait(self.policy.retry_after(item.content_size))
@@ -283,15 +325,18 @@ class DownloadController:
             return kept
         try:
             fresh = self.keys.envelope(item.secret_id, reader)
-        except SecretNotFound as error:
-            raise NoSuchObject(
+        except SecretNotFound as error:  # EKSS confirmed the deletion before DCS did
+            raise ObjectDeleted(
                 "The key of this file is gone; the file is being deleted.",
                 data={"file_id": item.file_id},
             ) from error
         except (KeyStoreUnavailable, KeyStoreRejected) as error:
             log.warning("key store unavailable", extra={**self._ids(item), "cause": str(error)})
             raise KeyStoreDown("The key store is unavailable; try again shortly.") from error
-        return self.repository.keep_envelope(item.file_id, item.secret_id, reader, fresh)
+        kept = self.repository.keep_envelope(item.file_id, item.secret_id, reader, fresh)
+        if kept is None:  # deleted since it was read: the envelope was not kept
+            raise self._deleted(item.file_id)
+        return kept
 
     def _target(self, item: DrsObject) -> dict[str, str]:
         return {

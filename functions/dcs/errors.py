@@ -13,6 +13,14 @@ class NoSuchObject(NotFound):
     exception_id = "noSuchObject"
 
 
+class ObjectDeleted(NoSuchObject):
+    """The file was deleted from the archive: 404 as for an unknown file (GHGA's client
+    knows no other), but an id of its own, since an unknown file may still be registered
+    and a deleted one never will (polling is pointless)."""
+
+    exception_id = "fileDeleted"
+
+
 class NoReaderKey(Forbidden):
     """The work order token is valid but names no Crypt4GH key to build envelopes for."""
 

@@ -8,6 +8,7 @@ from functools import cache
 from functions.dcs.auth import DownloadAuthorizer
 from functions.dcs.config import DcsConfig
 from functions.dcs.core import DownloadController
+from functions.dcs.deletion import DeletionHandler
 from functions.dcs.store import DrsObjectRecord, DynamoDrsRepository, EnvelopeRecord
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient
@@ -23,6 +24,7 @@ class Wiring:
     cfg: DcsConfig
     auth: DownloadAuthorizer
     downloads: DownloadController
+    deletion: DeletionHandler
 
 
 @cache
@@ -32,13 +34,24 @@ def inject() -> Wiring:
     configure_logging("dcs", cfg.log_level)
     bind(DrsObjectRecord, cfg.tables["drs_objects"])
     bind(EnvelopeRecord, cfg.tables["drs_objects"])
+    repository, storage, publisher = DynamoDrsRepository(), S3Storage(), SnsPublisher(cfg.topics)
+    policy = cfg.policy()
     downloads = DownloadController(
-        repository=DynamoDrsRepository(),
-        storage=S3Storage(),
-        publisher=SnsPublisher(cfg.topics),
+        repository=repository,
+        storage=storage,
+        publisher=publisher,
         keys=EkssClient(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
-        policy=cfg.policy(),
+        policy=policy,
+    )
+    deletion = DeletionHandler(
+        repository=repository,
+        storage=storage,
+        publisher=publisher,
+        outbox_bucket=policy.outbox_bucket,
     )
     return Wiring(
-        cfg=cfg, auth=DownloadAuthorizer(TokenVerifier(cfg.wot_public_key)), downloads=downloads
+        cfg=cfg,
+        auth=DownloadAuthorizer(TokenVerifier(cfg.wot_public_key)),
+        downloads=downloads,
+        deletion=deletion,
     )

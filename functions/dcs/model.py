@@ -5,6 +5,11 @@ the outbox and whether it is there. The state moves ``registered`` → ``staging
 IFRS to copy it to the outbox) → ``staged`` (IFRS reported the copy) and back to
 ``registered`` when the outbox copy is removed for lack of use. Every move is a conditional
 write, so concurrent requests agree on one winner (who alone publishes the staging request).
+
+From any state (or none: a deletion may overtake the registration) the object becomes
+``deleted``, for good: a tombstone that keeps the file id, the outbox key, who asked and
+when, and nothing of the content (no checksum, size or secret id; docs/deletion.md). No
+conditional move above leaves ``deleted``, and a later registration is refused.
 """
 
 from __future__ import annotations
@@ -17,22 +22,32 @@ from typing import Protocol
 REGISTERED = "registered"
 STAGING = "staging"
 STAGED = "staged"
+DELETED = "deleted"  # a tombstone: every route answers 404, nothing is taken in again
 
 MAX_RANGE_BYTES = 4 * 1024 * 1024  # base64 of it stays below Lambda's 6 MB response limit
 
 
 @dataclass(frozen=True)
 class DrsObject:
+    """A registered file (every field set) or its tombstone (``state`` deleted: only the
+    file id, the outbox key if the file was registered, and who deleted it when)."""
+
     file_id: str
-    object_id: str  # key of the content: in permanent storage and, once staged, the outbox
-    secret_id: str  # EKSS's id of the file's secret: envelopes are built from it
-    decrypted_sha256: str
-    decrypted_size: int
-    content_size: int  # the header-less encrypted object (what access_url serves)
-    created: datetime  # when DCS learnt of the registered file
+    object_id: str | None = None  # the content's key: in permanent storage and the outbox
+    secret_id: str | None = None  # EKSS's id of the file's secret: envelopes are built from it
+    decrypted_sha256: str | None = None
+    decrypted_size: int | None = None
+    content_size: int | None = None  # the header-less encrypted object (what access_url serves)
+    created: datetime | None = None  # when DCS learnt of the registered file
     state: str = REGISTERED
     staging_requested_at: datetime | None = None
     last_accessed: datetime | None = None
+    deleted_by: str | None = None  # who asked for the deletion ("operator" or a user id)
+    deleted_at: datetime | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.state == DELETED
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,25 @@ class DrsRepository(Protocol):
 
     def get_envelope(self, file_id: str, secret_id: str, reader: bytes) -> bytes | None: ...
 
-    def keep_envelope(self, file_id: str, secret_id: str, reader: bytes, envelope: bytes) -> bytes:
-        """Store the envelope unless one is stored already; return the stored one."""
+    def keep_envelope(
+        self, file_id: str, secret_id: str, reader: bytes, envelope: bytes
+    ) -> bytes | None:
+        """Store the envelope unless one is stored already; return the stored one.
+
+        None if the file is deleted (or unknown): nothing is stored. Storing and recording
+        the envelope on the file's object is one conditional write, so that an envelope
+        either is found by ``drop_envelopes`` or never stored.
+        """
+        ...
+
+    def tombstone(self, file_id: str, requested_by: str, at: datetime) -> DrsObject | None:
+        """Make the object a tombstone, whatever its state, or create one if there is none.
+
+        Returns the object as it was just before (None: there was none). The first
+        deletion's ``requested_by`` and ``at`` are kept; the content's attributes go.
+        """
+        ...
+
+    def drop_envelopes(self, file_id: str) -> int:
+        """Delete every envelope kept for the file; how many there were (idempotent)."""
         ...

@@ -90,8 +90,8 @@ def staged(file_id: str) -> FileStagedForDownload:
     )
 
 
-@pytest.fixture
-def dcs() -> Dcs:
+def build_dcs() -> Dcs:
+    """DCS's core on fresh fakes (the deletion tests build on it too)."""
     archive_private, _ = generate_keypair()
     reader_private, reader_public = generate_keypair()
     repository, storage = InMemoryDrsRepository(), InMemoryStorage()
@@ -108,6 +108,11 @@ def dcs() -> Dcs:
     return Dcs(
         repository, storage, publisher, keys, downloads, reader, reader_private, os.urandom(SIZE)
     )
+
+
+@pytest.fixture
+def dcs() -> Dcs:
+    return build_dcs()
 
 
 def test_polls_wait_while_staging_and_ask_for_the_copy_once(dcs: Dcs) -> None:
@@ -216,9 +221,11 @@ def test_key_store_down_is_refused_as_such_and_nothing_is_kept(
 
 def test_a_deleted_secret_makes_the_file_unknown(dcs: Dcs) -> None:
     dcs.register()
-    del dcs.keys.secrets[SECRET_ID]
-    with pytest.raises(NoSuchObject):
+    del dcs.keys.secrets[SECRET_ID]  # EKSS's part of a deletion came first
+    with pytest.raises(NoSuchObject) as caught:
         dcs.downloads.envelope("file-1", dcs.reader.public_key)
+    assert (caught.value.status, caught.value.exception_id) == (404, "fileDeleted")
+    assert dcs.repository.envelopes == {}
 
 
 def test_a_staging_request_not_published_is_undone(dcs: Dcs) -> None:

@@ -2,19 +2,20 @@
 
 Faked at the level of the port's methods with the conditions of the store's updates: a
 write whose condition does not hold changes nothing and answers False, as a lost
-conditional update does on DynamoDB.
+conditional update does on DynamoDB. ``before_keep`` lets a test run something (a
+deletion) just before an envelope is stored, as a request racing it would meet it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from functions.dcs.config import POLICY_SETTINGS, DcsConfig
 from functions.dcs.core import DownloadPolicy
-from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject
+from functions.dcs.model import DELETED, REGISTERED, STAGED, STAGING, DrsObject
 
 
 def policy(
@@ -31,6 +32,7 @@ class InMemoryDrsRepository:
     def __init__(self) -> None:
         self.items: dict[str, DrsObject] = {}
         self.envelopes: dict[tuple[str, str, bytes], bytes] = {}
+        self.before_keep: Callable[[], None] | None = None
 
     def get(self, file_id: str) -> DrsObject | None:
         return self.items.get(file_id)
@@ -102,5 +104,39 @@ class InMemoryDrsRepository:
     def get_envelope(self, file_id: str, secret_id: str, reader: bytes) -> bytes | None:
         return self.envelopes.get((file_id, secret_id, reader))
 
-    def keep_envelope(self, file_id: str, secret_id: str, reader: bytes, envelope: bytes) -> bytes:
+    def keep_envelope(
+        self, file_id: str, secret_id: str, reader: bytes, envelope: bytes
+    ) -> bytes | None:
+        if self.before_keep is not None:
+            self.before_keep()
+        stored = self.items.get(file_id)
+        if stored is None or stored.deleted:  # the transaction's condition on the object
+            return None
         return self.envelopes.setdefault((file_id, secret_id, reader), envelope)
+
+    def tombstone(self, file_id: str, requested_by: str, at: datetime) -> DrsObject | None:
+        before = self.items.get(file_id)
+        if before is None:
+            self.items[file_id] = DrsObject(
+                file_id, state=DELETED, deleted_by=requested_by, deleted_at=at
+            )
+            return None
+        self.items[file_id] = dataclasses.replace(
+            before,
+            state=DELETED,
+            secret_id=None,
+            decrypted_sha256=None,
+            decrypted_size=None,
+            content_size=None,
+            staging_requested_at=None,
+            last_accessed=None,
+            deleted_by=before.deleted_by or requested_by,
+            deleted_at=before.deleted_at or at,
+        )
+        return before
+
+    def drop_envelopes(self, file_id: str) -> int:
+        mine = [key for key in self.envelopes if key[0] == file_id]
+        for key in mine:
+            del self.envelopes[key]
+        return len(mine)
