@@ -1,6 +1,7 @@
 """The Terraform of the shared resources and the root module, derived from the declaration.
 
-``main.tf.json`` holds the buckets (public access blocked, encrypted at rest, TLS only),
+``main.tf.json`` holds the buckets (public access blocked, encrypted at rest, TLS only,
+incomplete multipart uploads aborted after the declared days),
 the topics, the queues with their dead-letter queues and the policies that let the
 topics and buckets deliver to them, the S3 notifications, the tables (keys and indexes
 read from the pynamodb models) and one module per function: the Terraform that
@@ -32,6 +33,7 @@ TERRAFORM_VERSION = ">= 1.3.0"
 # the bounds chalice's generated modules put on the providers; the root keeps within them
 AWS_PROVIDER = ">= 4.9.0, < 5"
 DLQ_RETENTION_S = 14 * 24 * 3600
+ABORT_RULE_ID = "abort-incomplete-multipart-uploads"  # the bootstrap's rule has it too
 
 
 def ident(key: str) -> str:
@@ -41,6 +43,17 @@ def ident(key: str) -> str:
 
 def _queue_ref(key: str, attribute: str = "arn") -> str:
     return f"${{aws_sqs_queue.{ident(key)}.{attribute}}}"
+
+
+def abort_incomplete_rule(days: int) -> dict[str, Any]:
+    """The lifecycle rule that aborts multipart uploads left open ``days`` (a killed
+    invocation's, an abandoned client's), so that their parts stop costing storage."""
+    return {
+        "id": ABORT_RULE_ID,
+        "status": "Enabled",
+        "filter": [{}],  # the whole bucket
+        "abort_incomplete_multipart_upload": [{"days_after_initiation": days}],
+    }
 
 
 def _buckets(pfx: str, decl: Declaration, res: dict[str, Any]) -> None:
@@ -65,6 +78,10 @@ def _buckets(pfx: str, decl: Declaration, res: dict[str, Any]) -> None:
         res.setdefault("aws_s3_bucket_server_side_encryption_configuration", {})[ref] = {
             "bucket": bucket_id,
             "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+        }
+        res.setdefault("aws_s3_bucket_lifecycle_configuration", {})[ref] = {
+            "bucket": bucket_id,
+            "rule": [abort_incomplete_rule(bucket.abort_incomplete_after_days)],
         }
         arn = f"${{aws_s3_bucket.{ref}.arn}}"
         res.setdefault("aws_s3_bucket_policy", {})[ref] = {

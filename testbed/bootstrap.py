@@ -9,6 +9,7 @@ import contextlib
 import json
 from typing import Any
 
+from infra.shared_terraform import ABORT_RULE_ID
 from infra.tables import record_for
 from shared.adapters.aws import client, region
 from shared.adapters.dynamo import bind, create_table
@@ -24,8 +25,9 @@ from shared.resources import (
 
 
 def create_buckets(pfx: str, decl: Declaration = DECLARATION, *, hardened: bool = True) -> None:
-    """The buckets; ``hardened``: public access blocked and encrypted by default (SeaweedFS
-    implements neither)."""
+    """The buckets; ``hardened``: public access blocked, encrypted by default and incomplete
+    multipart uploads aborted after the declared days, as the Terraform makes them
+    (SeaweedFS implements none of these)."""
     s3 = client("s3")
     for bucket in decl.buckets:
         name = bucket_name(bucket.key, pfx)
@@ -51,6 +53,22 @@ def create_buckets(pfx: str, decl: Declaration = DECLARATION, *, hardened: bool 
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
             },
         )
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name,
+            LifecycleConfiguration={
+                "Rules": [abort_incomplete_rule(bucket.abort_incomplete_after_days)]
+            },
+        )
+
+
+def abort_incomplete_rule(days: int) -> dict[str, Any]:
+    """The S3 API form of infra/shared_terraform.py's rule: the whole bucket, ``days``."""
+    return {
+        "ID": ABORT_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+    }
 
 
 def create_topics(pfx: str, decl: Declaration = DECLARATION) -> dict[str, str]:
