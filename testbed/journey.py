@@ -119,7 +119,10 @@ TRACKED_EVENTS = (
     "NonStagedFileRequested",
     "FileStagedForDownload",
     "FileDownloadServed",
+    "FileDeletionConfirmed",
+    "FileDeleted",
 )
+PURGED = "small.fastq"  # the file the operator deletes at the end of each walk
 
 
 def write_key_files(journey: Journey) -> str:
@@ -293,6 +296,37 @@ def downloads_equal_originals(journey: Journey) -> str:
     return f"all {len(FILE_SIZES)} downloads are byte-identical to their originals"
 
 
+def operator_deletes_a_file(journey: Journey) -> str:
+    """The archive removes one file everywhere; its requester then finds nothing."""
+    file_id = journey.facts["file_ids"][PURGED]
+    journey.run("fs-admin", "delete-file", file_id, "--reason", "journey", "--wait", "120")
+    events: EventStream = journey.facts["events"]
+    deleted = events.wait_for("FileDeleted", file_id, timeout=120)
+    status = journey.run("fs-admin", "file-status", file_id).split()[0].rstrip(":")
+    if status != "deleted":
+        raise JourneyFailed(f"fs-admin file-status says {status!r} after FileDeleted")
+    package_id, _, sealed = journey.facts["download_wpat"].partition(":")
+    access = unseal(sealed, journey.facts["user_private"])
+    wot = httpx.post(
+        f"{journey.endpoints['wps_url']}/work-packages/{package_id}/files/{file_id}"
+        "/work-order-tokens",
+        headers={"Authorization": f"Bearer {access}"},
+        timeout=30,
+    )
+    if wot.status_code != 201:
+        raise JourneyFailed(f"download WOT answered {wot.status_code}: {wot.text}")
+    token = unseal(wot.json(), journey.facts["user_private"])
+    answer = httpx.get(
+        f"{journey.endpoints['dcs_url']}/objects/{file_id}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    if answer.status_code != 404:
+        raise JourneyFailed(f"DCS answered {answer.status_code} for the deleted file")
+    holders = ", ".join(deleted.payload["confirmed_by"])
+    return f"fs-admin delete-file {PURGED}: removed by {holders}; file-status deleted; DCS 404"
+
+
 STEPS: list[tuple[str, Callable[[Journey], str]]] = [
     ("submitter key pair", make_user),
     ("key files", write_key_files),
@@ -308,6 +342,7 @@ STEPS: list[tuple[str, Callable[[Journey], str]]] = [
     ("download with fs-connector", download_files),
     ("staging happened, seen in the event stream", staging_really_happened),
     ("downloads equal the originals", downloads_equal_originals),
+    ("operator deletes a file everywhere", operator_deletes_a_file),
 ]
 
 

@@ -9,7 +9,10 @@
 - Schedules: each scheduled handler runs every ``rate`` (scaled for tests)
   and can be triggered at once with ``POST /_runtime/schedules/<fn>/<handler>``.
 - Consumers can be paused and resumed (``POST /_runtime/consumers/<fn>/pause|resume``),
-  as disabling an event source mapping does on AWS: messages wait in their queue.
+  as disabling an event source mapping does on AWS: messages wait in their queue. A pause
+  answers once no handler of the function runs any more, and from then on none starts (a
+  message a long poll brings in after the pause goes back to the queue at once), so that a
+  test can rely on what is still waiting.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -55,6 +58,8 @@ class QueueBinding:
     queue_url: str
     queue_arn: str
     handler: Any
+    # held while a message is checked against the pause and delivered: a pause waits for it
+    delivering: threading.Lock = field(default_factory=threading.Lock)
 
 
 def load_app(function: str) -> Any:
@@ -83,6 +88,7 @@ class LocalRuntime:
         self._converters: dict[str, LambdaEventConverter] = {}
         self._server: ThreadingHTTPServer | None = None
         self.paused: set[str] = set()  # functions whose queues are not being consumed
+        self._bindings: list[QueueBinding] = []
 
     # ------------------------------------------------------------ set-up
 
@@ -131,7 +137,9 @@ class LocalRuntime:
         arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        return QueueBinding(function, url, arn, app.handler_map[handler])
+        binding = QueueBinding(function, url, arn, app.handler_map[handler])
+        self._bindings.append(binding)
+        return binding
 
     def context(self, function: str) -> LambdaContext:
         """A fresh Lambda context; also names the function in this thread's log lines."""
@@ -161,7 +169,30 @@ class LocalRuntime:
                 time.sleep(1)
                 continue
             for message in response.get("Messages", []):
-                self._deliver(binding, message)
+                with binding.delivering:
+                    if binding.function in self.paused:
+                        self._put_back(binding, message)
+                    else:
+                        self._deliver(binding, message)
+
+    def _put_back(self, binding: QueueBinding, message: dict[str, Any]) -> None:
+        """A message received after its consumer was paused: visible again at once."""
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=binding.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=0,
+            )
+        except Exception:
+            log.warning("could not put a message back", extra={"queue_url": binding.queue_url})
+
+    def pause(self, function: str) -> None:
+        """Stop consuming the function's queues; returns once no handler of it runs."""
+        self.paused.add(function)
+        for binding in self._bindings:
+            if binding.function == function:
+                with binding.delivering:
+                    pass
 
     def _deliver(self, binding: QueueBinding, message: dict[str, Any]) -> None:
         record = {
@@ -262,7 +293,7 @@ class LocalRuntime:
             if function not in self.apps or action not in ("pause", "resume"):
                 return _json_error(404, "notFound", "No such consumer or action.")
             if action == "pause":
-                self.paused.add(function)
+                self.pause(function)
             else:
                 self.paused.discard(function)
             body = {"function": function, "paused": function in self.paused}
