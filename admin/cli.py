@@ -180,6 +180,20 @@ def create_work_package(
     typer.echo(f"{created['id']}:{created['token']}")
 
 
+@app.command("revoke-work-package")
+def revoke_work_package(package_id: str) -> None:
+    """Revoke a work package at once: its access token and any further work order token
+    are refused. Tokens already issued expire within their ~30 s. Asking again is safe."""
+    target = _target()
+    revoked = _call(target.client(), "DELETE", f"{target.wps_url}/work-packages/{package_id}", 200)
+    if revoked["revoked_now"]:
+        typer.echo(f"{revoked['id']} revoked")
+    else:
+        typer.echo(
+            f"{revoked['id']} already revoked ({revoked['revoked']} by {revoked['revoked_by']})"
+        )
+
+
 def _all_uploads(target: Target, box_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     with target.client() as client:

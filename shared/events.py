@@ -125,6 +125,45 @@ class FileDeleted(EventSchema):
     confirmed_by: list[str]
 
 
+class WorkPackageCreated(EventSchema):
+    """Audit: the operator granted a user (by their Crypt4GH public key) downloads of some
+    files or uploads into one box. Published by WPS with key=work package id; never the
+    access token, nor its hash."""
+
+    work_package_id: str
+    type: str  # "download" or "upload"
+    requested_by: str  # "operator"
+    user_id: str
+    user_public_crypt4gh_key: str
+    file_ids: list[str] = []  # download packages
+    box_id: str | None = None  # upload packages: the file upload box
+    created: datetime
+    expires: datetime
+
+
+class WorkOrderTokenIssued(EventSchema):
+    """Audit: WPS handed out one work order token (sealed to the user's key) for one
+    operation. Published with key=work package id; never the token itself."""
+
+    work_package_id: str
+    work_type: str  # "download", or the upload operation: create, upload, close, delete, view
+    user_id: str
+    user_public_crypt4gh_key: str
+    file_id: str | None = None
+    box_id: str | None = None
+    alias: str | None = None
+    expires: datetime  # of the token: it is refused after this
+
+
+class WorkPackageRevoked(EventSchema):
+    """Audit: the package's access token is refused from ``revoked`` on (published again,
+    the same, when the revocation is asked for again). Key: the work package id."""
+
+    work_package_id: str
+    revoked_by: str  # "operator"
+    revoked: datetime
+
+
 # the event catalogue: every event type there is, by name (its topic's name too)
 SCHEMAS: dict[str, type[EventSchema]] = {
     cls.__name__: cls
@@ -139,6 +178,9 @@ SCHEMAS: dict[str, type[EventSchema]] = {
         FileDeletionRequested,
         FileDeletionConfirmed,
         FileDeleted,
+        WorkPackageCreated,
+        WorkOrderTokenIssued,
+        WorkPackageRevoked,
     )
 }
 
@@ -163,7 +205,7 @@ class BadEvent(ValueError):
 
 def envelope(event: EventSchema, key: str | None = None) -> Envelope:
     """The event in its envelope: the type is the class's name, the key the file id unless
-    given (every event of ours is about one file)."""
+    given (the file events are about one file; WPS's audit events give their package id)."""
     return Envelope(
         type=type(event).__name__,
         key=key if key is not None else str(event.file_id),

@@ -29,6 +29,15 @@ def create_work_package():
     return json_response(wire.created_json(created), status=201)
 
 
+@service.route("/work-packages/{package_id}", methods=["DELETE"])
+def revoke_work_package(package_id: str):
+    """Operator only: the package's access token is refused from now on (asking again is
+    fine: 200, ``revoked_now`` false). WOTs already issued live out their ~30 s."""
+    wiring = inject()
+    service.require_operator(wiring.cfg.operator_token_sha256)
+    return json_response(wire.revocation_json(wiring.packages.revoke(package_id)))
+
+
 @service.route("/work-packages/{package_id}", methods=["GET"])
 def get_work_package(package_id: str):
     package = inject().packages.authorize(package_id, service.bearer_token())

@@ -5,24 +5,33 @@ either the download of some files or uploads into one box. The user holds
 a work package access token (WPAT) of which only the sha256 is stored; with
 it they obtain work order tokens (WOTs), ES256 JWTs of about 30 s, each for
 one operation, handed over encrypted to their key.
+
+Every creation, every WOT and every revocation is an audit event (functions/wps/audit.py),
+published before the token leaves: what was handed out was audited.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from functions.wps import errors
+from functions.wps.audit import Audit
 from functions.wps.model import (
+    OPERATOR,
     PACKAGE_LIFETIME_DAYS,
     CreatedPackage,
     PackageType,
+    Revocation,
     WorkPackage,
     WorkPackageRepository,
     WorkType,
 )
 from shared.crypt.keys import KeyFormatError, decode_key, encode_key
 from shared.crypt.sealedbox import seal
+from shared.ports import EventPublisher
 from shared.tokens import (
     AUDIENCE_DOWNLOAD,
     AUDIENCE_UPLOAD,
@@ -46,10 +55,12 @@ class WorkPackageService:
         self,
         repository: WorkPackageRepository,
         signer: TokenSigner,
+        publisher: EventPublisher,
         package_lifetime: timedelta = timedelta(days=PACKAGE_LIFETIME_DAYS),
     ) -> None:
         self._repository = repository
         self._signer = signer
+        self._audit = Audit(publisher)
         self._lifetime = package_lifetime
 
     # ------------------------------------------------------------ operator
@@ -101,7 +112,29 @@ class WorkPackageService:
             ),
         )
         self._repository.add(package)
+        # stored first, audited next, handed out last: if the event cannot be published the
+        # caller never sees the token, and a package nobody holds the token of opens nothing
+        self._audit.created(package, OPERATOR)
         return CreatedPackage(package.id, seal(token, public_key), package.expires)
+
+    def revoke(self, package_id: str, revoked_by: str = OPERATOR) -> Revocation:
+        """Revoke a package at once: its access token is refused from then on, so no
+        further WOT is issued. WOTs issued before keep their short lifetime (the
+        signer's, about 30 s): they are not recorded anywhere to be withdrawn.
+
+        Asking again is fine: it changes nothing, says the package was already revoked,
+        and publishes the same WorkPackageRevoked again (so that an event lost after the
+        revocation is made good by asking again; consumers see it at least once).
+        """
+        if not _is_uuid(package_id):
+            raise errors.package_not_found()
+        revoked_now = self._repository.revoke(package_id, datetime.now(UTC), revoked_by)
+        package = self._repository.get(package_id)
+        if package is None or package.revoked is None:
+            raise errors.package_not_found()
+        by = package.revoked_by or revoked_by
+        self._audit.revoked(package.id, package.revoked, by, revoked_now)
+        return Revocation(package.id, package.revoked, by, revoked_now)
 
     # ------------------------------------------------------------ user
 
@@ -115,6 +148,8 @@ class WorkPackageService:
         # an unknown package and a wrong token look the same: no enumeration of ids
         if package is None or not matches_hash(access_token, package.token_sha256):
             raise errors.no_access()
+        if package.revoked is not None:
+            raise errors.package_revoked()
         if package.expires <= datetime.now(UTC):
             raise errors.package_expired()
         return package
@@ -130,7 +165,7 @@ class WorkPackageService:
             "file_id": file_id,
             **self._user_claims(package),
         }
-        return self._sealed(package, self._signer.sign(claims, AUDIENCE_DOWNLOAD))
+        return self._issue(package, claims, AUDIENCE_DOWNLOAD, work_type="download")
 
     def upload_token(
         self,
@@ -158,7 +193,23 @@ class WorkPackageService:
             **({"file_id": file_id} if work_type in ("upload", "close", "delete") else {}),
             **self._user_claims(package),
         }
-        return self._sealed(package, self._signer.sign(claims, AUDIENCE_UPLOAD))
+        return self._issue(package, claims, AUDIENCE_UPLOAD, work_type=work_type)
+
+    def _issue(
+        self, package: WorkPackage, claims: dict[str, Any], audience: str, work_type: str
+    ) -> str:
+        """Sign, audit, then seal: no token leaves whose issue was not published."""
+        issued = int(time.time())
+        token = self._signer.sign(claims, audience, now=issued)
+        self._audit.token_issued(
+            package,
+            work_type=work_type,
+            expires=datetime.fromtimestamp(issued + self._signer.lifetime, UTC),
+            file_id=claims.get("file_id"),
+            box_id=claims.get("box_id"),
+            alias=claims.get("alias"),
+        )
+        return self._sealed(package, token)
 
     @staticmethod
     def _user_claims(package: WorkPackage) -> dict[str, str]:

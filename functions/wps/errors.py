@@ -36,6 +36,13 @@ def package_expired() -> Forbidden:
     )
 
 
+def package_revoked() -> Forbidden:
+    return Forbidden(
+        "This work package has been revoked; ask for a new one.",
+        exception_id="workPackageRevoked",
+    )
+
+
 def wrong_package_type(purpose: str) -> Forbidden:
     return Forbidden(
         f"This work package is not for {purpose}.", exception_id="wrongWorkPackageType"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 from functions.wps.model import WorkPackage
-from shared.adapters.dynamo import entity_from, record_from
+from shared.adapters.dynamo import entity_from, lost_condition, record_from
 
 
 class WorkPackageRecord(Model):
@@ -24,6 +27,8 @@ class WorkPackageRecord(Model):
     file_upload_box_id = UnicodeAttribute(null=True)
     created = UTCDateTimeAttribute()
     expires = UTCDateTimeAttribute()
+    revoked = UTCDateTimeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
 
 
 class DynamoWorkPackageRepository:
@@ -46,3 +51,22 @@ class DynamoWorkPackageRepository:
             file_ids=list(record.file_ids or []),
             file_extensions=dict(extensions.as_dict() if extensions else {}),
         )
+
+    def revoke(self, package_id: str, revoked: datetime, revoked_by: str) -> bool:
+        # the conditions make it one atomic step: an unknown id is never created, and a
+        # second revocation keeps the first one's time and author
+        record = WorkPackageRecord(id=package_id)
+        unrevoked = WorkPackageRecord.id.exists() & WorkPackageRecord.revoked.does_not_exist()
+        try:
+            record.update(
+                actions=[
+                    WorkPackageRecord.revoked.set(revoked),
+                    WorkPackageRecord.revoked_by.set(revoked_by),
+                ],
+                condition=unrevoked,
+            )
+        except UpdateError as error:
+            if lost_condition(error):
+                return False
+            raise
+        return True

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from functions.wps.model import CreatedPackage, WorkPackage
+from functions.wps.model import CreatedPackage, Revocation, WorkPackage
 
 
 class CreateWorkPackage(BaseModel):
@@ -32,6 +32,15 @@ class UploadTokenRequest(BaseModel):
 
 def created_json(created: CreatedPackage) -> dict[str, Any]:
     return {"id": created.id, "token": created.sealed_token, "expires": created.expires.isoformat()}
+
+
+def revocation_json(revocation: Revocation) -> dict[str, Any]:
+    return {
+        "id": revocation.id,
+        "revoked": revocation.revoked.isoformat(),
+        "revoked_by": revocation.revoked_by,
+        "revoked_now": revocation.revoked_now,
+    }
 
 
 def package_json(package: WorkPackage) -> dict[str, Any]:

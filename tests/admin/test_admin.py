@@ -259,3 +259,53 @@ def test_delete_file_bad_inputs_are_one_line_and_change_nothing(
         assert "Traceback" not in result.stderr
     assert paused_holders.status(file_id)["deletion"] is None
     assert paused_holders.status(file_id)["state"] == "inbox"
+
+
+# ---------------------------------------------------------------- revoke-work-package
+
+
+def test_revoke_work_package_twice_and_the_token_is_refused(
+    running_stack, operator: Operator, user: User
+) -> None:
+    state, wps = running_stack.state_dir, running_stack.endpoints["wps_url"]
+    package_id, wpat = operator.download_package(user, ["f1"])
+    first = _admin(state, "revoke-work-package", package_id)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"{package_id} revoked\n"
+    auth = {"Authorization": f"Bearer {wpat}"}
+    for response in (
+        httpx.get(f"{wps}/work-packages/{package_id}", headers=auth),
+        httpx.post(f"{wps}/work-packages/{package_id}/files/f1/work-order-tokens", headers=auth),
+    ):
+        assert response.status_code == 403
+        assert response.json()["exception_id"] == "workPackageRevoked"
+    again = _admin(state, "revoke-work-package", package_id)
+    assert again.returncode == 0, again.stderr
+    [line] = again.stdout.splitlines()
+    assert line.startswith(f"{package_id} already revoked (") and line.endswith(" by operator)")
+
+
+def test_revoke_work_package_errors_are_one_line_and_change_nothing(
+    running_stack, operator: Operator, user: User, tmp_path: Path
+) -> None:
+    state, wps = running_stack.state_dir, running_stack.endpoints["wps_url"]
+    package_id, wpat = operator.download_package(user, ["f1"])
+    cases = [
+        ([str(uuid.uuid4())], {}, 1, "404"),
+        (["not-a-package-id"], {}, 1, "workPackageNotFound"),
+        ([package_id], {"FS_ADMIN_TOKEN": "wrong"}, 1, "401"),
+        ([], {}, 2, "Usage: fs-admin revoke-work-package"),
+    ]
+    for args, env, code, message in cases:
+        result = _admin(state, "revoke-work-package", *args, env=env)
+        assert result.returncode == code, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        if code == 1:
+            assert len(result.stderr.splitlines()) == 1
+    missing = _admin(tmp_path / "nowhere", "revoke-work-package", package_id)
+    assert missing.returncode == 2 and "no running stack" in missing.stderr
+    described = httpx.get(
+        f"{wps}/work-packages/{package_id}", headers={"Authorization": f"Bearer {wpat}"}
+    )
+    assert described.status_code == 200

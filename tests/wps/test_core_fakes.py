@@ -18,6 +18,7 @@ from shared.tokens import (
     generate_signing_key,
     hash_secret,
 )
+from tests.fakes import RecordingPublisher
 from tests.fakes.wps import InMemoryWorkPackageRepository
 from tests.support import User
 
@@ -32,7 +33,9 @@ def repository() -> InMemoryWorkPackageRepository:
 
 @pytest.fixture
 def wps(repository: InMemoryWorkPackageRepository) -> WorkPackageService:
-    return WorkPackageService(repository, TokenSigner(SIGNING_PRIVATE), timedelta(days=3))
+    return WorkPackageService(
+        repository, TokenSigner(SIGNING_PRIVATE), RecordingPublisher(), timedelta(days=3)
+    )
 
 
 @pytest.fixture

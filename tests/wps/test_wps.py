@@ -247,11 +247,14 @@ def test_expired_package_is_refused() -> None:
     """Core rule, with the repository in memory: expiry is checked on every use."""
     from functions.wps.core import WorkPackageService
     from shared.tokens import generate_signing_key
+    from tests.fakes import RecordingPublisher
     from tests.fakes.wps import InMemoryWorkPackageRepository
 
     user = User.new()
     service = WorkPackageService(
-        InMemoryWorkPackageRepository(), TokenSigner(generate_signing_key()[0])
+        InMemoryWorkPackageRepository(),
+        TokenSigner(generate_signing_key()[0]),
+        RecordingPublisher(),
     )
     created = service.create(
         type="download",
