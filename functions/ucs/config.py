@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import Field, model_validator
 
 from functions.ucs.core import UploadPolicy
-from shared.multipart import TIB
+from shared.multipart import MIB, TIB
 from shared.settings import ResourceSettings
 
 
@@ -17,7 +17,13 @@ class UcsConfig(ResourceSettings):
     storage_alias: str = Field(min_length=1)  # the key in WKVS's crypt4gh_public_keys
     max_open_uploads_per_box: int = Field(default=100, ge=1)
     default_box_max_size: int = Field(default=TIB, ge=1)
-    part_url_lifetime_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # A part URL lives part_url_min_lifetime_s (the client's own retries of one PUT with the
+    # same URL: GHGA's makes up to three attempts of a 60 s timeout each) plus the part's
+    # bytes at part_url_bytes_per_s (the slowest uplink allowed for), at most
+    # part_url_max_lifetime_s: 5 min 16 s for a 16 MiB part, the maximum from about 3.2 GiB.
+    part_url_min_lifetime_s: int = Field(default=300, ge=60, le=3600)
+    part_url_bytes_per_s: int = Field(default=MIB, ge=1)
+    part_url_max_lifetime_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     # uploads still open after this long are cancelled by the scheduled clean-up
     abandoned_upload_age_s: int = Field(default=7 * 24 * 3600, ge=0)
     # what a 429 asks the client to wait (Retry-After, integer seconds)
@@ -27,6 +33,8 @@ class UcsConfig(ResourceSettings):
 
     @model_validator(mode="after")
     def _resources_declared(self) -> UcsConfig:
+        if self.part_url_min_lifetime_s > self.part_url_max_lifetime_s:
+            raise ValueError("part_url_min_lifetime_s is larger than part_url_max_lifetime_s")
         self.require_resources(
             "UCS",
             buckets=["inbox"],
@@ -40,8 +48,10 @@ class UcsConfig(ResourceSettings):
             inbox_bucket=self.buckets["inbox"],
             storage_alias=self.storage_alias,
             max_open_uploads_per_box=self.max_open_uploads_per_box,
-            part_url_lifetime_s=self.part_url_lifetime_s,
             retry_after_s=self.retry_after_s,
+            part_url_min_lifetime_s=self.part_url_min_lifetime_s,
+            part_url_bytes_per_s=self.part_url_bytes_per_s,
+            part_url_max_lifetime_s=self.part_url_max_lifetime_s,
         )
 
     def abandoned_upload_age(self) -> timedelta:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,14 @@ from shared.clock import utcnow
 from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
 from shared.errors import ServiceError
 from shared.events import FileUploadReceived
-from shared.multipart import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_count
+from shared.multipart import (
+    MAX_OBJECT_SIZE,
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    part_count,
+    part_length,
+)
 from shared.ports import EventPublisher, ObjectNotFound, ObjectStorage, PartInfo
 
 log = logging.getLogger("fs.ucs")
@@ -67,8 +75,18 @@ class UploadPolicy:
     inbox_bucket: str
     storage_alias: str
     max_open_uploads_per_box: int
-    part_url_lifetime_s: int
     retry_after_s: int
+    # a part URL lives as long as its part needs (UcsConfig explains the three)
+    part_url_min_lifetime_s: int
+    part_url_bytes_per_s: int
+    part_url_max_lifetime_s: int
+
+    def part_url_lifetime_s(self, length: int) -> int:
+        """Seconds a URL for a part of ``length`` bytes stays valid: the floor plus the
+        part's bytes at the slowest uplink allowed for, at most the maximum. A leaked
+        URL is worth little for long, and each part asks for its own URL when it starts."""
+        wanted = self.part_url_min_lifetime_s + math.ceil(length / self.part_url_bytes_per_s)
+        return min(self.part_url_max_lifetime_s, wanted)
 
 
 class UploadController:
@@ -235,15 +253,26 @@ class UploadController:
     # ------------------------------------------------------------ parts
 
     def part_url(self, box_id: str, file_id: str, part_no: int) -> str:
+        """A presigned PUT of exactly this part: the URL signs the part's Content-Length
+        (from the declared sizes), so S3 refuses a body of any other size and the box's
+        quota, counted from the declared sizes, holds; it lives as long as the part needs.
+
+        Where a client declares a part's checksum before sending it (GHGA's API has no
+        field for that today), pass its MD5 as ``content_md5`` here: the URL then signs
+        Content-MD5 too, and S3 refuses any other bytes of that length.
+        """
         upload = self._open_upload(box_id, file_id)
         if not 1 <= part_no <= upload.part_count:
             raise errors.invalid_part_number(part_no, upload.part_count)
+        length = part_length(upload.encrypted_size, upload.part_size, part_no)
         return self._storage.presign_upload_part(
             self._policy.inbox_bucket,
             upload.object_id,
             upload.s3_upload_id,
             part_no,
-            self._policy.part_url_lifetime_s,
+            self._policy.part_url_lifetime_s(length),
+            content_length=length,
+            content_md5=None,  # no client declares one yet (see above)
         )
 
     def stored_parts(self, box_id: str, file_id: str) -> tuple[Upload, list[PartInfo]]:

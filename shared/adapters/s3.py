@@ -30,13 +30,28 @@ class S3Storage:
         return self._s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
 
     def presign_upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_s: int,
+        *,
+        content_length: int,
+        content_md5: str | None = None,
     ) -> str:
-        return self._s3.generate_presigned_url(
-            "upload_part",
-            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
-            ExpiresIn=expires_s,
-        )
+        """The Content-Length (and Content-MD5) given become signed headers of the URL
+        (X-Amz-SignedHeaders), so S3 answers SignatureDoesNotMatch to any other value."""
+        params: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+            "ContentLength": content_length,
+        }
+        if content_md5 is not None:
+            params["ContentMD5"] = content_md5
+        return self._s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_s)
 
     def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes

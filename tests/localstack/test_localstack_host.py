@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -90,6 +94,68 @@ def _assert_refused(response: httpx.Response) -> None:
     assert "<Code>SignatureDoesNotMatch</Code>" in response.text
 
 
+def _put_refused(url: str, body: bytes | Iterator[bytes]) -> None:
+    """The store refuses this PUT: 403 SignatureDoesNotMatch, or, for a body larger than
+    it reads before it answers, it stops reading (LocalStack) or closes the connection.
+    Either way nothing may get in: the callers check the stored parts afterwards."""
+    try:
+        response = httpx.put(url, content=body, timeout=httpx.Timeout(60, write=10))
+    except (httpx.WriteError, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as e:
+        # only a body far larger than the part may go unanswered
+        assert isinstance(body, bytes) and len(body) > 1024**2, e
+        return
+    _assert_refused(response)
+
+
+def assert_part_urls_take_only_the_declared_size(endpoints: dict[str, Any]) -> None:
+    """The attack of issue 13: a 1 MB upload's part URL must not take 12 MiB (nor a part
+    of any other size than declared): the box's quota counts the declared sizes."""
+    operator = Operator(endpoints)
+    submitter = Submitter(endpoints, operator, operator.create_box())
+    payload = Payload.random(1_000_000)
+    file_id = submitter.created("quota.bin", payload)
+    (part,) = payload.parts
+    response = submitter.part_url(file_id, 1)
+    assert response.status_code == 200, response.text
+    url = response.json()
+    assert parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"] == ["content-length;host"]
+    for body in (os.urandom(12 * 1024**2), part + b"x", part[:-1], b""):
+        _put_refused(url, body)
+    _put_refused(url, iter([part]))  # chunked: no Content-Length at all
+    stored = submitter.stored_parts(file_id)
+    assert stored.status_code == 200 and stored.json()["parts"] == [], stored.text
+    assert _put(url, part).status_code == 200  # the declared size, to the byte
+    stored = submitter.stored_parts(file_id)
+    assert [p["size"] for p in stored.json()["parts"]] == [len(part)], stored.text
+    closed = submitter.close(file_id, payload.close_body())
+    assert closed.status_code == 204, closed.text
+    assert submitter.box()["used_size"] == payload.encrypted_size == len(part)
+
+
+def assert_a_signed_content_md5_takes_only_those_bytes(storage: S3Storage, bucket: str) -> None:
+    """The hook for a part checksum declared up front: the URL then signs Content-MD5, and
+    the store takes those bytes only (the client sends that header)."""
+    key = f"md5-{uuid.uuid4()}"
+    upload_id = storage.create_multipart(bucket, key)
+    try:
+        data = os.urandom(4096)
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        url = storage.presign_upload_part(
+            bucket, key, upload_id, 1, 600, content_length=len(data), content_md5=md5
+        )
+        assert "content-md5" in parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0]
+        _assert_refused(_put(url, data))  # the signed header left out
+        other = httpx.put(url, content=os.urandom(len(data)), headers={"Content-MD5": md5})
+        assert other.status_code == 400 and "BadDigest" in other.text, other.text
+        assert storage.list_parts(bucket, key, upload_id) == []
+        right = httpx.put(url, content=data, headers={"Content-MD5": md5})
+        assert right.status_code == 200, right.text
+        (stored,) = storage.list_parts(bucket, key, upload_id)
+        assert stored.etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    finally:
+        storage.abort_multipart(bucket, key, upload_id)
+
+
 def test_tampered_presigned_part_url_from_s3storage_is_refused(
     ls_endpoints: dict[str, Any],
 ) -> None:
@@ -98,7 +164,7 @@ def test_tampered_presigned_part_url_from_s3storage_is_refused(
     key = f"tamper-{uuid.uuid4()}"
     upload_id = storage.create_multipart(bucket, key)
     try:
-        url = storage.presign_upload_part(bucket, key, upload_id, 1, 600)
+        url = storage.presign_upload_part(bucket, key, upload_id, 1, 600, content_length=1024)
         assert "partNumber=1" in url
         _assert_refused(_put(_tamper_signature(url), b"x" * 1024))
         _assert_refused(_put(url.replace("partNumber=1", "partNumber=2"), b"x" * 1024))
@@ -108,6 +174,16 @@ def test_tampered_presigned_part_url_from_s3storage_is_refused(
         assert (part.number, part.size) == (1, 1024)
     finally:
         storage.abort_multipart(bucket, key, upload_id)
+
+
+def test_a_part_url_from_ucs_takes_only_the_declared_size(ls_endpoints: dict[str, Any]) -> None:
+    assert_part_urls_take_only_the_declared_size(ls_endpoints)
+
+
+def test_a_signed_content_md5_takes_only_those_bytes(ls_endpoints: dict[str, Any]) -> None:
+    storage = S3Storage(ls_client(ls_endpoints, "s3"))
+    bucket = bucket_name("inbox", ls_endpoints["resource_prefix"])
+    assert_a_signed_content_md5_takes_only_those_bytes(storage, bucket)
 
 
 def test_tampered_presigned_part_url_from_ucs_is_refused(ls_endpoints: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ import os
 import stat
 import subprocess
 import sys
+import threading
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -30,10 +32,16 @@ from tests.connector.helpers import (
     upload_box,
 )
 from tests.localstack.conftest import ls_client
-from tests.localstack.test_localstack_host import _assert_refused, _put, _tamper_signature
+from tests.localstack.test_localstack_host import (
+    _assert_refused,
+    _put,
+    _tamper_signature,
+    assert_a_signed_content_md5_takes_only_those_bytes,
+    assert_part_urls_take_only_the_declared_size,
+)
 from tests.seaweedfs.conftest import sw_client
 from tests.support import REPO, Operator
-from tests.ucs.helpers import Payload, Submitter
+from tests.ucs.helpers import PART_SIZE, Payload, Submitter
 
 
 @pytest.mark.timeout(1200)  # the whole journey, whatever it has grown to
@@ -174,13 +182,15 @@ def test_tampered_and_expired_presigned_part_urls_are_refused(
     key = f"tamper-{uuid.uuid4()}"
     upload_id = storage.create_multipart(bucket, key)
     try:
-        url = storage.presign_upload_part(bucket, key, upload_id, 1, 600)
+        url = storage.presign_upload_part(bucket, key, upload_id, 1, 600, content_length=1024)
         _assert_refused(_put(_tamper_signature(url), b"x" * 1024))
         _assert_refused(_put(url.replace("partNumber=1", "partNumber=2"), b"x" * 1024))
         # signed two hours ago, valid for ten minutes (the client's clock, not the server's)
         two_hours_ago = botocore.compat.get_current_datetime() - datetime.timedelta(hours=2)
         with mock.patch("botocore.auth.get_current_datetime", return_value=two_hours_ago):
-            expired = storage.presign_upload_part(bucket, key, upload_id, 1, 600)
+            expired = storage.presign_upload_part(
+                bucket, key, upload_id, 1, 600, content_length=1024
+            )
         refused = _put(expired, b"x" * 1024)
         assert refused.status_code == 403, refused.text
         assert "<Code>AccessDenied</Code>" in refused.text and "expired" in refused.text
@@ -190,6 +200,16 @@ def test_tampered_and_expired_presigned_part_urls_are_refused(
         assert (part.number, part.size) == (1, 1024)
     finally:
         storage.abort_multipart(bucket, key, upload_id)
+
+
+def test_a_part_url_from_ucs_takes_only_the_declared_size(sw_endpoints: dict[str, Any]) -> None:
+    assert_part_urls_take_only_the_declared_size(sw_endpoints)
+
+
+def test_a_signed_content_md5_takes_only_those_bytes(sw_endpoints: dict[str, Any]) -> None:
+    storage = S3Storage(sw_client(sw_endpoints, "s3"))
+    bucket = bucket_name("inbox", sw_endpoints["resource_prefix"])
+    assert_a_signed_content_md5_takes_only_those_bytes(storage, bucket)
 
 
 def test_tampered_presigned_part_url_from_ucs_is_refused(sw_endpoints: dict[str, Any]) -> None:
@@ -238,6 +258,79 @@ def test_the_connector_reports_refused_part_urls_cleanly(
     assert "X-Amz-Signature" not in output and sw_endpoints["aws_secret_access_key"] not in output
     # SeaweedFS refused the part twice (the connector asks once for a fresh URL)
     assert proxy.puts(403) == [1, 1] and proxy.puts(200) == []
+
+
+class ExpiringProxy(RecordingProxy):
+    """Forwards every request, but sends the first PUT of each part to a URL for that same
+    part and length signed two hours ago for ten minutes: expired, as a URL held too long."""
+
+    def __init__(self, storage: S3Storage) -> None:
+        super().__init__()
+        self._storage = storage
+        self._expired: set[int] = set()
+        self._signing = threading.Lock()  # the clock is patched for the whole process
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        target = urllib.parse.urlsplit(request.path)
+        query = urllib.parse.parse_qs(target.query)
+        if request.command == "PUT" and "X-Amz-Signature" in query:
+            part = int(query["partNumber"][0])
+            with self._signing:
+                first = part not in self._expired
+                self._expired.add(part)
+                if first:
+                    _, bucket, key = target.path.split("/", 2)
+                    then = botocore.compat.get_current_datetime() - datetime.timedelta(hours=2)
+                    with mock.patch("botocore.auth.get_current_datetime", return_value=then):
+                        request.path = self._storage.presign_upload_part(
+                            bucket,
+                            key,
+                            query["uploadId"][0],
+                            part,
+                            600,
+                            content_length=int(request.headers["Content-Length"]),
+                        )
+        super()._handle(request)
+
+    def part_url_requests(self) -> list[int]:
+        """Part numbers of the part URLs asked of UCS, in order."""
+        with self._lock:
+            return [
+                int(url.rsplit("/", 1)[1])
+                for method, url, _ in self.log
+                if method == "GET" and "/parts/" in url
+            ]
+
+
+def test_the_connector_gets_a_fresh_url_for_a_part_whose_url_expired(
+    sw_endpoints: dict[str, Any], tmp_path: Path
+) -> None:
+    """Part URLs live minutes now: one that expired before its PUT is replaced by a new one
+    from UCS, and the upload completes."""
+    keys = make_keys(tmp_path / "keys")
+    box = upload_box(Operator(sw_endpoints), keys)
+    original = tmp_path / "expiring.bin"
+    original.write_bytes(os.urandom(PART_SIZE + 1000))  # two parts (the connector's, too)
+    proxy = ExpiringProxy(S3Storage(sw_client(sw_endpoints, "s3")))
+    try:
+        env = connector_env(
+            sw_endpoints, box, tmp_path / "home", HTTP_PROXY=proxy.url, http_proxy=proxy.url
+        )
+        result = run_cli(["upload", str(original)], env)
+    finally:
+        proxy.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    # each part: refused with the expired URL, then a new URL asked of UCS, then stored
+    assert sorted(proxy.puts(403)) == sorted(proxy.puts(200)) == [1, 2]
+    assert sorted(proxy.part_url_requests()) == [1, 1, 2, 2]
+    (first_expired,) = [
+        url
+        for method, url, code in proxy.log
+        if (method, code) == ("PUT", 403)
+        and urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["partNumber"] == ["1"]
+    ]
+    refused = _put(first_expired, bytes(PART_SIZE))  # refused as expired, not as tampered
+    assert refused.status_code == 403 and "expired" in refused.text, refused.text
 
 
 def test_missing_weed_is_a_clear_error(tmp_path: Path) -> None:

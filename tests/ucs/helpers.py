@@ -231,8 +231,10 @@ def local_controller(
         inbox_bucket=inbox(endpoints),
         storage_alias=endpoints["storage_alias"],
         max_open_uploads_per_box=10,
-        part_url_lifetime_s=600,
         retry_after_s=30,
+        part_url_min_lifetime_s=300,
+        part_url_bytes_per_s=1024**2,
+        part_url_max_lifetime_s=600,
     )
     return UploadController(
         repository or DynamoUcsRepository(),

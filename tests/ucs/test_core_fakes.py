@@ -31,13 +31,14 @@ from functions.ucs.outcomes import OutcomeRecorder
 from shared.crypt.c4gh import encrypted_size
 from shared.crypt.checksums import multipart_etag
 from shared.errors import ServiceError
-from shared.multipart import MIN_PART_SIZE
+from shared.multipart import MIB, MIN_PART_SIZE, part_sizes
 from tests.fakes import InMemoryStorage, RecordingPublisher
 from tests.fakes.ucs import InMemoryUcsRepository
 
 INBOX_BUCKET = "inbox"
 DECRYPTED = 1000  # one part: the core's rules, not S3's, are under test here
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+MIN_LIFETIME_S, MAX_LIFETIME_S = 300, 3600  # part URLs: floor, then 1 s per MiB, capped
 
 
 class Clock:
@@ -101,7 +102,15 @@ def ucs() -> Ucs:
         RecordingPublisher(),
         Clock(),
     )
-    policy = UploadPolicy(INBOX_BUCKET, "test-storage", 2, 600, 30)
+    policy = UploadPolicy(
+        inbox_bucket=INBOX_BUCKET,
+        storage_alias="test-storage",
+        max_open_uploads_per_box=2,
+        retry_after_s=30,
+        part_url_min_lifetime_s=MIN_LIFETIME_S,
+        part_url_bytes_per_s=MIB,
+        part_url_max_lifetime_s=MAX_LIFETIME_S,
+    )
     uploads = UploadController(repository, storage, publisher, policy, clock)
     return Ucs(
         repository,
@@ -167,6 +176,60 @@ def test_too_many_open_uploads_asks_to_retry_later(ucs: Ucs) -> None:
         ucs.created(box_id, "c")
     assert refusal(error) == (429, "tooManyOpenUploads")
     assert error.value.data == {"limit": 2, "retry_after_s": 30}
+
+
+def test_each_part_url_signs_that_parts_exact_length(ucs: Ucs) -> None:
+    """The signed lengths are the declared sizes: what the box counted is all S3 takes."""
+    box_id = ucs.new_box(max_size=10**10)
+    part_size = 16 * MIB
+    decrypted = 2 * part_size + 1000  # three parts, the last short
+    request = NewUpload("big.bin", decrypted, encrypted_size(decrypted), part_size)
+    upload = ucs.uploads.create_upload(box_id, request)
+    for number in (3, 1, 2, 3):  # any order; a part asked for again gets a URL again
+        url = ucs.uploads.part_url(box_id, upload.id, number)
+        signed = ucs.storage.presigned_parts[-1]
+        assert (signed.key, signed.upload_id, signed.part_number) == (
+            upload.object_id,
+            upload.s3_upload_id,
+            number,
+        )
+        assert f"contentLength={signed.content_length}" in url
+        assert signed.content_md5 is None  # no client declares a part's checksum yet
+    lengths = [p.content_length for p in ucs.storage.presigned_parts]
+    sizes = part_sizes(request.encrypted_size, part_size)
+    assert lengths == [sizes[2], sizes[0], sizes[1], sizes[2]]
+    assert sizes[:2] == [part_size, part_size] and 0 < sizes[2] < part_size
+    assert sum(sizes) == ucs.boxes.get(box_id).used_size == request.encrypted_size
+
+
+def test_a_part_url_lives_as_long_as_its_part_needs(ucs: Ucs) -> None:
+    """Floor plus one second per MiB (rounded up), never beyond the maximum."""
+    box_id = ucs.new_box(max_size=10**11)
+    part_size = 5 * 1024**3  # S3's largest part: the maximum applies
+    decrypted = part_size + 10 * MIB  # a 5 GiB part, then one of about 10 MiB
+    request = NewUpload("huge.bin", decrypted, encrypted_size(decrypted), part_size)
+    upload = ucs.uploads.create_upload(box_id, request)
+    ucs.uploads.part_url(box_id, upload.id, 1)
+    ucs.uploads.part_url(box_id, upload.id, 2)
+    small_file = ucs.created(box_id)  # one part of about 1 KB
+    ucs.uploads.part_url(box_id, small_file, 1)
+    first, second, small = ucs.storage.presigned_parts
+    assert first.expires_s == MAX_LIFETIME_S
+    last = part_sizes(request.encrypted_size, part_size)[1]
+    assert second.content_length == last and 12 * MIB < last < 13 * MIB  # 10 MiB + overhead
+    assert second.expires_s == MIN_LIFETIME_S + 13
+    assert small.content_length < MIB and small.expires_s == MIN_LIFETIME_S + 1
+    policy = ucs.uploads._policy
+    assert [policy.part_url_lifetime_s(n) for n in (0, 1, MIB, MIB + 1)] == [
+        MIN_LIFETIME_S,
+        MIN_LIFETIME_S + 1,
+        MIN_LIFETIME_S + 1,
+        MIN_LIFETIME_S + 2,
+    ]
+    at_cap = (MAX_LIFETIME_S - MIN_LIFETIME_S) * MIB
+    assert policy.part_url_lifetime_s(at_cap) == MAX_LIFETIME_S
+    assert policy.part_url_lifetime_s(at_cap - MIB) == MAX_LIFETIME_S - 1
+    assert policy.part_url_lifetime_s(at_cap + 1) == MAX_LIFETIME_S
 
 
 def test_close_moves_to_inbox_and_publishes_once_even_when_repeated(ucs: Ucs) -> None:

@@ -6,7 +6,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from functions.ucs.config import UcsConfig
 from functions.ucs.model import (
     ACTIVE_STATES,
     CANCELLED,
@@ -22,7 +24,7 @@ from functions.ucs.model import (
 )
 from functions.ucs.store import sort_key
 from shared.crypt.checksums import multipart_etag
-from shared.multipart import alias_problem
+from shared.multipart import MIB, alias_problem
 from shared.multipart import part_sizes as expected_part_sizes
 
 
@@ -109,3 +111,35 @@ def test_a_repeated_close_is_recognised_by_its_checksums() -> None:
     swapped = Checksums("a" * 64, "b" * 32 + "-2", ["d" * 32, "c" * 32], ["e" * 64, "f" * 64])
     assert one.parts_digest() == same.parts_digest()
     assert one.parts_digest() != swapped.parts_digest()
+
+
+def _ucs_config(**settings: object) -> UcsConfig:
+    return UcsConfig.model_validate(
+        {
+            "wot_public_key": "pem",
+            "operator_token_sha256": "0" * 64,
+            "storage_alias": "test",
+            "buckets": {"inbox": "inbox"},
+            "tables": {"boxes": "boxes", "uploads": "uploads"},
+            "topics": {
+                t: t for t in ("FileUploadReceived", "FileDeletionRequested", "FileDeleted")
+            },
+            **settings,
+        }
+    )
+
+
+def test_part_url_lifetime_defaults_follow_the_part_size() -> None:
+    policy = _ucs_config().policy()
+    # 5 minutes, plus the part at 1 MiB/s, at most an hour
+    assert policy.part_url_lifetime_s(16 * MIB) == 300 + 16
+    assert policy.part_url_lifetime_s(5 * 1024**3) == 3600
+    faster = _ucs_config(part_url_bytes_per_s=16 * MIB, part_url_min_lifetime_s=60).policy()
+    assert faster.part_url_lifetime_s(16 * MIB) == 61
+
+
+def test_part_url_floor_above_the_maximum_is_refused() -> None:
+    with pytest.raises(ValidationError, match="part_url_min_lifetime_s is larger"):
+        _ucs_config(part_url_min_lifetime_s=900, part_url_max_lifetime_s=600)
+    with pytest.raises(ValidationError):
+        _ucs_config(part_url_bytes_per_s=0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -92,17 +94,23 @@ def test_empty_file_is_one_header_part(submitter: Submitter, endpoints: dict[str
 
 
 def test_presigned_url_is_a_json_string_for_that_part(submitter: Submitter) -> None:
-    payload = Payload.random(1000)
+    payload = Payload.random(TWO_PARTS)
     file_id = submitter.created("a.txt", payload)
-    response = submitter.part_url(file_id, 1)
-    assert response.status_code == 200
-    url = response.json()
-    assert isinstance(url, str)
-    assert url.startswith("http")
-    assert "partNumber=1" in url
-    assert f"/{file_id}?" in url
-    put = httpx.put(url, content=payload.parts[0])
-    assert put.status_code == 200
+    for number, part in enumerate(payload.parts, start=1):
+        response = submitter.part_url(file_id, number)
+        assert response.status_code == 200
+        url = response.json()
+        assert isinstance(url, str)
+        assert url.startswith("http")
+        assert f"partNumber={number}" in url
+        assert f"/{file_id}?" in url
+        # the part's exact length is signed, and the URL lives the floor plus 1 s per MiB
+        query = parse_qs(urlsplit(url).query)
+        assert query["X-Amz-SignedHeaders"] == ["content-length;host"]
+        assert query["X-Amz-Expires"] == [str(300 + math.ceil(len(part) / 1024**2))]
+        put = httpx.put(url, content=part)
+        assert put.status_code == 200
+    assert [len(p) for p in payload.parts] == [PART_SIZE, payload.encrypted_size - PART_SIZE]
 
 
 def test_retried_close_with_the_same_checksums_is_accepted_once_announced(
