@@ -14,9 +14,13 @@ LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 LOCALSTACK := "localstack-core[runtime]==4.9.2" "cbor2<6" "pyopenssl==25.3.0" \
 	"cryptography<47" service_identity "psutil<7"
+# checkov (IaC scanner), in its own environment: its pins clash with ours
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV := checkov==3.3.30
 
 .PHONY: install test testbed lint stack clean iac iac-check package localstack-venv \
-	localstack-up localstack-down
+	localstack-up localstack-down iac-scan
 
 install: $(STAMP) $(GHGA_STAMP)
 
@@ -45,7 +49,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint $(LS_STAMP)
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "$(CHECKOV)"
+	touch $(CHECKOV_STAMP)
+
+# checkov over the checked-in Terraform (infra/checkov.yaml): fails on any failed check or
+# unparsed file; about 10 s
+iac-scan: install $(CHECKOV_STAMP)
+	$(BIN)/python -m infra.iac scan --checkov $(CHECKOV_VENV)/bin/checkov
+
+test: install lint $(LS_STAMP) iac-scan
 	$(BIN)/python -m pytest
 
 # `make testbed ENDPOINTS=localstack/.state/endpoints.json` walks the journey on a running
@@ -92,4 +107,4 @@ bench: install $(BENCH_STAMP) $(if $(findstring localstack,$(BACKENDS)),$(LS_STA
 	$(BIN)/python -m bench --sizes $(SIZES) --runs $(RUNS) --backends $(BACKENDS)
 
 clean:
-	rm -rf $(VENV) $(GHGA_VENV) $(LS_VENV) .stack .pytest_cache .ruff_cache *.egg-info build
+	rm -rf $(VENV) $(GHGA_VENV) $(LS_VENV) $(CHECKOV_VENV) .stack .pytest_cache .ruff_cache *.egg-info build

@@ -51,7 +51,7 @@ def environment(endpoints: dict[str, Any]) -> dict[str, str]:
         "AWS_REGION": endpoints["aws_region"],
         PREFIX_ENV: endpoints["resource_prefix"],
         "IRS_EKSS_URL": endpoints["ekss_url"],
-        "IRS_EKSS_TOKEN": endpoints["service_token"],
+        "IRS_EKSS_TOKEN": endpoints["irs_ekss_token"],
         "IRS_MAX_PARTS_PER_INVOCATION": "0",
         "IRS_INVOCATION_BUDGET_S": str(24 * 3600),
         "IRS_LOG_LEVEL": "WARNING",

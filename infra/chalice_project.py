@@ -104,7 +104,13 @@ def stage_config(
         "environment_variables": dict(sorted(env.items())),
         "tags": {"project": "fileservices", "function": function, "stage": stage},
     }
-    policy = policy_document(function, ctx, log_groups=log_groups(function, stage, prefix))
+    deployed = stage == "aws"
+    if deployed:  # what the deployment adds (KMS, DLQs: infra/iac.py normalise_chalice_module)
+        config["reserved_concurrency"] = spec.reserved_concurrency
+        config["xray"] = True
+    policy = policy_document(
+        function, ctx, log_groups=log_groups(function, stage, prefix), deployed=deployed
+    )
     return config, policy
 
 

@@ -5,8 +5,13 @@ Nothing here is written by hand per function: what a function may do follows fro
 sends to (SQS), the tables it owns (DynamoDB) and its own log group. Every statement
 names concrete resources; there is no ``*`` resource and no wildcard action.
 
+A function that is given sensitive settings (SSM parameters, infra/settings.py) may read
+exactly those parameters, and decrypt with KMS only through SSM and only for them (the
+encryption context SSM sets is the parameter's ARN): whichever key encrypts them.
+
 Vault is not AWS IAM: who reaches Vault is decided by who gets its address and token
-(infra/settings.py), and only ``DECLARATION.vault_readers`` do.
+(infra/settings.py), and only ``DECLARATION.vault_readers`` do; what the token may do is
+its Vault policy (infra/vault/ekss.hcl).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infra.settings import secret_parameters
 from shared.resources import (
     DECLARATION,
     Declaration,
@@ -59,6 +65,16 @@ DYNAMODB_OWN = (
     "dynamodb:UpdateItem",
 )
 LOGS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+SSM_READ = ("ssm:GetParameter",)
+KMS_DECRYPT = ("kms:Decrypt",)
+# the Terraform deployment's customer-managed key (infra/shared_terraform.py) encrypts every
+# function's environment, the topics, the queues and the buckets without MD5 ETags; each
+# module is given its ARN as this variable
+KMS_KEY_VARIABLE = "kms_key_arn"
+KMS_ENCRYPT = ("kms:GenerateDataKey",)
+S3_WRITE_MODES = frozenset({"write", "presign-write", "multipart"})
+# X-Ray's write actions have no resource types: "*" is the only resource they take
+XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 
 
 @dataclass(frozen=True)
@@ -92,14 +108,24 @@ def lambda_function_names(function: str, stage: str, handlers: list[str], prefix
     return [f"{app}-{stage}"] + [f"{app}-{stage}-{handler}" for handler in handlers]
 
 
+def lambda_dlq_name(function: str, handler: str, prefix: str) -> str:
+    """The dead-letter queue of a scheduled handler's Lambda (invoked asynchronously)."""
+    return f"{prefix}-{function}-{handler.replace('_', '-')}-dlq"
+
+
 def policy_document(
     function: str,
     ctx: ArnContext,
     *,
     log_groups: list[str],
     decl: Declaration = DECLARATION,
+    deployed: bool = False,
 ) -> dict[str, Any]:
-    """The IAM policy of ``function``; ``log_groups`` are its Lambdas' names."""
+    """The IAM policy of ``function``; ``log_groups`` are its Lambdas' names.
+
+    ``deployed``: the Terraform deployment's, which also encrypts with the key, traces
+    with X-Ray and sends failed scheduled runs to a dead-letter queue.
+    """
     statements: list[dict[str, Any]] = [
         _statement(
             "OwnLogs",
@@ -165,7 +191,53 @@ def policy_document(
             resources.append(ctx.arn("dynamodb", f"table/{table_name(key, ctx.prefix)}"))
             resources.append(ctx.arn("dynamodb", f"table/{table_name(key, ctx.prefix)}/index/*"))
         statements.append(_statement("OwnTables", DYNAMODB_OWN, resources))
+    statements.extend(_parameter_statements(function, ctx))
+    if deployed:
+        statements.extend(_deployed_statements(function, ctx, decl))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _deployed_statements(function: str, ctx: ArnContext, decl: Declaration) -> list[dict[str, Any]]:
+    """The dead-letter queues of its scheduled Lambdas, the key, X-Ray."""
+    dlqs = [
+        ctx.arn("sqs", lambda_dlq_name(function, s.handler, ctx.prefix))
+        for s in decl.schedules
+        if s.function == function
+    ]
+    statements = []
+    if dlqs:
+        statements.append(_statement("DeadLetterFailedRuns", ("sqs:SendMessage",), dlqs))
+    # decrypt: its environment, its queues' messages, the KMS buckets' objects it reads;
+    # a data key: what it publishes, sends or writes into a KMS-encrypted bucket
+    unencrypted = {b.key for b in decl.buckets if b.md5_etags}
+    writes = any(
+        bucket not in unencrypted and S3_WRITE_MODES & set(modes)
+        for bucket, modes in decl.bucket_access.get(function, {}).items()
+    )
+    sends = any(function in q.senders for q in decl.queues)
+    actions = set(KMS_DECRYPT)
+    if writes or sends or dlqs or decl.publishers.get(function):
+        actions |= set(KMS_ENCRYPT)
+    statements.append(_statement("UseTheKey", actions, [f"${{var.{KMS_KEY_VARIABLE}}}"]))
+    statements.append(_statement("Tracing", XRAY_WRITE, ["*"]))
+    return statements
+
+
+def _parameter_statements(function: str, ctx: ArnContext) -> list[dict[str, Any]]:
+    """Read the function's own SSM parameters, and decrypt them (and nothing else)."""
+    names = sorted(set(secret_parameters(function, ctx.prefix).values()))
+    if not names:
+        return []
+    # a parameter's ARN is ``parameter`` followed by its name, which starts with a slash
+    arns = [ctx.arn("ssm", f"parameter{name}") for name in names]
+    decrypt = _statement("DecryptOwnParameters", KMS_DECRYPT, [ctx.arn("kms", "key/*")])
+    decrypt["Condition"] = {
+        "StringEquals": {
+            "kms:ViaService": f"ssm.{ctx.region}.amazonaws.com",
+            "kms:EncryptionContext:PARAMETER_ARN": arns,
+        }
+    }
+    return [_statement("ReadOwnParameters", SSM_READ, arns), decrypt]
 
 
 def _statement(sid: str, actions: Any, resources: list[str]) -> dict[str, Any]:

@@ -8,6 +8,13 @@ values of its own (testbed/environment.py); tests check that every required fiel
 every service's config model is covered here.
 
 Only the functions in ``DECLARATION.vault_readers`` may have a setting that reaches Vault.
+
+A sensitive ``Input`` is never a value in a function's environment nor a Terraform
+variable (Terraform state would hold it): it lives in an SSM SecureString parameter
+(``parameter_name``, e.g. ``/fs/wot-signing-key``) that the operator puts with
+``aws ssm put-parameter --type SecureString``, and the function is given only the
+parameter's name, as ``<VARIABLE>_PARAMETER``; shared/config.py reads it at start-up and
+infra/iam.py lets each function read exactly its own parameters.
 """
 
 from __future__ import annotations
@@ -15,12 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.config import PARAMETER_SUFFIX
 from shared.resources import DECLARATION, function_environment
 
 
 @dataclass(frozen=True)
 class Input:
-    """A value supplied at deploy time; sensitive ones are Terraform-sensitive variables."""
+    """A value supplied at deploy time: a Terraform variable, or, when ``sensitive``, an SSM
+    SecureString parameter of which the function is given the name only."""
 
     name: str
     description: str
@@ -41,7 +50,9 @@ Setting = Input | ApiUrl
 OPERATOR_HASH = Input("operator_token_sha256", "sha256 (hex) of the operator's bearer token")
 WOT_PUBLIC = Input("wot_public_key", "PEM of the ES256 public key that verifies work order tokens")
 STORAGE_ALIAS = Input("storage_alias", "the archive's storage alias", default="archive")
-SERVICE_TOKEN = Input("service_token", "bearer token IRS and DCS present to EKSS", sensitive=True)
+# each caller of EKSS has its own credential; EKSS refuses one on the other's routes
+IRS_EKSS_TOKEN = Input("irs_ekss_token", "bearer token IRS presents to EKSS", sensitive=True)
+DCS_EKSS_TOKEN = Input("dcs_ekss_token", "bearer token DCS presents to EKSS", sensitive=True)
 
 SETTINGS: dict[str, dict[str, Setting]] = {
     "wkvs": {
@@ -67,7 +78,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     },
     "irs": {
         "IRS_EKSS_URL": ApiUrl("ekss"),
-        "IRS_EKSS_TOKEN": SERVICE_TOKEN,
+        "IRS_EKSS_TOKEN": IRS_EKSS_TOKEN,
     },
     "ekss": {
         "EKSS_VAULT_URL": Input("vault_url", "address of the Vault API", reaches_vault=True),
@@ -77,16 +88,20 @@ SETTINGS: dict[str, dict[str, Setting]] = {
             sensitive=True,
             reaches_vault=True,
         ),
-        "EKSS_SERVICE_TOKEN_SHA256": Input(
-            "service_token_sha256", "sha256 (hex) of the service token"
+        "EKSS_IRS_TOKEN_SHA256": Input(
+            "irs_ekss_token_sha256", "sha256 (hex) of IRS's token for EKSS"
         ),
+        "EKSS_DCS_TOKEN_SHA256": Input(
+            "dcs_ekss_token_sha256", "sha256 (hex) of DCS's token for EKSS"
+        ),
+        "EKSS_WOT_PUBLIC_KEY": WOT_PUBLIC,
         "EKSS_STORAGE_ALIAS": STORAGE_ALIAS,
     },
     "ifrs": {},
     "dcs": {
         "DCS_WOT_PUBLIC_KEY": WOT_PUBLIC,
         "DCS_EKSS_URL": ApiUrl("ekss"),
-        "DCS_EKSS_TOKEN": SERVICE_TOKEN,
+        "DCS_EKSS_TOKEN": DCS_EKSS_TOKEN,
         # DCS's own address cannot come from its own API Gateway (a cycle): a custom domain
         "DCS_API_URL": Input(
             "dcs_public_url", "public base URL of the DCS API; its host names DRS objects"
@@ -134,7 +149,10 @@ def environment(
     """
     env = function_environment(function, region=region, account=account, pfx=prefix)
     for name, setting in SETTINGS.get(function, {}).items():
-        if values is None and urls is None:
+        if isinstance(setting, Input) and setting.sensitive:
+            # the name of the parameter, never the value (the deployer puts the value)
+            env[name + PARAMETER_SUFFIX] = parameter_name(setting, prefix)
+        elif values is None and urls is None:
             env[name] = terraform_reference(setting)
         elif isinstance(setting, ApiUrl):
             env[name] = (urls or {})[setting.function].rstrip("/")
@@ -144,6 +162,52 @@ def environment(
                 raise KeyError(f"no value for deploy input {setting.name!r} ({function})")
             env[name] = value
     return env
+
+
+def parameter_name(setting: Input, prefix: str) -> str:
+    """The SSM parameter that holds a sensitive input: ``/<prefix>/<input-name>``."""
+    if not setting.sensitive:
+        raise ValueError(f"{setting.name} is not sensitive: it is a plain variable")
+    return f"/{prefix}/{setting.name.replace('_', '-')}"
+
+
+def secret_parameters(function: str, prefix: str) -> dict[str, str]:
+    """The function's sensitive settings: variable (without the suffix) -> parameter name."""
+    return {
+        name: parameter_name(setting, prefix)
+        for name, setting in SETTINGS.get(function, {}).items()
+        if isinstance(setting, Input) and setting.sensitive
+    }
+
+
+def parameters(prefix: str) -> dict[str, Input]:
+    """Every SSM parameter the operator puts before deploying, with its input."""
+    return {
+        parameter_name(setting, prefix): setting
+        for setting in inputs().values()
+        if setting.sensitive
+    }
+
+
+def variables() -> dict[str, Input]:
+    """The inputs that are Terraform variables: the non-sensitive ones."""
+    return {name: setting for name, setting in inputs().items() if not setting.sensitive}
+
+
+def to_parameters(env: Mapping[str, str], prefix: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Move the sensitive values out of a whole environment (the embedded stack's, where
+    every function shares one): the environment with parameter names in their place, and
+    the values to put, by parameter name."""
+    out = dict(env)
+    values: dict[str, str] = {}
+    for function in SETTINGS:
+        for name, parameter in secret_parameters(function, prefix).items():
+            if name in out:
+                value = out.pop(name)
+                if values.setdefault(parameter, value) != value:
+                    raise ValueError(f"{parameter} is given two different values")
+                out[name + PARAMETER_SUFFIX] = parameter
+    return out, values
 
 
 def vault_reachers() -> set[str]:

@@ -41,8 +41,21 @@ class ObjectNotFound(Exception):
 class ObjectStorage(Protocol):
     def create_multipart(self, bucket: str, key: str) -> str: ...
     def presign_upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
-    ) -> str: ...
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_s: int,
+        *,
+        content_length: int,
+        content_md5: str | None = None,
+    ) -> str:
+        """A URL to PUT exactly ``content_length`` bytes as this part (the length is
+        signed: the store refuses a body of any other size), and, where ``content_md5``
+        (base64) is given, exactly those bytes (the client must send that Content-MD5)."""
+        ...
+
     def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
     ) -> str: ...
@@ -84,6 +97,15 @@ class SecretStore(Protocol):
 
     def read(self, path: str) -> dict[str, str] | None: ...
     def delete(self, path: str) -> None: ...
+
+    def read_versioned(self, path: str) -> tuple[dict[str, str], int] | None:
+        """The current data and its version number (for ``replace``), or None."""
+        ...
+
+    def replace(self, path: str, data: dict[str, str], version: int) -> None:
+        """Write a new version if ``version`` is still the current one (check-and-set);
+        SecretExists if another write came first."""
+        ...
 
 
 class MessageSender(Protocol):
@@ -128,27 +150,19 @@ class SecretNotFound(Exception):
 
 
 class KeyStore(Protocol):
-    """The archive's key store as the services call it (EKSS's HTTP API on AWS)."""
+    """The archive's key store as the services call it (EKSS's HTTP API on AWS); each
+    caller with its own credential may use only its own calls."""
 
-    def create_secret(
-        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
-    ) -> FileSecrets:
-        """Open the header at the start of ``file_part``, keep a new secret; both back.
-
-        With ``file_id`` the file has one secret however often this is called (the same id
-        and new secret each time: a retried interrogation reuses it), and a deleted file is
-        refused (KeyStoreRejected ``fileDeleted``). Without, a new secret every call.
+    def create_secret(self, file_id: str, submitter_public_key: str) -> FileSecrets:
+        """IRS: open the header of the file's inbox object (EKSS reads it), both secrets
+        back. The file has one secret however often this is called (the same id and new
+        secret each time: every turn of an interrogation asks again); a file not in the
+        inbox is refused (KeyStoreRejected ``noInterrogation``), a deleted or failed one
+        too (``fileDeleted``).
         """
         ...
 
-    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
-        """The secret in a Crypt4GH header (one recipient) for the reader's key."""
-        ...
-
-    def new_secret(self, secret_id: str) -> bytes:
-        """The stored secret itself (through an envelope for a throw-away key pair)."""
-        ...
-
-    def delete_secret(self, secret_id: str) -> None:
-        """Remove the secret for good; an unknown id is no error."""
+    def envelope(self, secret_id: str, reader_public_key: bytes, work_order_token: str) -> bytes:
+        """DCS: the secret of a registered file in a Crypt4GH header (one recipient) for
+        the reader's key, which the reader's download work order token must name."""
         ...

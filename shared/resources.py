@@ -40,6 +40,9 @@ class Function:
     memory_mb: int
     timeout_s: int
     description: str
+    # reserved concurrency of each of its Lambdas: a runaway caller cannot take the account's
+    # whole concurrency, and the function cannot be starved by the others
+    reserved_concurrency: int = 20
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class Bucket:
     # a lifecycle rule aborts multipart uploads left open this long (a killed invocation's,
     # an abandoned client's): longer than any legitimate upload or copy into the bucket
     abort_incomplete_after_days: int = 7
+    # its writers compare each part's ETag with the part's MD5 (UCS's close, IRS's staging):
+    # with SSE-KMS an ETag is no MD5, so such a bucket is encrypted with SSE-S3
+    md5_etags: bool = False
+    # versioned: an overwritten or deleted object stays as a noncurrent version until the
+    # lifecycle rule (infra/shared_terraform.py) expires it
+    versioned: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,9 +120,11 @@ DECLARATION = Declaration(
     ),
     buckets=(
         # above UCS's abandoned-upload clean-up (7 days), which cancels them first
-        Bucket("inbox", "encrypted uploads as the submitters sent them", 14),
-        Bucket("staging", "re-encrypted, header-less objects awaiting registration"),
-        Bucket("permanent", "registered files"),
+        Bucket("inbox", "encrypted uploads as the submitters sent them", 14, md5_etags=True),
+        Bucket(
+            "staging", "re-encrypted, header-less objects awaiting registration", md5_etags=True
+        ),
+        Bucket("permanent", "registered files", versioned=True),
         Bucket("outbox", "files staged for download"),
     ),
     topics=EVENT_TYPES,
@@ -125,6 +136,7 @@ DECLARATION = Declaration(
         "ifrs": ("FileInternallyRegistered", "FileStagedForDownload", "FileDeletionConfirmed"),
         "dcs": ("NonStagedFileRequested", "FileDownloadServed", "FileDeletionConfirmed"),
         "ekss": ("FileDeletionConfirmed",),
+        "wps": ("WorkPackageCreated", "WorkOrderTokenIssued", "WorkPackageRevoked"),
     },
     bucket_access={
         "ucs": {"inbox": ("presign-write", "multipart", "read-meta", "delete")},
@@ -135,6 +147,8 @@ DECLARATION = Declaration(
             "outbox": ("write", "multipart", "read-meta", "delete"),
         },
         "dcs": {"outbox": ("presign-read", "read", "read-meta", "delete")},
+        # EKSS reads the header of a file under interrogation itself (POST /secrets)
+        "ekss": {"inbox": ("read",)},
     },
     # consumers, tables and schedules are declared as the services that own them land
     queues=(
@@ -175,7 +189,12 @@ DECLARATION = Declaration(
             "ekss-events",
             consumer="ekss",
             handler="on_event",
-            topics=("FileDeletionRequested",),
+            # deletions and failures: the secret goes; registrations: envelopes from then on
+            topics=(
+                "FileDeletionRequested",
+                "FileInterrogationFailure",
+                "FileInternallyRegistered",
+            ),
         ),
     ),
     tables=(

@@ -3,13 +3,20 @@
 On AWS the same variables are set per function by the IaC; here all functions
 share one process, which works because every service reads only its own
 prefix (``WPS_``, ``UCS_``, ...).
+
+As on AWS, no secret is an environment value: every sensitive setting (infra/settings.py)
+is put into the stack's SSM Parameter Store (moto) and the functions are given only the
+parameter's name (``<VARIABLE>_PARAMETER``). EKSS's Vault token is not the root token but
+one that carries EKSS's policy alone (testbed/vault.py).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
+from infra.settings import to_parameters
 from shared.resources import DECLARATION, PREFIX_ENV, function_environment
 from shared.tokens import hash_secret
 
@@ -21,14 +28,25 @@ class StackSecrets:
     """Generated fresh for every stack; never committed, never logged."""
 
     operator_token: str
-    service_token: str
-    vault_token: str
+    irs_ekss_token: str  # IRS's credential at EKSS
+    dcs_ekss_token: str  # DCS's, another one: EKSS refuses each on the other's routes
+    vault_token: str  # Vault's root token: the stack's bootstrap and the tests only
     wot_private_pem: str
     wot_public_pem: str
     archive_public_key_b64: str
 
 
-def build_environment(
+def build_environment(**options: Any) -> dict[str, str]:
+    """What the functions are given: parameter names in place of every secret."""
+    return stack_environment(**options)[0]
+
+
+def stack_environment(**options: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """The functions' environment, and the SSM parameters to put first (name -> value)."""
+    return to_parameters(_environment_with_values(**options), options["prefix"])
+
+
+def _environment_with_values(
     *,
     api_url: str,
     aws_endpoint_url: str,
@@ -37,6 +55,7 @@ def build_environment(
     account: str,
     prefix: str,
     secrets: StackSecrets,
+    ekss_vault_token: str,
 ) -> dict[str, str]:
     env: dict[str, str] = {
         "AWS_ENDPOINT_URL": aws_endpoint_url,
@@ -49,7 +68,6 @@ def build_environment(
     for function in DECLARATION.functions:
         env.update(function_environment(function.name, region=region, account=account, pfx=prefix))
     operator_hash = hash_secret(secrets.operator_token)
-    service_hash = hash_secret(secrets.service_token)
     env.update(
         {
             "WKVS_CRYPT4GH_PUBLIC_KEYS": json.dumps(
@@ -65,13 +83,13 @@ def build_environment(
             "UCS_STORAGE_ALIAS": STORAGE_ALIAS,
             "UCS_MAX_OPEN_UPLOADS_PER_BOX": "10",
             "UCS_DEFAULT_BOX_MAX_SIZE": str(1024**4),
-            "UCS_PART_URL_LIFETIME_S": "3600",
+            "UCS_PART_URL_MAX_LIFETIME_S": "3600",
             "UCS_ABANDONED_UPLOAD_AGE_S": str(24 * 3600),
             "UCS_RETRY_AFTER_S": "5",
             "UCS_SERIALIZE_WRITES": "true",  # moto's DynamoDB is not atomic under concurrency
             "DCS_WOT_PUBLIC_KEY": secrets.wot_public_pem,
             "DCS_EKSS_URL": f"{api_url}/ekss",
-            "DCS_EKSS_TOKEN": secrets.service_token,
+            "DCS_EKSS_TOKEN": secrets.dcs_ekss_token,
             "DCS_API_URL": f"{api_url}/dcs",
             "DCS_PRESIGNED_URL_LIFETIME_S": "3600",
             # small files are staged within a second here; clients should not wait long
@@ -82,13 +100,15 @@ def build_environment(
             "DCS_OUTBOX_MAX_AGE_S": str(24 * 3600),
             "DCS_MAX_RANGE_BYTES": str(4 * 1024 * 1024),
             "IRS_EKSS_URL": f"{api_url}/ekss",
-            "IRS_EKSS_TOKEN": secrets.service_token,
+            "IRS_EKSS_TOKEN": secrets.irs_ekss_token,
             # hand on after two staged parts, so that every upload of more than two parts
             # takes the path of files too large for one Lambda invocation
             "IRS_MAX_PARTS_PER_INVOCATION": "2",
             "EKSS_VAULT_URL": vault_addr,
-            "EKSS_VAULT_TOKEN": secrets.vault_token,
-            "EKSS_SERVICE_TOKEN_SHA256": service_hash,
+            "EKSS_VAULT_TOKEN": ekss_vault_token,  # not the root token: testbed/vault.py
+            "EKSS_IRS_TOKEN_SHA256": hash_secret(secrets.irs_ekss_token),
+            "EKSS_DCS_TOKEN_SHA256": hash_secret(secrets.dcs_ekss_token),
+            "EKSS_WOT_PUBLIC_KEY": secrets.wot_public_pem,
             "EKSS_STORAGE_ALIAS": STORAGE_ALIAS,
         }
     )

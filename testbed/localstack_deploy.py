@@ -115,8 +115,12 @@ def up(state_dir: Path, prefix: str, region: str) -> dict[str, Any]:
     _wait(f"{VAULT_HOST_URL}/v1/sys/health")
 
     os.environ.update(env)  # bootstrap and the Vault client read it
+    from infra import settings
+    from shared.adapters.aws import client
     from shared.adapters.vault import VaultSecretStore
     from testbed.bootstrap import bootstrap
+    from testbed.stack import put_parameters
+    from testbed.vault import ekss_token
 
     print("  creating the resources of the declaration", flush=True)
     bootstrap(prefix)
@@ -126,19 +130,26 @@ def up(state_dir: Path, prefix: str, region: str) -> dict[str, Any]:
         {"private_key": encode_key(archive_private), "public_key": encode_key(archive_public)},
     )
     wot_private, wot_public = generate_signing_key()
-    operator_token, service_token = random_token(32), random_token(32)
+    operator_token = random_token(32)
+    irs_ekss_token, dcs_ekss_token = random_token(32), random_token(32)
     values = {
         "crypt4gh_public_keys": json.dumps({"archive": encode_key(archive_public)}),
         "wot_signing_key": wot_private,
         "wot_public_key": wot_public,
         "operator_token_sha256": hash_secret(operator_token),
-        "service_token": service_token,
-        "service_token_sha256": hash_secret(service_token),
+        "irs_ekss_token": irs_ekss_token,
+        "irs_ekss_token_sha256": hash_secret(irs_ekss_token),
+        "dcs_ekss_token": dcs_ekss_token,
+        "dcs_ekss_token_sha256": hash_secret(dcs_ekss_token),
         "vault_url": VAULT_LAMBDA_URL,
-        "vault_token": vault_token,
+        "vault_token": ekss_token(VAULT_HOST_URL, vault_token),  # EKSS's policy, not root
         "storage_alias": "archive",
         "dcs_public_url": "http://dcs.invalid",  # replaced once DCS's API exists
     }
+    # the sensitive inputs reach the Lambdas as SSM parameter names (infra/settings.py)
+    put_parameters(
+        client("ssm"), {name: values[i.name] for name, i in settings.parameters(prefix).items()}
+    )
     urls: dict[str, str] = {}
 
     def concrete() -> StageValues:
@@ -167,7 +178,8 @@ def up(state_dir: Path, prefix: str, region: str) -> dict[str, Any]:
         "vault_addr": VAULT_HOST_URL,
         "vault_token": vault_token,
         "operator_token": operator_token,
-        "service_token": service_token,
+        "irs_ekss_token": irs_ekss_token,
+        "dcs_ekss_token": dcs_ekss_token,
         "resource_prefix": prefix,
         "storage_alias": "archive",
         "archive_public_key": encode_key(archive_public),

@@ -145,7 +145,8 @@ class Stack:
     def _start(self) -> None:
         from shared.crypt.keys import encode_key, generate_keypair
         from shared.tokens import generate_signing_key, random_token
-        from testbed.environment import StackSecrets, build_environment
+        from testbed.environment import StackSecrets, stack_environment
+        from testbed.vault import ekss_token
 
         opts = self.options
         host = opts.host
@@ -157,7 +158,8 @@ class Stack:
         wot_private, wot_public = generate_signing_key()
         secrets = StackSecrets(
             operator_token=random_token(32),
-            service_token=random_token(32),
+            irs_ekss_token=random_token(32),
+            dcs_ekss_token=random_token(32),
             vault_token=random_token(32),
             wot_private_pem=wot_private,
             wot_public_pem=wot_public,
@@ -194,7 +196,8 @@ class Stack:
             self._wait_seaweedfs()
 
         account = MOTO_ACCOUNT if localstack_url is None else LOCALSTACK_ACCOUNT
-        env = build_environment(
+        # the root token stays here and with the tests; EKSS gets a token of its policy
+        env, parameters = stack_environment(
             api_url=api_url,
             aws_endpoint_url=aws_url,
             vault_addr=vault_url,
@@ -202,6 +205,7 @@ class Stack:
             account=account,
             prefix=opts.prefix,
             secrets=secrets,
+            ekss_vault_token=ekss_token(vault_url, secrets.vault_token),
         )
         if localstack_url is not None:
             env.update(localstack_host.aws_environment(localstack_url, aws_url))
@@ -216,6 +220,7 @@ class Stack:
 
         # SeaweedFS lacks public-access blocks, default encryption and S3 notifications
         bootstrap(opts.prefix, full_s3=s3_url is None)
+        put_parameters(client("ssm"), parameters)
         if s3_url is not None:
             from testbed.s3_notifier import S3Notifier, routes
 
@@ -247,6 +252,7 @@ class Stack:
             "sqs_endpoint_url": localstack_url or aws_url,
             "sns_endpoint_url": localstack_url or aws_url,
             "dynamodb_endpoint_url": aws_url,
+            "ssm_endpoint_url": aws_url,  # the functions' secrets, by parameter name
             "aws_region": opts.region,
             "aws_account": account,
             "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
@@ -255,7 +261,8 @@ class Stack:
             "vault_addr": vault_url,
             "vault_token": secrets.vault_token,
             "operator_token": secrets.operator_token,
-            "service_token": secrets.service_token,
+            "irs_ekss_token": secrets.irs_ekss_token,
+            "dcs_ekss_token": secrets.dcs_ekss_token,
             "resource_prefix": opts.prefix,
             "storage_alias": "archive",
             "archive_public_key": secrets.archive_public_key_b64,
@@ -338,6 +345,13 @@ class Stack:
         if self.options.backend == "seaweedfs":
             seaweedfs.remove_sockets(self.options.seaweedfs_port)
         (self.options.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+
+
+def put_parameters(ssm: Any, parameters: dict[str, str]) -> None:
+    """The stack's secrets as SSM SecureStrings, as the operator puts them on AWS; the
+    functions are given their names only (testbed/environment.py)."""
+    for name, value in sorted(parameters.items()):
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
 def write_endpoints(path: Path, endpoints: dict[str, Any]) -> None:

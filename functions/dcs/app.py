@@ -54,7 +54,7 @@ def get_envelope(file_id: str):
     """The Crypt4GH header for the token's key: standard base64 as plain text."""
     w = inject()
     reader = w.auth.reader(service.bearer_token(), file_id)
-    envelope = w.downloads.envelope(file_id, reader.public_key)
+    envelope = w.downloads.envelope(file_id, reader)
     return Response(
         body=wire.envelope_text(envelope),
         status_code=200,

@@ -33,4 +33,5 @@ class DownloadAuthorizer:
             public_key=key,
             user_id=str(claims.get("user_id") or ""),
             work_package_id=str(claims.get("work_package_id") or ""),
+            work_order_token=token or "",
         )

@@ -130,9 +130,9 @@ class DownloadController:
         log.info("download served", extra={"file_id": file_id})
         return Served(item, f"drs://{self.policy.drs_host}/{item.file_id}", url)
 
-    def envelope(self, file_id: str, reader_public_key: bytes) -> bytes:
+    def envelope(self, file_id: str, reader: Reader) -> bytes:
         """The file's Crypt4GH header for the reader's key (the same bytes every time)."""
-        return self._envelope(self._known(file_id), reader_public_key)
+        return self._envelope(self._known(file_id), reader)
 
     def assembled(
         self, file_id: str, reader: Reader, range_header: str | None, head: bool = False
@@ -141,7 +141,7 @@ class DownloadController:
         item = self._known(file_id)
         if not self._ready(item):
             return self._wait(item)
-        envelope = self._envelope(item, reader.public_key)
+        envelope = self._envelope(item, reader)
         total = len(envelope) + item.content_size
         if head:
             return Assembled(b"", total, None)
@@ -319,12 +319,14 @@ class DownloadController:
                 data={"event_type": event_type},
             ) from error
 
-    def _envelope(self, item: DrsObject, reader: bytes) -> bytes:
-        kept = self.repository.get_envelope(item.file_id, item.secret_id, reader)
+    def _envelope(self, item: DrsObject, reader: Reader) -> bytes:
+        """Kept, or from the key store for the reader's work order (EKSS checks it too)."""
+        key = reader.public_key
+        kept = self.repository.get_envelope(item.file_id, item.secret_id, key)
         if kept is not None:
             return kept
         try:
-            fresh = self.keys.envelope(item.secret_id, reader)
+            fresh = self.keys.envelope(item.secret_id, key, reader.work_order_token)
         except SecretNotFound as error:  # EKSS confirmed the deletion before DCS did
             raise ObjectDeleted(
                 "The key of this file is gone; the file is being deleted.",
@@ -333,7 +335,7 @@ class DownloadController:
         except (KeyStoreUnavailable, KeyStoreRejected) as error:
             log.warning("key store unavailable", extra={**self._ids(item), "cause": str(error)})
             raise KeyStoreDown("The key store is unavailable; try again shortly.") from error
-        kept = self.repository.keep_envelope(item.file_id, item.secret_id, reader, fresh)
+        kept = self.repository.keep_envelope(item.file_id, item.secret_id, key, fresh)
         if kept is None:  # deleted since it was read: the envelope was not kept
             raise self._deleted(item.file_id)
         return kept

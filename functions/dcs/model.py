@@ -15,7 +15,7 @@ conditional move above leaves ``deleted``, and a later registration is refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -57,6 +57,8 @@ class Reader:
     public_key: bytes  # raw 32-byte Crypt4GH key of the user
     user_id: str
     work_package_id: str
+    # the token itself: EKSS checks it again before it makes an envelope for public_key
+    work_order_token: str = field(default="", repr=False)
 
     def audit_context(self) -> str:
         return f"user_id={self.user_id};work_package_id={self.work_package_id}"

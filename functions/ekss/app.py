@@ -1,14 +1,25 @@
-"""EKSS over HTTP (service to service only): translate requests into SecretKeeper calls."""
+"""EKSS over HTTP (service to service only): translate requests into SecretKeeper calls.
+
+Each caller has its own credential and its own routes: IRS creates (and gets back) the
+secret of the file it interrogates, DCS gets envelopes for the readers of registered files.
+A valid credential on another caller's route is 403 ``wrongCaller``; none or an unknown one
+is 401. Only the deletion flow (events) removes a secret: there is no route for it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from functions.ekss import wire
-from functions.ekss.errors import NotAuthorized
+from functions.ekss.errors import NotAuthorized, WrongCaller
 from functions.ekss.inject import inject
-from shared.events import FileDeletionRequested, deliver
-from shared.http import ServiceApp, empty_response, json_response
+from shared.events import (
+    FileDeletionRequested,
+    FileInternallyRegistered,
+    FileInterrogationFailure,
+    deliver,
+)
+from shared.http import ServiceApp, json_response
 from shared.resources import queue_for
 from shared.tokens import matches_hash
 
@@ -18,40 +29,51 @@ app = service.chalice
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _authorize() -> None:
-    if not matches_hash(service.bearer_token(), inject().cfg.service_token_sha256):
-        raise NotAuthorized()
+def _authorize(caller: str) -> None:
+    """The route's caller ("irs" or "dcs") by its bearer token."""
+    cfg = inject().cfg
+    hashes = {"irs": cfg.irs_token_sha256, "dcs": cfg.dcs_token_sha256}
+    token = service.bearer_token()
+    if matches_hash(token, hashes[caller]):
+        return
+    if any(matches_hash(token, other) for name, other in hashes.items() if name != caller):
+        raise WrongCaller()
+    raise NotAuthorized()
 
 
 @service.route("/secrets", methods=["POST"])
 def create_secret():
-    """Open an upload's header, store the (file's one) secret; both secrets go back, base64."""
-    _authorize()
+    """IRS: the secrets of the file it interrogates (header read from the inbox), base64."""
+    _authorize("irs")
     request = service.body(wire.SecretRequest)
-    created = inject().keeper.create_secret(
-        request.public_key, wire.file_part(request.file_part), request.file_id_text()
-    )
+    created = inject().keeper.create_secret(str(request.file_id), request.public_key)
     return json_response(wire.created_json(created), headers=_NO_STORE)
 
 
 @service.route("/secrets/{secret_id}/envelopes/{client_pk}", methods=["GET"])
 def get_envelope(secret_id: str, client_pk: str):
-    """The secret in a Crypt4GH header for the client key (url-safe or standard base64)."""
-    _authorize()
+    """DCS: the secret in a Crypt4GH header for the client key (url-safe or standard
+    base64), for the key of the reader's download work order (X-Work-Order-Token)."""
+    _authorize("dcs")
+    w = inject()
     reader = wire.reader_key(client_pk)
-    envelope = inject().keeper.envelope(wire.secret_id(secret_id), reader)
+    secret = wire.secret_id(secret_id)
+    w.orders.check(service.headers().get(wire.WORK_ORDER_HEADER), secret, reader)
+    envelope = w.keeper.envelope(secret, reader)
     return json_response(wire.envelope_json(envelope), headers=_NO_STORE)
-
-
-@service.route("/secrets/{secret_id}", methods=["DELETE"])
-def delete_secret(secret_id: str):
-    """Remove a secret for good; deleting an unknown id succeeds too."""
-    _authorize()
-    inject().keeper.delete(wire.secret_id(secret_id))
-    return empty_response(204)
 
 
 @app.on_sqs_message(queue=queue_for("ekss", "on_event"), batch_size=1)
 def on_event(event: Any) -> None:
-    """FileDeletionRequested: the file's secret goes, a tombstone stays; then confirmed."""
-    deliver(event, {FileDeletionRequested: inject().deletion.on_requested})
+    """FileDeletionRequested and FileInterrogationFailure: the file's secret goes, a
+    tombstone stays (a deletion is then confirmed); FileInternallyRegistered: envelopes of
+    the file's secret from now on."""
+    w = inject()
+    deliver(
+        event,
+        {
+            FileDeletionRequested: w.deletion.on_requested,
+            FileInterrogationFailure: w.deletion.on_failure,
+            FileInternallyRegistered: lambda e: w.keeper.mark_registered(e.file_id),
+        },
+    )

@@ -1,33 +1,33 @@
-"""The key store: one secret per upload, envelopes of it for readers, and its deletion.
+"""The key store: one secret per file, envelopes of it for readers, and its deletion.
 
-Interrogation sends the first bytes of an upload; the archive's private key opens the
-Crypt4GH header, and a NEW random 32-byte secret replaces the submitter's: only the new one
-is kept (written once, check-and-set, one path per secret id), and both go back so that the
-file can be re-encrypted. With the file's id the secret id is derived from it, so a file
-has at most one secret however often interrogation retries (docs/deletion.md: no orphans
-after a crash), and a deleted file's tombstone takes its place for good. Downloads later
-get the secret wrapped in a Crypt4GH header for the reader's public key. Secrets and keys
-never reach a log line or an error description.
+IRS names the file it interrogates; EKSS reads the upload's Crypt4GH header from the inbox
+itself (no caller can send it a header copied from elsewhere), opens it with the archive's
+private key, and a random 32-byte secret replaces the submitter's: only the new one is
+kept (written once, check-and-set, under an id derived from the file id, so a file has at
+most one secret however often interrogation retries; docs/deletion.md), and both go back
+so that the file can be re-encrypted. A file that is no longer in the inbox is not under
+interrogation: refused. Once the file is registered (FileInternallyRegistered) its secret
+is marked so, and only then do readers get it, wrapped in a Crypt4GH header for the key of
+their download work order. A deleted or failed file's tombstone takes the secret's place
+for good. Secrets and keys never reach a log line or an error description.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from datetime import UTC, datetime
 
 from functions.ekss.errors import (
     FileDeleted,
-    FilePartTooLarge,
     InvalidFileId,
     InvalidSecretId,
+    NoInterrogation,
+    NotRegistered,
     SecretContended,
-    SecretIdCollision,
-    SecretStoreDown,
     StoredSecretInvalid,
     UnknownSecret,
     refusing_bad_headers,
@@ -35,20 +35,21 @@ from functions.ekss.errors import (
 )
 from functions.ekss.model import (
     DEFAULT_SECRETS_PATH,
-    MAX_FILE_PART,
+    HEADER_PROBES,
+    REGISTERED_FIELD,
     SECRET_SIZE,
     ArchiveKeySource,
     CreatedSecret,
     file_secret_id,
+    is_registered,
     is_tombstone,
     tombstone,
 )
 from shared.crypt import c4gh, header
-from shared.ports import SecretExists, SecretStore, SecretStoreUnavailable
+from shared.ports import ObjectNotFound, ObjectStorage, SecretExists, SecretStore
 
 log = logging.getLogger("fs.ekss")
 
-_ID_ATTEMPTS = 5
 _RACE_ATTEMPTS = 5  # a file's secret changing under a request: creates and deletions at once
 
 
@@ -57,40 +58,62 @@ class SecretKeeper:
         self,
         secrets: SecretStore,
         archive_key: ArchiveKeySource,
+        storage: ObjectStorage,
+        inbox_bucket: str,
         *,
         secrets_path: str = DEFAULT_SECRETS_PATH,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        header_probes: tuple[int, ...] = HEADER_PROBES,
     ) -> None:
         self._secrets = secrets
         self._archive_key = archive_key
+        self._storage = storage
+        self._inbox = inbox_bucket
         self._secrets_path = secrets_path.rstrip("/")
-        self._new_id = new_id
+        self._probes = header_probes
 
-    def create_secret(
-        self, submitter_public_key: bytes, file_part: bytes, file_id: str | None = None
-    ) -> CreatedSecret:
-        """Open the upload's header, return both secrets; the new one is stored once.
+    def create_secret(self, file_id: str, submitter_public_key: bytes) -> CreatedSecret:
+        """Open the header of the file's inbox object, return both secrets.
 
-        With ``file_id`` it is the file's one secret: the first call stores it, every later
-        call returns the same secret and id (the submitter's secret is opened from the header
-        each time), and a deleted file is refused (410). Without, a fresh secret every call.
+        The first call stores the file's one secret, every later call returns the same
+        secret and id (the submitter's secret is opened from the inbox header each time).
+        A file not in the inbox is refused (404), a deleted or failed one too (410).
         """
-        file_uuid = None if file_id is None else _file_uuid(file_id)
-        if len(file_part) > MAX_FILE_PART:
-            raise FilePartTooLarge()
+        file_uuid = _file_uuid(file_id)
+        start = self._header(str(file_uuid))
         with refusing_bad_headers():
-            length = header.measure(file_part)  # before any store access: bad input is cheap
+            length = header.measure(start)  # before any store access: bad input is cheap
         with refusing_store_outage():
             archive_key = self._archive_key.private_key()
         with refusing_bad_headers():
-            opened = header.open_header(file_part, length, archive_key, submitter_public_key)
-        if file_uuid is None:
-            new_secret = os.urandom(SECRET_SIZE)
-            secret_id = self._store_once(new_secret)
-            log.info("secret stored", extra={"secret_id": secret_id, "offset": length})
-        else:
-            secret_id, new_secret = self._file_secret(file_uuid)
+            opened = header.open_header(start, length, archive_key, submitter_public_key)
+        secret_id, new_secret = self._file_secret(file_uuid)
         return CreatedSecret(opened.session_key, new_secret, secret_id, length)
+
+    def _header(self, object_key: str) -> bytes:
+        """The start of the inbox object, long enough for its whole header if it has one:
+        the first probe, then the next if the header goes on (a truncated header is the
+        upload's fault, 400 headerTruncated)."""
+        info = self._storage.head(self._inbox, object_key)
+        if info is None:
+            raise NoInterrogation()
+        start = b""
+        for probe in self._probes:
+            size = min(probe, info.size)
+            if size <= 0:
+                return b""  # an empty object: refused as no Crypt4GH
+            try:
+                start = self._storage.get_range(self._inbox, object_key, 0, size - 1)
+            except ObjectNotFound as error:
+                raise NoInterrogation() from error
+            try:
+                header.measure(start)
+            except header.HeaderIncomplete:
+                if size < info.size:
+                    continue
+            except header.UploadHeaderProblem:
+                pass  # refused with its reason by the caller
+            return start
+        return start  # longer than the last probe: measured again, refused as truncated
 
     def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
         """A Crypt4GH header holding the secret for ``reader_public_key``, by the archive."""
@@ -99,31 +122,47 @@ class SecretKeeper:
             archive_key = self._archive_key.private_key()
         if data is None or is_tombstone(data):  # a deleted file's secret is unknown, too
             raise UnknownSecret()
+        if not is_registered(data):
+            raise NotRegistered()
         return c4gh.make_header(_stored_secret(data), archive_key, reader_public_key)
 
-    def delete(self, secret_id: str) -> None:
-        """Remove the secret and all its versions; an unknown id is already deleted.
+    def mark_registered(self, file_id: str) -> bool:
+        """FileInternallyRegistered: the file's secret, as a new version marked registered
+        (check-and-set; the secret itself unchanged). Idempotent; True if marked now.
 
-        A deleted file's tombstone stays: it is what keeps a secret from being created for
-        the file again. (A deletion of the file between the read and the delete here would
-        lose its tombstone; only IRS's failure path calls this, for a file not accepted.)
+        Nothing to mark for a file without a secret or with a tombstone (deleted or
+        failed meanwhile): the deletion has the last word.
         """
-        secret_id = _canonical(secret_id)
-        path = self._path(secret_id)
-        with refusing_store_outage():
-            data = self._secrets.read(path)
-            if data is not None and is_tombstone(data):
-                log.info("a deleted file's tombstone is kept", extra={"secret_id": secret_id})
-                return
-            self._secrets.delete(path)
-        log.info("secret deleted", extra={"secret_id": secret_id})
+        try:
+            path = self._path(file_secret_id(_file_uuid(file_id)))
+        except InvalidFileId:
+            log.warning("registration of a file id that is no UUID: nothing held")
+            return False
+        for _ in range(_RACE_ATTEMPTS):
+            with refusing_store_outage():
+                found = self._secrets.read_versioned(path)
+                if found is None or is_tombstone(found[0]):
+                    log.warning("registered file has no secret here", extra={"file_id": file_id})
+                    return False
+                data, version = found
+                if is_registered(data):
+                    return False
+                marked = {"secret": data["secret"], REGISTERED_FIELD: _now()}
+                try:
+                    self._secrets.replace(path, marked, version)
+                except SecretExists:
+                    continue  # another write came first: look again
+            log.info("file's secret marked registered", extra={"file_id": file_id})
+            return True
+        raise SecretContended()
 
     def forget_file(self, file_id: str) -> bool:
         """Destroy the file's secret with all its versions, and write a tombstone in its
         place (check-and-set; a create that slipped in between is destroyed again).
 
-        True if a secret was there. Idempotent: a tombstoned file is left as it is. A file id
-        that is no UUID never had a secret (POST /secrets takes UUIDs only): nothing to do.
+        For FileDeletionRequested and FileInterrogationFailure. True if a secret was there.
+        Idempotent: a tombstoned file is left as it is. A file id that is no UUID never had
+        a secret (POST /secrets takes UUIDs only): nothing to do.
         """
         try:
             file_uuid = _file_uuid(file_id)
@@ -171,7 +210,7 @@ class SecretKeeper:
                     log.info("file's secret stored", extra={"secret_id": secret_id})
                     return secret_id, fresh
             if data is None:
-                continue  # removed since (DELETE /secrets/{id}): store one now
+                continue  # removed between the two calls: store one now
             if is_tombstone(data):
                 raise FileDeleted(str(file_id))
             log.info(
@@ -179,26 +218,6 @@ class SecretKeeper:
             )
             return secret_id, _stored_secret(data)
         raise SecretContended()
-
-    def _store_once(self, secret: bytes) -> str:
-        data = _stored(secret)
-        for _ in range(_ID_ATTEMPTS):
-            secret_id = _canonical(self._new_id())
-            path = self._path(secret_id)
-            try:
-                self._secrets.create(path, data)
-            except SecretExists:
-                log.warning(
-                    "secret id already taken; drawing another", extra={"secret_id": secret_id}
-                )
-                continue
-            except SecretStoreUnavailable as error:
-                # the write may have landed before the failure: leave nothing behind
-                with contextlib.suppress(SecretStoreUnavailable):
-                    self._secrets.delete(path)
-                raise SecretStoreDown() from error
-            return secret_id
-        raise SecretIdCollision()
 
     def _path(self, canonical_id: str) -> str:
         return f"{self._secrets_path}/{canonical_id}"
@@ -219,6 +238,10 @@ def _file_uuid(file_id: str) -> uuid.UUID:
         return uuid.UUID(str(file_id))
     except (ValueError, TypeError, AttributeError) as error:
         raise InvalidFileId() from error
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def _stored(secret: bytes) -> dict[str, str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from functions.ekss.model import MAX_FILE_PART
 from shared.crypt import header
 from shared.errors import (
     BadRequest,
+    Forbidden,
     NotFound,
     ServiceError,
     Unauthorized,
@@ -32,26 +32,41 @@ class NotAuthorized(Unauthorized):
         )
 
 
-class FilePartTooLarge(ServiceError):
-    status = 413
-    exception_id = "filePartTooLarge"
+class WrongCaller(Forbidden):
+    """A valid credential of another caller: each caller has its own routes."""
+
+    exception_id = "wrongCaller"
 
     def __init__(self) -> None:
-        super().__init__(
-            f"file_part may have at most {MAX_FILE_PART} bytes; send only the start of the "
-            "file, header included.",
-            data={"max_bytes": MAX_FILE_PART},
-        )
+        super().__init__("This credential does not grant this route.")
 
 
-class FilePartNotBase64(Unprocessable):
-    exception_id = "validationError"
+class WorkOrderRefused(Forbidden):
+    """No valid download work order for this secret and key. One answer for every cause
+    (missing, forged, expired, another file, another key), so that it teaches nothing."""
+
+    exception_id = "workOrderRefused"
 
     def __init__(self) -> None:
-        super().__init__(
-            "The request is invalid: file_part: not valid base64",
-            data={"errors": [{"field": "file_part", "problem": "not valid base64"}]},
-        )
+        super().__init__("An envelope needs the reader's valid download work order token.")
+
+
+class NoInterrogation(NotFound):
+    """No inbox object for the file: it is not under interrogation (any more)."""
+
+    exception_id = "noInterrogation"
+
+    def __init__(self) -> None:
+        super().__init__("The file is not in the inbox: no interrogation of it is in progress.")
+
+
+class NotRegistered(NotFound):
+    """The file's secret exists, but the file is not registered (yet): no envelopes."""
+
+    exception_id = "fileNotRegistered"
+
+    def __init__(self) -> None:
+        super().__init__("The file is not registered in the archive (yet); try again later.")
 
 
 class InvalidPublicKey(Unprocessable):
@@ -171,13 +186,6 @@ class StoredSecretInvalid(ServiceError):
 
     def __init__(self) -> None:
         super().__init__("The stored secret is malformed.")
-
-
-class SecretIdCollision(ServiceError):
-    exception_id = "secretIdCollision"
-
-    def __init__(self) -> None:
-        super().__init__("No free secret id was found; try again.")
 
 
 class SecretContended(Unavailable):

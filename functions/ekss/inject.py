@@ -10,16 +10,20 @@ from functions.ekss.config import EkssConfig
 from functions.ekss.core import SecretKeeper
 from functions.ekss.deletion import FileDeletion
 from functions.ekss.model import ArchiveKeySource
+from functions.ekss.orders import EnvelopeOrders
+from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.adapters.vault import VaultSecretStore
 from shared.config import load_config
 from shared.logs import configure_logging
+from shared.tokens import TokenVerifier
 
 
 @dataclass(frozen=True)
 class Wiring:
     cfg: EkssConfig
     keeper: SecretKeeper
+    orders: EnvelopeOrders
     deletion: FileDeletion
 
 
@@ -39,5 +43,8 @@ def inject() -> Wiring:
         archive_key = FileArchiveKey(cfg.archive_private_key_file)
     else:
         archive_key = StoredArchiveKey(store, cfg.archive_keys_path, cfg.storage_alias)
-    keeper = SecretKeeper(store, archive_key, secrets_path=cfg.secrets_path)
-    return Wiring(cfg, keeper, FileDeletion(keeper, SnsPublisher(cfg.topics)))
+    keeper = SecretKeeper(
+        store, archive_key, S3Storage(), cfg.buckets["inbox"], secrets_path=cfg.secrets_path
+    )
+    orders = EnvelopeOrders(TokenVerifier(cfg.wot_public_key))
+    return Wiring(cfg, keeper, orders, FileDeletion(keeper, SnsPublisher(cfg.topics)))

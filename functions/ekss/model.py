@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 SECRET_SIZE = 32
-MAX_FILE_PART = 1024 * 1024  # far more than any header; keeps requests small
+# EKSS reads an upload's header from the inbox: first this many bytes, then more if the
+# header is longer (1 MiB is far more than any header of one or a few recipients)
+HEADER_PROBES = (64 * 1024, 1024 * 1024)
 DEFAULT_SECRETS_PATH = "fs/ekss/secrets"
 
 # A file's one secret lives under uuid5(FILE_SECRET_NAMESPACE, file id): a fixed UUID of
 # this project's, never to change (a change would lose every file's secret to its file).
 # That anyone can compute a file's secret id is harmless: secret ids travel in events
-# (FileInterrogationSuccess) and lie in tables anyway, and an id is no capability; every
-# route needs the service token, and the secret leaves EKSS only inside an envelope.
+# (FileInterrogationSuccess) and lie in tables anyway, and an id is no capability: a secret
+# leaves EKSS only to IRS for a file in the inbox, or in an envelope for a reader's key
+# that a download work order of that very file names.
 FILE_SECRET_NAMESPACE = uuid.UUID("8f76992a-e055-4bec-8157-43110a2f9e59")
 
 # the one field of a deleted file's tombstone (an ISO time): no key material at all
@@ -34,6 +37,14 @@ def tombstone(now: datetime | None = None) -> dict[str, str]:
 
 def is_tombstone(data: dict[str, str]) -> bool:
     return TOMBSTONE_FIELD in data and "secret" not in data
+
+
+# set (an ISO time) on the file's secret once the file is registered: envelopes from then on
+REGISTERED_FIELD = "registered"
+
+
+def is_registered(data: dict[str, str]) -> bool:
+    return REGISTERED_FIELD in data and "secret" in data
 
 
 @dataclass(frozen=True)

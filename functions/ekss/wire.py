@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import uuid
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from functions.ekss.errors import FilePartNotBase64, FilePartTooLarge, InvalidPublicKey
-from functions.ekss.model import MAX_FILE_PART, CreatedSecret
+from functions.ekss.errors import InvalidPublicKey
+from functions.ekss.model import CreatedSecret
 from shared.crypt.keys import KeyFormatError, decode_key
 
-_MAX_ENCODED = 4 * -(-MAX_FILE_PART // 3) + 4  # base64 of MAX_FILE_PART, some slack
+WORK_ORDER_HEADER = "x-work-order-token"  # the reader's download WOT, passed on by DCS
 
 
 def _key(value: Any) -> bytes:
@@ -24,23 +23,13 @@ def _key(value: Any) -> bytes:
 
 
 class SecretRequest(BaseModel):
+    """The file under interrogation and its submitter's key; EKSS reads the header itself
+    from the inbox, so no header (``file_part``) is accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file_id: uuid.UUID
     public_key: Annotated[bytes, BeforeValidator(_key)]
-    file_part: str
-    # the file's id: its one secret, however often asked (absent: a new secret every call)
-    file_id: uuid.UUID | None = None
-
-    def file_id_text(self) -> str | None:
-        return None if self.file_id is None else str(self.file_id)
-
-
-def file_part(text: str) -> bytes:
-    """The decoded start of the upload; too long a text is refused before decoding it."""
-    if len(text) > _MAX_ENCODED:
-        raise FilePartTooLarge()
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise FilePartNotBase64() from error
 
 
 def reader_key(text: str) -> bytes:

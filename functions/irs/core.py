@@ -216,17 +216,16 @@ class Interrogator:
         item.state = FAILING
         item.reason = reason
         item.outcome = failure_payload(item, reason)
-        item.hash_state = item.wrapped_secret = None
+        item.hash_state = None
         self.save(item)
         log.info("upload rejected", extra={**_ids(item), "reason": reason})
         self.finish_failure(item)
 
     def finish_failure(self, item: Interrogation) -> None:
-        """Leave nothing behind: no staging upload, no secret; then tell the world."""
+        """Leave nothing behind: no staging upload; then tell the world (EKSS forgets the
+        file's secret when it hears of the failure: only that flow deletes secrets)."""
         if item.staged_object_id:  # every upload under the key, recorded or not
             abort_open_uploads(self.storage, self.settings.staging_bucket, item.staged_object_id)
-        if item.secret_id:
-            self.keys.delete_secret(item.secret_id)
         assert item.outcome is not None and item.upload is not None
         self._still_held(item)
         self.publisher.publish(FileInterrogationFailure.model_validate(item.outcome))

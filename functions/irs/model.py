@@ -2,8 +2,7 @@
 
 One record per inbox object key joins the two halves of an upload (the S3 notification and
 the FileUploadReceived event) and carries the checkpoint of a running interrogation. It never
-holds a secret in the clear: the submitter's secret is stored only wrapped under the new
-secret, which lives in the key store alone (see shared/crypt/wrap.py).
+holds a secret: every turn gets both secrets of the file from the key store again.
 """
 
 from __future__ import annotations
@@ -63,7 +62,6 @@ class Interrogation:
     object_size: int | None = None  # set once the object was seen in the inbox
     upload: Upload | None = None  # set once FileUploadReceived was seen
     secret_id: str | None = None
-    wrapped_secret: str | None = None
     offset: int | None = None  # header length of the inbox object
     staged_object_id: str | None = None
     staging_upload_id: str | None = None
@@ -100,7 +98,6 @@ class Settings:
     max_parts_per_invocation: int = 0  # 0: no limit besides time
     safety_margin_s: float = SAFETY_MARGIN_S
     lease_s: float = LEASE_S
-    header_probes: tuple[int, ...] = (64 * 1024, 1024 * 1024)
 
 
 def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PART_SIZE) -> int:

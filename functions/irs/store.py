@@ -32,7 +32,6 @@ class InterrogationRecord(Model):
     object_size = NumberAttribute(null=True)
     upload = JSONAttribute(null=True)
     secret_id = UnicodeAttribute(null=True)
-    wrapped_secret = UnicodeAttribute(null=True)
     offset = NumberAttribute(null=True)
     staged_object_id = UnicodeAttribute(null=True)
     staging_upload_id = UnicodeAttribute(null=True)

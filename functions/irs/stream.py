@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from functions.irs.errors import (
     CHECKSUM_MISMATCH,
-    HEADER_CUT,
     KEY_LOST,
     OBJECT_GONE,
     Rejected,
@@ -50,14 +49,8 @@ from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE, encrypted_body_size
 from shared.crypt.checksums import part_digests
 from shared.crypt.reencrypt import Reencryptor, SegmentDamaged, StagedChunk
 from shared.crypt.resumable_sha256 import ResumableSha256
-from shared.crypt.wrap import UnwrapError, unwrap_secret, wrap_secret
 from shared.multipart import part_count
-from shared.ports import (
-    FileSecrets,
-    KeyStoreRejected,
-    ObjectNotFound,
-    SecretNotFound,
-)
+from shared.ports import FileSecrets, KeyStoreRejected, ObjectNotFound
 from shared.storage import abort_open_uploads
 
 log = logging.getLogger("fs.irs")
@@ -93,55 +86,38 @@ def stream(shop: Workshop, item: Interrogation, invocation: Invocation) -> bool:
         raise Rejected(size_mismatch(item.upload.encrypted_size, item.object_size))
     item.outcome = success_payload(item, digest, shop.settings.staging_bucket)
     item.state = COMPLETING
-    item.hash_state = item.wrapped_secret = None
+    item.hash_state = None
     shop.save(item)
     return True
 
 
-def _context(item: Interrogation) -> bytes:
-    return f"{item.object_key}:{item.secret_id}".encode()
-
-
 def _secrets(shop: Workshop, item: Interrogation) -> FileSecrets:
-    """Both secrets: created on the first turn, recovered on every later one."""
-    if item.secret_id is not None:
-        assert item.offset is not None
-        try:
-            new_secret = shop.keys.new_secret(item.secret_id)
-            submitter_secret = unwrap_secret(item.wrapped_secret or "", new_secret, _context(item))
-        except (SecretNotFound, UnwrapError, ValueError) as error:
-            raise Rejected(KEY_LOST) from error
-        return FileSecrets(submitter_secret, new_secret, item.secret_id, item.offset)
-    info = shop.storage.head(shop.settings.inbox_bucket, item.object_key)
-    if info is None:
-        raise Rejected(OBJECT_GONE)
-    item.object_size = info.size  # the object itself, not the notification, is the truth
-    secrets = _create_secret(shop, item)
-    item.secret_id, item.offset = secrets.secret_id, secrets.offset
-    item.wrapped_secret = wrap_secret(secrets.submitter_secret, secrets.new_secret, _context(item))
-    # a failed save keeps the secret: it is the file's one secret (EKSS derives its id from
-    # the file id), so the retry gets the same one back, and deleting it here could destroy
-    # the secret another invocation for the same file is already using
-    shop.save(item)
+    """Both secrets, from EKSS on every turn: it reads the header of the file's inbox
+    object itself and keeps one secret per file, so a later turn (or a retry after a
+    crash) gets the same secret id, secret and offset back."""
+    first_turn = item.secret_id is None
+    if first_turn:
+        info = shop.storage.head(shop.settings.inbox_bucket, item.object_key)
+        if info is None:
+            raise Rejected(OBJECT_GONE)
+        item.object_size = info.size  # the object itself, not the notification, is the truth
+    assert item.upload is not None
+    try:
+        secrets = shop.keys.create_secret(item.upload.file_id, item.upload.submitter_public_key)
+    except KeyStoreRejected as error:
+        if error.exception_id == "noInterrogation":
+            raise Rejected(OBJECT_GONE) from error
+        if error.exception_id == "fileDeleted":  # not the header's fault
+            raise Rejected(error.description) from error
+        raise Rejected(KEY_LOST if not first_turn else rejected_header(error)) from error
+    if first_turn:
+        item.secret_id, item.offset = secrets.secret_id, secrets.offset
+        # a failed save keeps the secret: it is the file's one secret (EKSS derives its id
+        # from the file id), so the retry gets the same one back
+        shop.save(item)
+    elif (secrets.secret_id, secrets.offset) != (item.secret_id, item.offset):
+        raise Rejected(KEY_LOST)  # not the secret the staged parts were made with
     return secrets
-
-
-def _create_secret(shop: Workshop, item: Interrogation) -> FileSecrets:
-    assert item.upload is not None and item.object_size is not None
-    for probe in shop.settings.header_probes:
-        size = min(probe, item.object_size)
-        first = _read(shop, item, 0, size)
-        try:
-            return shop.keys.create_secret(
-                item.upload.submitter_public_key, first, item.upload.file_id
-            )
-        except KeyStoreRejected as error:
-            if error.exception_id == "headerTruncated" and size < item.object_size:
-                continue
-            if error.exception_id == "fileDeleted":  # not the header's fault
-                raise Rejected(error.description) from error
-            raise Rejected(rejected_header(error)) from error
-    raise Rejected(HEADER_CUT)
 
 
 def _check_sizes(item: Interrogation) -> None:

@@ -1,4 +1,5 @@
-"""The key store port over EKSS's HTTP API (service token in the Authorization header).
+"""The key store port over EKSS's HTTP API (the caller's own token in the Authorization
+header: IRS's for secrets, DCS's for envelopes; EKSS refuses one on the other's route).
 
 The one client every service uses. Answers that carry secrets are never logged, and error
 messages name statuses and exception ids only, never the token.
@@ -15,7 +16,6 @@ from urllib.parse import quote
 import httpx
 
 from shared.crypt import c4gh
-from shared.crypt.keys import generate_keypair
 from shared.ports import (
     FileSecrets,
     KeyStoreRejected,
@@ -25,6 +25,7 @@ from shared.ports import (
 
 # refused credentials or throttling: the archive's problem, not the request's
 _RETRYABLE = {401, 403, 408, 429}
+WORK_ORDER_HEADER = "X-Work-Order-Token"  # EKSS checks the reader's download WOT itself
 
 
 class EkssClient:
@@ -37,15 +38,8 @@ class EkssClient:
             timeout=timeout_s,
         )
 
-    def create_secret(
-        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
-    ) -> FileSecrets:
-        body = {
-            "public_key": submitter_public_key,
-            "file_part": base64.b64encode(file_part).decode("ascii"),
-        }
-        if file_id is not None:
-            body["file_id"] = file_id
+    def create_secret(self, file_id: str, submitter_public_key: str) -> FileSecrets:
+        body = {"file_id": file_id, "public_key": submitter_public_key}
         response = self._request("POST", "/secrets", json=body)
         if response.status_code != 200:
             raise _error(response)
@@ -60,11 +54,19 @@ class EkssClient:
         except (KeyError, TypeError, ValueError) as error:
             raise KeyStoreUnavailable("EKSS answered POST /secrets with a bad body") from error
 
-    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
+    def envelope(self, secret_id: str, reader_public_key: bytes, work_order_token: str) -> bytes:
         reader = base64.urlsafe_b64encode(reader_public_key).decode("ascii")
-        response = self._request("GET", f"/secrets/{quote(secret_id, safe='')}/envelopes/{reader}")
-        if response.status_code == 404:
+        response = self._request(
+            "GET",
+            f"/secrets/{quote(secret_id, safe='')}/envelopes/{reader}",
+            headers={WORK_ORDER_HEADER: work_order_token},
+        )
+        if response.status_code == 404 and _exception_id(response) == "secretNotFound":
             raise SecretNotFound(secret_id)
+        if response.status_code == 403 and _exception_id(response) == "workOrderRefused":
+            raise _rejected(response)  # the reader's order, not the archive, is at fault
+        if response.status_code == 404:  # not registered yet: EKSS has not seen the event
+            raise KeyStoreUnavailable(f"EKSS answered 404 {_exception_id(response)}".strip())
         if response.status_code != 200:
             raise _error(response)
         try:
@@ -75,23 +77,6 @@ class EkssClient:
         if not complete:
             raise KeyStoreUnavailable("EKSS answered with more than a Crypt4GH header")
         return header
-
-    def new_secret(self, secret_id: str) -> bytes:
-        """The stored secret, from an envelope for a key pair that lives only in this call."""
-        private, public = generate_keypair()
-        header = self.envelope(secret_id, public)
-        try:
-            keys, _ = c4gh.parse_header(header, private)
-        except c4gh.HeaderError as error:
-            raise KeyStoreUnavailable("EKSS answered with an unusable envelope") from error
-        if len(keys) != 1:
-            raise KeyStoreUnavailable("EKSS answered with an envelope of several keys")
-        return keys[0]
-
-    def delete_secret(self, secret_id: str) -> None:
-        response = self._request("DELETE", f"/secrets/{quote(secret_id, safe='')}")
-        if response.status_code not in (204, 404):
-            raise _error(response)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -117,20 +102,28 @@ def _secret(text: str) -> bytes:
     return raw
 
 
+def _exception_id(response: httpx.Response) -> str:
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(response.json().get("exception_id", ""))
+    return ""
+
+
+def _rejected(response: httpx.Response) -> KeyStoreRejected:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    return KeyStoreRejected(
+        str(body.get("exception_id") or f"http{status}"),
+        str(body.get("description") or f"EKSS refused the request ({status})."),
+        body.get("data") if isinstance(body.get("data"), dict) else {},
+    )
+
+
 def _error(response: httpx.Response) -> Exception:
     status = response.status_code
     if 400 <= status < 500 and status not in _RETRYABLE:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
-        return KeyStoreRejected(
-            str(body.get("exception_id") or f"http{status}"),
-            str(body.get("description") or f"EKSS refused the request ({status})."),
-            body.get("data") if isinstance(body.get("data"), dict) else {},
-        )
-    exception_id = ""
-    with contextlib.suppress(ValueError, AttributeError):
-        exception_id = str(response.json().get("exception_id", ""))
-    return KeyStoreUnavailable(f"EKSS answered {status} {exception_id}".strip())
+        return _rejected(response)
+    return KeyStoreUnavailable(f"EKSS answered {status} {_exception_id(response)}".strip())

@@ -22,9 +22,15 @@ class VaultSecretStore:
         return self._client.secrets.kv.v2
 
     def create(self, path: str, data: dict[str, str]) -> None:
+        self._write(path, data, cas=0)
+
+    def replace(self, path: str, data: dict[str, str], version: int) -> None:
+        self._write(path, data, cas=version)
+
+    def _write(self, path: str, data: dict[str, str], cas: int) -> None:
         try:
             self._kv().create_or_update_secret(
-                path=path, secret=data, cas=0, mount_point=self._mount
+                path=path, secret=data, cas=cas, mount_point=self._mount
             )
         except InvalidRequest as error:
             if "check-and-set" in str(error):
@@ -34,6 +40,10 @@ class VaultSecretStore:
             raise SecretStoreUnavailable("the secret store is not reachable") from error
 
     def read(self, path: str) -> dict[str, str] | None:
+        found = self.read_versioned(path)
+        return None if found is None else found[0]
+
+    def read_versioned(self, path: str) -> tuple[dict[str, str], int] | None:
         try:
             response = self._kv().read_secret_version(
                 path=path, mount_point=self._mount, raise_on_deleted_version=True
@@ -42,7 +52,7 @@ class VaultSecretStore:
             return None
         except (VaultError, requests.RequestException) as error:
             raise SecretStoreUnavailable("the secret store is not reachable") from error
-        return response["data"]["data"]
+        return response["data"]["data"], int(response["data"]["metadata"]["version"])
 
     def delete(self, path: str) -> None:
         try:

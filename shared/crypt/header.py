@@ -72,12 +72,12 @@ def measure(file_part: bytes) -> int:
     except c4gh.HeaderTruncatedError as error:
         needed = _bytes_needed(file_part)
         raise HeaderIncomplete(
-            f"file_part ends inside the Crypt4GH header: it has {len(file_part)} bytes and "
-            f"the header needs at least {needed}; send more of the file.",
+            f"the upload ends inside its Crypt4GH header: it has {len(file_part)} bytes and "
+            f"the header needs at least {needed}.",
             data={"received": len(file_part), "needed_at_least": needed},
         ) from error
     except c4gh.HeaderError as error:
-        raise NotAHeader(f"file_part does not start with a Crypt4GH header: {error}.") from error
+        raise NotAHeader(f"the upload does not start with a Crypt4GH header: {error}.") from error
 
 
 def _bytes_needed(data: bytes) -> int:

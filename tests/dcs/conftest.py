@@ -68,7 +68,7 @@ def controller(
             repository=repo or repository,
             storage=S3Storage(client("s3", endpoints["aws_endpoint_url"])),
             publisher=SnsPublisher(topics, client("sns", endpoints["aws_endpoint_url"])),
-            keys=EkssClient(ekss_url or endpoints["ekss_url"], endpoints["service_token"]),
+            keys=EkssClient(ekss_url or endpoints["ekss_url"], endpoints["dcs_ekss_token"]),
             policy=default_policy(outbox(endpoints), "test", **policy),
             clock=clock or (lambda: datetime.now(UTC)),
         )

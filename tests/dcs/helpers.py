@@ -1,7 +1,8 @@
 """Playing IFRS for DCS, and calling DCS as GHGA's client (and a plain range reader) does.
 
 IFRS's staging half does not exist yet, so the tests register files and stage them
-themselves: a real secret from EKSS (POST /secrets with a small Crypt4GH upload), the
+themselves: a real secret from EKSS (a small Crypt4GH upload in the inbox, POST /secrets
+with IRS's credential), the
 content re-encrypted with it, FileInternallyRegistered / FileStagedForDownload published
 on the stack's topics, and the content put into the outbox bucket.
 """
@@ -19,9 +20,11 @@ from typing import Any
 import httpx
 from crypt4gh import lib as c4gh_lib
 
+from functions.ekss.model import file_secret_id
 from shared.crypt import c4gh
 from shared.crypt.keys import decode_key, encode_key, generate_keypair
 from shared.resources import bucket_name
+from tests.ekss.helpers import put_in_inbox, wait_for_secret
 from tests.support import Operator, User, aws, download_wot, publish_event
 
 
@@ -40,32 +43,32 @@ class ArchivedFile:
         return hashlib.sha256(self.plain).hexdigest()
 
 
-def new_secret(endpoints: dict[str, Any]) -> tuple[str, bytes]:
-    """(secret_id, secret) of a new secret EKSS stored for a small Crypt4GH upload."""
+def new_secret(endpoints: dict[str, Any]) -> tuple[str, str, bytes]:
+    """(file_id, secret_id, secret) of a file's secret, as IRS gets it: a small Crypt4GH
+    upload put into the inbox, then POST /secrets for it with IRS's credential."""
     submitter_private, submitter_public = generate_keypair()
     session_key = c4gh.new_session_key()
     header = c4gh.make_header(
         session_key, submitter_private, decode_key(endpoints["archive_public_key"])
     )
-    first_bytes = header + c4gh.encrypt_body(b"first bytes of an upload", session_key)
+    upload = header + c4gh.encrypt_body(b"first bytes of an upload", session_key)
+    file_id = put_in_inbox(endpoints, upload)
     response = httpx.post(
         f"{endpoints['ekss_url']}/secrets",
-        json={
-            "public_key": encode_key(submitter_public),
-            "file_part": base64.b64encode(first_bytes).decode("ascii"),
-        },
-        headers={"Authorization": f"Bearer {endpoints['service_token']}"},
+        json={"file_id": file_id, "public_key": encode_key(submitter_public)},
+        headers={"Authorization": f"Bearer {endpoints['irs_ekss_token']}"},
         timeout=30,
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    return body["secret_id"], base64.b64decode(body["new_secret"])
+    return file_id, body["secret_id"], base64.b64decode(body["new_secret"])
 
 
 def archived_file(endpoints: dict[str, Any], plain: bytes) -> ArchivedFile:
-    secret_id, secret = new_secret(endpoints)
+    """A file with its secret at EKSS (not registered yet: ``register`` does that)."""
+    file_id, secret_id, secret = new_secret(endpoints)
     return ArchivedFile(
-        file_id=str(uuid.uuid4()),
+        file_id=file_id,
         object_id=str(uuid.uuid4()),
         secret_id=secret_id,
         plain=plain,
@@ -102,9 +105,18 @@ def registered_payload(
 
 
 def register(endpoints: dict[str, Any], f: ArchivedFile, size: int | None = None) -> str:
-    """Publish FileInternallyRegistered, as IFRS does after copying to permanent storage."""
+    """Publish FileInternallyRegistered, as IFRS does after copying to permanent storage;
+    for a file with a secret at EKSS, wait until EKSS too marked it registered (DCS and
+    EKSS consume the event each from its own queue, in any order), or finds a tombstone."""
     payload = registered_payload(endpoints, f, size)
-    return publish_event(endpoints, "FileInternallyRegistered", payload, key=f.file_id)
+    event_id = publish_event(endpoints, "FileInternallyRegistered", payload, key=f.file_id)
+    if f.secret_id == file_secret_id(uuid.UUID(f.file_id)):  # a tombstone stays one
+        wait_for_secret(endpoints, f.secret_id, _registered_or_gone)
+    return event_id
+
+
+def _registered_or_gone(data: dict | None) -> bool:
+    return "registered" in (data or {}) or "secret" not in (data or {})
 
 
 def outbox(endpoints: dict[str, Any]) -> str:

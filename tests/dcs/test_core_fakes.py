@@ -53,6 +53,7 @@ class Dcs:
 
     def register(self, file_id: str = "file-1", secret_id: str = SECRET_ID) -> None:
         self.keys.secrets.setdefault(secret_id, c4gh.new_session_key())
+        self.keys.registered.add(secret_id)  # EKSS heard of the registration too
         self.downloads.on_registered(registered(file_id, secret_id))
 
     def stage(self, file_id: str = "file-1") -> bool:
@@ -104,7 +105,7 @@ def build_dcs() -> Dcs:
         policy=policy(OUTBOX, "dcs.example.org"),
         clock=Clock(),
     )
-    reader = Reader(reader_public, "user-1", "package-1")
+    reader = Reader(reader_public, "user-1", "package-1", "the-reader-s-wot")
     return Dcs(
         repository, storage, publisher, keys, downloads, reader, reader_private, os.urandom(SIZE)
     )
@@ -144,18 +145,21 @@ def test_served_after_staging_with_the_drs_body_and_an_audit_event(dcs: Dcs) -> 
 
 def test_the_envelope_is_for_the_reader_and_the_same_every_time(dcs: Dcs) -> None:
     dcs.register()
-    first = dcs.downloads.envelope("file-1", dcs.reader.public_key)
-    assert dcs.downloads.envelope("file-1", dcs.reader.public_key) == first
+    first = dcs.downloads.envelope("file-1", dcs.reader)
+    assert dcs.downloads.envelope("file-1", dcs.reader) == first
     keys, size = c4gh.parse_header(first, dcs.reader_private)
     assert keys == [dcs.keys.secrets[SECRET_ID]] and size == len(first)
-    _, other_reader = generate_keypair()
+    _, other_key = generate_keypair()
+    other_reader = Reader(other_key, "user-2", "package-2", "another-wot")
     assert dcs.downloads.envelope("file-1", other_reader) != first
+    # EKSS was asked with each reader's own work order token, which it checks again
+    assert dcs.keys.tokens == ["the-reader-s-wot", "another-wot"]
 
 
 def test_the_assembled_file_is_envelope_then_content(dcs: Dcs) -> None:
     dcs.register()
     dcs.stage()
-    envelope = dcs.downloads.envelope("file-1", dcs.reader.public_key)
+    envelope = dcs.downloads.envelope("file-1", dcs.reader)
     cut = len(envelope)
     answer = dcs.downloads.assembled("file-1", dcs.reader, f"bytes={cut - 4}-{cut + 3}")
     assert isinstance(answer, Assembled)
@@ -168,7 +172,7 @@ def test_the_assembled_file_is_envelope_then_content(dcs: Dcs) -> None:
 def test_an_unknown_file_is_refused(dcs: Dcs, use: str) -> None:
     calls = {
         "drs_object": lambda: dcs.downloads.drs_object("nothing", dcs.reader),
-        "envelope": lambda: dcs.downloads.envelope("nothing", dcs.reader.public_key),
+        "envelope": lambda: dcs.downloads.envelope("nothing", dcs.reader),
         "assembled": lambda: dcs.downloads.assembled("nothing", dcs.reader, None),
     }
     with pytest.raises(NoSuchObject) as caught:
@@ -209,12 +213,12 @@ def test_key_store_down_is_refused_as_such_and_nothing_is_kept(
 ) -> None:
     dcs.register()
 
-    def down(secret_id: str, reader: bytes) -> bytes:
+    def down(secret_id: str, reader: bytes, work_order_token: str) -> bytes:
         raise KeyStoreUnavailable("connection refused")
 
     monkeypatch.setattr(dcs.keys, "envelope", down)
     with pytest.raises(KeyStoreDown) as caught:
-        dcs.downloads.envelope("file-1", dcs.reader.public_key)
+        dcs.downloads.envelope("file-1", dcs.reader)
     assert (caught.value.status, caught.value.exception_id) == (503, "keyStoreUnavailable")
     assert dcs.repository.envelopes == {}
 
@@ -223,7 +227,7 @@ def test_a_deleted_secret_makes_the_file_unknown(dcs: Dcs) -> None:
     dcs.register()
     del dcs.keys.secrets[SECRET_ID]  # EKSS's part of a deletion came first
     with pytest.raises(NoSuchObject) as caught:
-        dcs.downloads.envelope("file-1", dcs.reader.public_key)
+        dcs.downloads.envelope("file-1", dcs.reader)
     assert (caught.value.status, caught.value.exception_id) == (404, "fileDeleted")
     assert dcs.repository.envelopes == {}
 

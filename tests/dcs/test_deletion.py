@@ -17,6 +17,7 @@ import pytest
 
 from functions.dcs.deletion import DeletionHandler
 from functions.dcs.errors import ObjectDeleted
+from functions.dcs.model import Reader
 from functions.dcs.store import DynamoDrsRepository
 from shared.adapters.aws import client
 from shared.adapters.s3 import S3Storage
@@ -185,8 +186,8 @@ class DeletedMeanwhile:
     def __init__(self, keys: Any, delete: Any) -> None:
         self.keys, self.delete = keys, delete
 
-    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
-        envelope = self.keys.envelope(secret_id, reader_public_key)
+    def envelope(self, secret_id: str, reader_public_key: bytes, work_order_token: str) -> bytes:
+        envelope = self.keys.envelope(secret_id, reader_public_key, work_order_token)
         self.delete()
         return envelope
 
@@ -213,7 +214,8 @@ def test_an_envelope_request_racing_the_deletion_leaves_no_envelope(
         downloads.keys, lambda: confirmed.append(deletion.on_deletion_requested(request).removed)
     )
     with pytest.raises(ObjectDeleted):
-        downloads.envelope(f.file_id, requester.user.public_key)
+        reader = Reader(requester.user.public_key, "", "", requester.wot(f.file_id))
+        downloads.envelope(f.file_id, reader)
     assert confirmed == [["outbox copy", "download record"]]
     assert _envelope_items(endpoints, f.file_id) == []
     _tombstone(endpoints, f.file_id)

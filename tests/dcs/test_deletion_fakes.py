@@ -13,7 +13,7 @@ import pytest
 
 from functions.dcs.deletion import DeletionHandler
 from functions.dcs.errors import NoSuchObject, ObjectDeleted
-from functions.dcs.model import DELETED, STAGING
+from functions.dcs.model import DELETED, STAGING, Reader
 from shared.crypt.keys import generate_keypair
 from shared.events import FileDeletionRequested
 from tests.dcs.test_core_fakes import OUTBOX, Dcs, build_dcs, registered, staged
@@ -44,7 +44,7 @@ class World:
         d, reader = self.dcs.downloads, self.dcs.reader
         return [
             lambda: d.drs_object(file_id, reader),
-            lambda: d.envelope(file_id, reader.public_key),
+            lambda: d.envelope(file_id, reader),
             lambda: d.assembled(file_id, reader, "bytes=0-9"),
             lambda: d.assembled(file_id, reader, None, head=True),
         ]
@@ -102,15 +102,16 @@ def test_deleted_while_staged_with_envelopes_kept_for_two_readers(world: World) 
     world.dcs.register()
     assert world.dcs.stage() is True
     _, other = generate_keypair()
-    world.dcs.downloads.envelope(FILE, world.dcs.reader.public_key)
-    world.dcs.downloads.envelope(FILE, other)
+    second = Reader(other, "user-2", "package-2", "wot-2")
+    world.dcs.downloads.envelope(FILE, world.dcs.reader)
+    world.dcs.downloads.envelope(FILE, second)
     world.dcs.register("file-2")  # another file's envelope stays
-    world.dcs.downloads.envelope("file-2", other)
+    world.dcs.downloads.envelope("file-2", second)
 
     assert world.delete() == ["outbox copy", "2 envelopes", "download record"]
     world.assert_gone()
     assert list(world.dcs.repository.envelopes) == [("file-2", "secret-1", other)]
-    assert world.dcs.downloads.envelope("file-2", other)
+    assert world.dcs.downloads.envelope("file-2", second)
     assert world.dcs.downloads.clean_outbox() == {"removed": 0, "in_use": 0, "failed": 0}
 
 
@@ -135,7 +136,7 @@ def test_a_staged_report_for_another_bucket_leaves_that_bucket_alone(world: Worl
 def test_a_redelivered_request_removes_again_and_confirms_again(world: World) -> None:
     world.dcs.register()
     world.dcs.stage()
-    world.dcs.downloads.envelope(FILE, world.dcs.reader.public_key)
+    world.dcs.downloads.envelope(FILE, world.dcs.reader)
     assert world.delete(by="user-7") == ["outbox copy", "1 envelope", "download record"]
     assert world.delete(by="operator") == []
     world.dcs.storage.put(OUTBOX, COPY, world.dcs.content)  # a copy that came late
@@ -157,7 +158,7 @@ def test_an_envelope_request_racing_the_deletion_keeps_nothing(world: World) -> 
     # the request read the live object; the tombstone is written before it stores its envelope
     world.dcs.repository.before_keep = lambda: deleted.append(world.delete())
     with pytest.raises(ObjectDeleted):
-        world.dcs.downloads.envelope(FILE, world.dcs.reader.public_key)
+        world.dcs.downloads.envelope(FILE, world.dcs.reader)
     world.dcs.repository.before_keep = None
     assert deleted == [["outbox copy", "download record"]]
     world.assert_gone()

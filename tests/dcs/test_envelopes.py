@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from functions.dcs.errors import KeyStoreDown
+from functions.dcs.model import Reader
 from shared.crypt import c4gh
 from testbed.process import free_port_base
 from tests.dcs.helpers import ArchivedFile, Requester, decrypt_c4gh
@@ -53,6 +54,7 @@ def test_key_store_down_is_503(controller: Any, small: tuple[ArchivedFile, Reque
     nobody_listens = f"http://127.0.0.1:{free_port_base(1)}"
     downloads = controller(ekss_url=nobody_listens)
     with pytest.raises(KeyStoreDown) as caught:
-        downloads.envelope(f.file_id, User.new().public_key)  # a key without a kept envelope
+        # a key without a kept envelope
+        downloads.envelope(f.file_id, Reader(User.new().public_key, "u", "p", "a-wot"))
     assert caught.value.status == 503
     assert caught.value.exception_id == "keyStoreUnavailable"

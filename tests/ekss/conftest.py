@@ -1,4 +1,4 @@
-"""Fixtures for the key store tests: an authenticated client, Vault access, uploads."""
+"""Fixtures for the key store tests: each caller's client, Vault access, uploads, orders."""
 
 from __future__ import annotations
 
@@ -10,17 +10,27 @@ import hvac
 import pytest
 
 from shared.crypt.keys import decode_key, generate_keypair
-from tests.ekss.helpers import b64, encrypt_upload
+from tests.ekss.helpers import b64, encrypt_upload, put_in_inbox
+from tests.support import Operator, User, download_wot
+
+
+def _client(endpoints: dict[str, Any], token: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=endpoints["ekss_url"], headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
 
 
 @pytest.fixture(scope="session")
-def ekss(endpoints: dict[str, Any]) -> Iterator[httpx.Client]:
-    """EKSS as IRS and DCS call it: with the service token."""
-    with httpx.Client(
-        base_url=endpoints["ekss_url"],
-        headers={"Authorization": f"Bearer {endpoints['service_token']}"},
-        timeout=30,
-    ) as client:
+def irs(endpoints: dict[str, Any]) -> Iterator[httpx.Client]:
+    """EKSS as IRS calls it: with IRS's own token."""
+    with _client(endpoints, endpoints["irs_ekss_token"]) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def dcs(endpoints: dict[str, Any]) -> Iterator[httpx.Client]:
+    """EKSS as DCS calls it: with DCS's own token."""
+    with _client(endpoints, endpoints["dcs_ekss_token"]) as client:
         yield client
 
 
@@ -42,12 +52,24 @@ def submitter() -> tuple[bytes, bytes]:
 
 @pytest.fixture
 def upload(
-    submitter: tuple[bytes, bytes], archive_public: bytes
-) -> Callable[[bytes], dict[str, str]]:
-    """The POST /secrets body for an upload of ``plain`` by the submitter to the archive."""
+    endpoints: dict[str, Any], submitter: tuple[bytes, bytes], archive_public: bytes
+) -> Callable[..., dict[str, str]]:
+    """The POST /secrets body for an upload of ``plain`` by the submitter to the archive,
+    put into the inbox first (under a new file id) as UCS leaves it."""
 
-    def body(plain: bytes, first_bytes: int = 4096) -> dict[str, str]:
-        data = encrypt_upload(plain, submitter[0], archive_public)
-        return {"public_key": b64(submitter[1]), "file_part": b64(data[:first_bytes])}
+    def body(plain: bytes) -> dict[str, str]:
+        file_id = put_in_inbox(endpoints, encrypt_upload(plain, submitter[0], archive_public))
+        return {"file_id": file_id, "public_key": b64(submitter[1])}
 
     return body
+
+
+@pytest.fixture
+def order(endpoints: dict[str, Any], operator: Operator) -> Callable[[str, User], str]:
+    """A download work order token of WPS for the file and the user's key."""
+
+    def wot(file_id: str, user: User) -> str:
+        package_id, wpat = operator.download_package(user, [file_id])
+        return download_wot(endpoints, user, package_id, wpat, file_id)
+
+    return wot

@@ -1,14 +1,21 @@
-"""Helpers of the key store tests: uploads, hand-made headers, a look into Vault."""
+"""Helpers of the key store tests: uploads in the inbox, hand-made headers, registration
+through the event bus, a look into Vault."""
 
 from __future__ import annotations
 
 import base64
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import hvac
 from crypt4gh import header as c4gh_header
 from hvac.exceptions import InvalidPath
 
 from shared.crypt import c4gh
+from shared.resources import bucket_name
+from tests.support import aws, publish_event
 
 SECRETS_PATH = "fs/ekss/secrets"
 
@@ -78,3 +85,74 @@ def all_versions(vault: hvac.Client, path: str) -> dict[int, dict | None]:
             continue
         versions[version] = response["data"]["data"]
     return versions
+
+
+# ---------------------------------------------------------------- the stack around EKSS
+
+
+def inbox(endpoints: dict[str, Any]) -> str:
+    return bucket_name("inbox", endpoints["resource_prefix"])
+
+
+def put_in_inbox(endpoints: dict[str, Any], data: bytes, file_id: str | None = None) -> str:
+    """An upload in the inbox, as UCS leaves it (its key is the file id); the file id."""
+    file_id = file_id or str(uuid.uuid4())
+    aws(endpoints, "s3").put_object(Bucket=inbox(endpoints), Key=file_id, Body=data)
+    return file_id
+
+
+def remove_from_inbox(endpoints: dict[str, Any], file_id: str) -> None:
+    """As UCS does once the file is registered (or the upload is given up)."""
+    aws(endpoints, "s3").delete_object(Bucket=inbox(endpoints), Key=file_id)
+
+
+def registered_payload(
+    endpoints: dict[str, Any], file_id: str, secret_id: str, size: int = 1000
+) -> dict[str, Any]:
+    pfx = endpoints["resource_prefix"]
+    return {
+        "file_id": file_id,
+        "box_id": str(uuid.uuid4()),
+        "staged_object_id": str(uuid.uuid4()),
+        "staging_bucket": bucket_name("staging", pfx),
+        "secret_id": secret_id,
+        "offset": 124,
+        "encrypted_part_size": size,
+        "encrypted_parts_md5": ["0" * 32],
+        "encrypted_parts_sha256": ["0" * 64],
+        "decrypted_sha256": "0" * 64,
+        "decrypted_size": max(size - 28, 0),
+        "encrypted_size": size,
+        "object_id": str(uuid.uuid4()),
+        "bucket": bucket_name("permanent", pfx),
+    }
+
+
+def stack_vault(endpoints: dict[str, Any]) -> hvac.Client:
+    return hvac.Client(url=endpoints["vault_addr"], token=endpoints["vault_token"])
+
+
+def wait_for_secret(
+    endpoints: dict[str, Any],
+    secret_id: str,
+    done: Callable[[dict | None], bool],
+    timeout: float = 30,
+) -> dict | None:
+    """Poll Vault (bounded) until the stored secret satisfies ``done``; what it holds."""
+    vault = stack_vault(endpoints)
+    deadline = time.monotonic() + timeout
+    while True:
+        data = read_secret(vault, secret_id)
+        if done(data):
+            return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the secret {secret_id} is still {sorted(data or {})}")
+        time.sleep(0.2)
+
+
+def register_at_ekss(endpoints: dict[str, Any], file_id: str, secret_id: str) -> dict | None:
+    """Publish FileInternallyRegistered (as IFRS does) and wait until EKSS marked the
+    file's secret registered; the stored data."""
+    payload = registered_payload(endpoints, file_id, secret_id)
+    publish_event(endpoints, "FileInternallyRegistered", payload, key=file_id)
+    return wait_for_secret(endpoints, secret_id, lambda data: "registered" in (data or {}))

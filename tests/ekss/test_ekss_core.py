@@ -28,9 +28,9 @@ from shared.crypt import c4gh
 from shared.crypt.keys import encode_key, generate_keypair, public_from_private
 from shared.errors import ServiceError
 from shared.logs import JsonFormatter
-from shared.ports import SecretStoreUnavailable
 from shared.tokens import hash_secret
-from tests.ekss.helpers import encrypt_upload, read_secret
+from tests.ekss.helpers import encrypt_upload, inbox, put_in_inbox, read_secret
+from tests.fakes import InMemoryStorage
 from tests.support import stack_topic_arn
 
 PLAIN = os.urandom(70_000)
@@ -76,57 +76,63 @@ class CountingStore:
     def delete(self, path: str) -> None:
         self.inner.delete(path)
 
+    def read_versioned(self, path: str) -> tuple[dict[str, str], int] | None:
+        return self.inner.read_versioned(path)
 
-class LostResponseStore(CountingStore):
-    """The real store, except that each write's answer is lost after the write landed."""
-
-    def __init__(self, inner: VaultSecretStore) -> None:
-        super().__init__(inner)
-        self.written: list[str] = []
-
-    def create(self, path: str, data: dict[str, str]) -> None:
-        self.inner.create(path, data)
-        self.written.append(path)
-        raise SecretStoreUnavailable("connection reset after the write")
+    def replace(self, path: str, data: dict[str, str], version: int) -> None:
+        self.inner.replace(path, data, version)
 
 
-def _upload(archive_public: bytes) -> tuple[bytes, bytes]:
-    """(submitter public key, first bytes of an upload)."""
+INBOX = InMemoryStorage()  # the inbox these cores read headers from
+
+
+def _keeper(store: Any, archive_key: Any, **options: Any) -> SecretKeeper:
+    return SecretKeeper(store, archive_key, INBOX, "inbox", **options)
+
+
+def _upload(archive_public: bytes) -> tuple[str, bytes]:
+    """(file id, submitter public key) of an upload put into the inbox."""
     private, public = generate_keypair()
-    return public, encrypt_upload(PLAIN, private, archive_public)[:2000]
+    file_id = str(uuid.uuid4())
+    INBOX.put("inbox", file_id, encrypt_upload(PLAIN, private, archive_public))
+    return file_id, public
 
 
 def _archive_public(endpoints: dict[str, Any]) -> bytes:
     return base64.b64decode(endpoints["archive_public_key"])
 
 
-def test_create_envelope_delete(
+def test_create_register_envelope(
     store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
 ) -> None:
-    keys = SecretKeeper(
+    keys = _keeper(
         store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
     )
-    public, part = _upload(_archive_public(endpoints))
-    created = keys.create_secret(public, part)
+    file_id, public = _upload(_archive_public(endpoints))
+    created = keys.create_secret(file_id, public)
     assert created.offset == 124
-    assert store.read(f"{secrets_path}/{created.secret_id}") == {
-        "secret": base64.b64encode(created.new_secret).decode()
-    }
+    stored = {"secret": base64.b64encode(created.new_secret).decode()}
+    assert store.read(f"{secrets_path}/{created.secret_id}") == stored
     reader_private, reader_public = generate_keypair()
+    with pytest.raises(ServiceError) as caught:
+        keys.envelope(created.secret_id, reader_public)
+    assert (caught.value.status, caught.value.exception_id) == (404, "fileNotRegistered")
+    assert keys.mark_registered(file_id.upper()) is True  # any spelling of the file's UUID
+    assert keys.mark_registered(file_id) is False  # once
+    found = store.read_versioned(f"{secrets_path}/{created.secret_id}")
+    assert found is not None and found[1] == 2 and found[0]["secret"] == stored["secret"]
+    # any spelling of the secret's UUID names the same secret
     sessions, length = c4gh.parse_header(
-        keys.envelope(created.secret_id, reader_public), reader_private
+        keys.envelope(created.secret_id.upper(), reader_public), reader_private
     )
     assert (sessions, length) == ([created.new_secret], 124)
-    # any spelling of the UUID names the same secret
-    keys.delete(created.secret_id.upper())
-    assert store.read(f"{secrets_path}/{created.secret_id}") is None
 
 
 def test_archive_key_is_read_once(
     store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
 ) -> None:
     counting = CountingStore(store)
-    keys = SecretKeeper(
+    keys = _keeper(
         store, StoredArchiveKey(counting, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
     )
     for _ in range(3):
@@ -136,11 +142,11 @@ def test_archive_key_is_read_once(
 
 def test_vault_down_at_first_use(dead_store: VaultSecretStore, endpoints: dict[str, Any]) -> None:
     counting = CountingStore(dead_store)
-    keys = SecretKeeper(dead_store, StoredArchiveKey(counting, ARCHIVE_KEYS, "archive"))
-    public, part = _upload(_archive_public(endpoints))
+    keys = _keeper(dead_store, StoredArchiveKey(counting, ARCHIVE_KEYS, "archive"))
+    file_id, public = _upload(_archive_public(endpoints))
     for _ in range(2):  # a failed read is not cached: each call tries again
         with pytest.raises(SecretStoreDown) as caught:
-            keys.create_secret(public, part)
+            keys.create_secret(file_id, public)
         assert caught.value.status == 503
         assert caught.value.exception_id == "secretStoreUnavailable"
         assert "some-vault-token" not in str(caught.value.body())
@@ -148,96 +154,44 @@ def test_vault_down_at_first_use(dead_store: VaultSecretStore, endpoints: dict[s
     with pytest.raises(SecretStoreDown):
         keys.envelope(str(uuid.uuid4()), generate_keypair()[1])
     with pytest.raises(SecretStoreDown):
-        keys.delete(str(uuid.uuid4()))
+        keys.mark_registered(str(uuid.uuid4()))
+    with pytest.raises(SecretStoreDown):
+        keys.forget_file(str(uuid.uuid4()))
 
 
 def test_vault_down_for_the_write_stores_nothing(
     store: VaultSecretStore, dead_store: VaultSecretStore, endpoints: dict[str, Any]
 ) -> None:
     archive = StoredArchiveKey(store, ARCHIVE_KEYS, "archive")
-    keys = SecretKeeper(dead_store, archive)
-    public, part = _upload(_archive_public(endpoints))
+    keys = _keeper(dead_store, archive)
     with pytest.raises(SecretStoreDown) as caught:
-        keys.create_secret(public, part)
+        keys.create_secret(*_upload(_archive_public(endpoints)))
     assert caught.value.status == 503
 
 
-def test_lost_write_answer_leaves_no_secret(
-    store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
-) -> None:
-    lossy = LostResponseStore(store)
-    keys = SecretKeeper(
-        lossy, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
-    )
-    with pytest.raises(SecretStoreDown):
-        keys.create_secret(*_upload(_archive_public(endpoints)))
-    assert len(lossy.written) == 1
-    assert store.read(lossy.written[0]) is None
-
-
-def _ids(*ids: str) -> Iterator[str]:
-    yield from ids
-
-
-def test_taken_secret_id_is_drawn_again(
-    store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
-) -> None:
-    taken, fresh = str(uuid.uuid4()), str(uuid.uuid4())
-    store.create(f"{secrets_path}/{taken}", {"secret": "earlier"})
-    ids = _ids(taken, fresh)
-    keys = SecretKeeper(
-        store,
-        StoredArchiveKey(store, ARCHIVE_KEYS, "archive"),
-        secrets_path=secrets_path,
-        new_id=lambda: next(ids),
-    )
-    created = keys.create_secret(*_upload(_archive_public(endpoints)))
-    assert created.secret_id == fresh
-    assert store.read(f"{secrets_path}/{taken}") == {"secret": "earlier"}  # never overwritten
-    assert store.read(f"{secrets_path}/{fresh}") == {
-        "secret": base64.b64encode(created.new_secret).decode()
-    }
-
-
-def test_no_free_secret_id(
-    store: VaultSecretStore, endpoints: dict[str, Any], secrets_path: str
-) -> None:
-    taken = str(uuid.uuid4())
-    store.create(f"{secrets_path}/{taken}", {"secret": "earlier"})
-    keys = SecretKeeper(
-        store,
-        StoredArchiveKey(store, ARCHIVE_KEYS, "archive"),
-        secrets_path=secrets_path,
-        new_id=lambda: taken,
-    )
-    with pytest.raises(ServiceError) as caught:
-        keys.create_secret(*_upload(_archive_public(endpoints)))
-    assert caught.value.exception_id == "secretIdCollision"
-    assert store.read(f"{secrets_path}/{taken}") == {"secret": "earlier"}
-
-
 def test_path_like_secret_ids_are_refused(store: VaultSecretStore) -> None:
-    keys = SecretKeeper(store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"))
+    keys = _keeper(store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"))
     for bad in ("..", "../archive-keys/archive", "", "x" * 36):
         with pytest.raises(ServiceError) as caught:
-            keys.delete(bad)
+            keys.envelope(bad, generate_keypair()[1])
         assert (caught.value.status, caught.value.exception_id) == (422, "invalidSecretId")
     assert store.read(f"{ARCHIVE_KEYS}/archive") is not None
 
 
 def test_malformed_stored_secret(store: VaultSecretStore, secrets_path: str) -> None:
-    keys = SecretKeeper(
+    keys = _keeper(
         store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
     )
     secret_id = str(uuid.uuid4())
-    store.create(f"{secrets_path}/{secret_id}", {"secret": base64.b64encode(b"short").decode()})
+    short = {"secret": base64.b64encode(b"short").decode(), "registered": "2026-01-01"}
+    store.create(f"{secrets_path}/{secret_id}", short)
     with pytest.raises(ServiceError) as caught:
         keys.envelope(secret_id, generate_keypair()[1])
     assert (caught.value.status, caught.value.exception_id) == (500, "storedSecretInvalid")
 
 
 def test_missing_archive_key(store: VaultSecretStore, endpoints: dict[str, Any]) -> None:
-    keys = SecretKeeper(store, StoredArchiveKey(store, ARCHIVE_KEYS, "no-such-alias"))
+    keys = _keeper(store, StoredArchiveKey(store, ARCHIVE_KEYS, "no-such-alias"))
     with pytest.raises(ArchiveKeyUnavailable) as caught:
         keys.create_secret(*_upload(_archive_public(endpoints)))
     assert caught.value.status == 500
@@ -254,10 +208,12 @@ def test_archive_key_from_a_mounted_file(
         key_file.write_text(encode_key(private) + "\n")
     else:
         key_file.write_bytes(_pem(c4gh_keyfile.encode_private_key(private, None, None)))
-    keys = SecretKeeper(store, FileArchiveKey(key_file), secrets_path=secrets_path)
+    keys = _keeper(store, FileArchiveKey(key_file), secrets_path=secrets_path)
     submitter_private, submitter_public = generate_keypair()
     upload = encrypt_upload(PLAIN, submitter_private, public)
-    created = keys.create_secret(submitter_public, upload[:500])
+    file_id = str(uuid.uuid4())
+    INBOX.put("inbox", file_id, upload)
+    created = keys.create_secret(file_id, submitter_public)
     assert c4gh.decrypt_body(upload[created.offset :], [created.submitter_secret]) == PLAIN
 
 
@@ -294,10 +250,17 @@ def wired(
     for name, value in {
         "EKSS_VAULT_URL": endpoints["vault_addr"],
         "EKSS_VAULT_TOKEN": endpoints["vault_token"],
-        "EKSS_SERVICE_TOKEN_SHA256": hash_secret("x"),
+        "EKSS_IRS_TOKEN_SHA256": hash_secret("irs"),
+        "EKSS_DCS_TOKEN_SHA256": hash_secret("dcs"),
+        "EKSS_WOT_PUBLIC_KEY": endpoints["wot_public_key"],
         "EKSS_TOPICS": json.dumps(
             {"FileDeletionConfirmed": stack_topic_arn(endpoints, "FileDeletionConfirmed")}
         ),
+        "EKSS_BUCKETS": json.dumps({"inbox": inbox(endpoints)}),
+        "AWS_ENDPOINT_URL": endpoints["aws_endpoint_url"],
+        "AWS_ACCESS_KEY_ID": endpoints.get("aws_access_key_id", "testing"),
+        "AWS_SECRET_ACCESS_KEY": endpoints.get("aws_secret_access_key", "testing"),
+        "AWS_DEFAULT_REGION": endpoints["aws_region"],
         "EKSS_SECRETS_PATH": secrets_path,
         "EKSS_LOG_LEVEL": "DEBUG",
     }.items():
@@ -314,13 +277,22 @@ def wired(
         logging.getLogger("crypt4gh").setLevel(saved[2])
 
 
+def _stack_upload(endpoints: dict[str, Any]) -> tuple[str, bytes]:
+    """(file id, submitter public key) of an upload in the stack's inbox bucket."""
+    private, public = generate_keypair()
+    data = encrypt_upload(PLAIN, private, _archive_public(endpoints))
+    return put_in_inbox(endpoints, data), public
+
+
 def test_no_key_material_in_debug_logs(wired: SecretKeeper, endpoints: dict[str, Any]) -> None:
     buffer = io.StringIO()
     capture = logging.StreamHandler(buffer)
     capture.setFormatter(JsonFormatter("ekss"))
     logging.getLogger().addHandler(capture)
     archive_public = _archive_public(endpoints)
-    created = wired.create_secret(*_upload(archive_public))
+    file_id, public = _stack_upload(endpoints)
+    created = wired.create_secret(file_id, public)
+    wired.mark_registered(file_id)
     wired.envelope(created.secret_id, generate_keypair()[1])
     logged = buffer.getvalue()
     assert created.secret_id in logged  # DEBUG logging is on and captured
@@ -340,20 +312,39 @@ def test_no_key_material_in_debug_logs(wired: SecretKeeper, endpoints: dict[str,
 def test_wired_core_reads_the_stack_vault(
     wired: SecretKeeper, secrets_path: str, endpoints: dict[str, Any]
 ) -> None:
-    created = wired.create_secret(*_upload(_archive_public(endpoints)))
+    created = wired.create_secret(*_stack_upload(endpoints))  # from the stack's inbox
     vault = hvac.Client(url=endpoints["vault_addr"], token=endpoints["vault_token"])
     stored = read_secret(vault, created.secret_id, path=secrets_path)
     assert stored == {"secret": base64.b64encode(created.new_secret).decode()}
 
 
-def test_the_confirmation_topic_is_required() -> None:
+def test_the_confirmation_topic_and_the_inbox_are_required() -> None:
     environ = {
         "EKSS_VAULT_URL": "http://vault",
         "EKSS_VAULT_TOKEN": "t",
-        "EKSS_SERVICE_TOKEN_SHA256": hash_secret("x"),
+        "EKSS_IRS_TOKEN_SHA256": hash_secret("irs"),
+        "EKSS_DCS_TOKEN_SHA256": hash_secret("dcs"),
+        "EKSS_WOT_PUBLIC_KEY": "pem",
     }
     with pytest.raises(ConfigError) as caught:
         load_config(EkssConfig, "EKSS", environ)
     assert "topics.FileDeletionConfirmed" in str(caught.value)
+    assert "buckets.inbox" in str(caught.value)
     environ["EKSS_TOPICS"] = json.dumps({"FileDeletionConfirmed": "arn:aws:sns:x:1:t"})
-    assert load_config(EkssConfig, "EKSS", environ).topics
+    environ["EKSS_BUCKETS"] = json.dumps({"inbox": "fs-inbox"})
+    assert load_config(EkssConfig, "EKSS", environ).buckets == {"inbox": "fs-inbox"}
+
+
+def test_the_two_callers_credentials_must_differ() -> None:
+    environ = {
+        "EKSS_VAULT_URL": "http://vault",
+        "EKSS_VAULT_TOKEN": "t",
+        "EKSS_IRS_TOKEN_SHA256": hash_secret("same"),
+        "EKSS_DCS_TOKEN_SHA256": hash_secret("same"),
+        "EKSS_WOT_PUBLIC_KEY": "pem",
+        "EKSS_TOPICS": json.dumps({"FileDeletionConfirmed": "arn:aws:sns:x:1:t"}),
+        "EKSS_BUCKETS": json.dumps({"inbox": "fs-inbox"}),
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_config(EkssConfig, "EKSS", environ)
+    assert "must differ" in str(caught.value)

@@ -1,5 +1,6 @@
-"""One secret per file and a file's deletion, over the real Vault API (the session stack's
-OpenBao), through the core, over HTTP, and through EKSS's queue of FileDeletionRequested."""
+"""One secret per file, its registration and a file's deletion, over the real Vault API (the
+session stack's OpenBao), through the core, over HTTP, and through EKSS's queue of
+FileDeletionRequested, FileInterrogationFailure and FileInternallyRegistered."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from shared.adapters.vault import VaultSecretStore
 from shared.crypt.keys import generate_keypair
 from shared.errors import ServiceError
 from shared.resources import queue_for
-from tests.ekss.helpers import SECRETS_PATH, all_versions, b64, encrypt_upload
-from tests.support import EventStream, publish_event
+from tests.ekss.helpers import SECRETS_PATH, all_versions, b64, encrypt_upload, wait_for_secret
+from tests.fakes import InMemoryStorage
+from tests.support import EventStream, User, publish_event
 
 PLAIN = os.urandom(70_000)
 ARCHIVE_KEYS = "fs/ekss/archive-keys"
@@ -35,14 +37,23 @@ def secrets_path() -> str:
 @pytest.fixture
 def keeper(endpoints: dict[str, Any], secrets_path: str) -> SecretKeeper:
     store = VaultSecretStore(endpoints["vault_addr"], endpoints["vault_token"])
-    return SecretKeeper(
-        store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
-    )
+    return _keeper(store, secrets_path)
 
 
-def _upload(archive_public: bytes) -> tuple[bytes, bytes]:
+INBOX = InMemoryStorage()  # the cores here read headers from memory, secrets from Vault
+
+
+def _keeper(store: VaultSecretStore, secrets_path: str) -> SecretKeeper:
+    archive = StoredArchiveKey(store, ARCHIVE_KEYS, "archive")
+    return SecretKeeper(store, archive, INBOX, "inbox", secrets_path=secrets_path)
+
+
+def _upload(archive_public: bytes) -> tuple[str, bytes]:
+    """(file id, submitter public key) of an upload in the (in-memory) inbox."""
     private, public = generate_keypair()
-    return public, encrypt_upload(PLAIN, private, archive_public)[:2000]
+    file_id = str(uuid.uuid4())
+    INBOX.put("inbox", file_id, encrypt_upload(PLAIN, private, archive_public))
+    return file_id, public
 
 
 def _refused(call, exception_id: str, status: int) -> ServiceError:
@@ -65,25 +76,26 @@ def _only_a_tombstone(vault: hvac.Client, path: str) -> None:
 def test_one_secret_per_file(
     keeper: SecretKeeper, vault: hvac.Client, archive_public: bytes, secrets_path: str
 ) -> None:
-    file_id = str(uuid.uuid4())
-    public, part = _upload(archive_public)
-    first = keeper.create_secret(public, part, file_id)
-    again = keeper.create_secret(public, part, file_id)
+    file_id, public = _upload(archive_public)
+    first = keeper.create_secret(file_id, public)
+    again = keeper.create_secret(file_id, public)
     assert (again.secret_id, again.new_secret) == (first.secret_id, first.new_secret)
     assert again.submitter_secret == first.submitter_secret
     assert first.secret_id == file_secret_id(uuid.UUID(file_id))
     versions = all_versions(vault, f"{secrets_path}/{first.secret_id}")
     assert versions == {1: {"secret": base64.b64encode(first.new_secret).decode()}}
-    unkeyed = {keeper.create_secret(public, part).secret_id for _ in range(2)}
-    assert len(unkeyed) == 2 and first.secret_id not in unkeyed
+    assert keeper.mark_registered(file_id) is True
+    versions = all_versions(vault, f"{secrets_path}/{first.secret_id}")
+    assert list(versions) == [1, 2] and versions[2]["secret"] == versions[1]["secret"]
+    assert keeper.mark_registered(file_id) is False  # redelivered: no third version
+    assert list(all_versions(vault, f"{secrets_path}/{first.secret_id}")) == [1, 2]
 
 
 def test_forgetting_a_file_destroys_every_version(
     keeper: SecretKeeper, vault: hvac.Client, archive_public: bytes, secrets_path: str
 ) -> None:
-    file_id = str(uuid.uuid4())
-    public, part = _upload(archive_public)
-    created = keeper.create_secret(public, part, file_id)
+    file_id, public = _upload(archive_public)
+    created = keeper.create_secret(file_id, public)
     path = f"{secrets_path}/{created.secret_id}"
     # a second version and a soft-deleted one, as nothing of EKSS writes them: still destroyed
     vault.secrets.kv.v2.create_or_update_secret(
@@ -92,25 +104,25 @@ def test_forgetting_a_file_destroys_every_version(
     vault.secrets.kv.v2.delete_latest_version_of_secret(path=path, mount_point="secret")
     keeper.forget_file(file_id)
     _only_a_tombstone(vault, path)
-    _refused(lambda: keeper.create_secret(public, part, file_id), "fileDeleted", 410)
+    _refused(lambda: keeper.create_secret(file_id, public), "fileDeleted", 410)
     reader = generate_keypair()[1]
     _refused(lambda: keeper.envelope(created.secret_id, reader), "secretNotFound", 404)
     assert keeper.forget_file(file_id) is False  # twice
-    keeper.delete(created.secret_id)  # IRS's failure path keeps the tombstone
+    assert keeper.mark_registered(file_id) is False  # a late registration keeps it too
     _only_a_tombstone(vault, path)
 
 
 def test_forgetting_reports_what_it_removed(
     keeper: SecretKeeper, vault: hvac.Client, archive_public: bytes, secrets_path: str
 ) -> None:
-    file_id = str(uuid.uuid4())
-    keeper.create_secret(*_upload(archive_public), file_id)
+    file_id, public = _upload(archive_public)
+    keeper.create_secret(file_id, public)
     assert keeper.forget_file(file_id) is True
     assert keeper.forget_file(file_id) is False
-    never = str(uuid.uuid4())  # deletion before anything: refused later
+    never, never_public = _upload(archive_public)  # deletion before anything: refused later
     assert keeper.forget_file(never) is False
     _only_a_tombstone(vault, f"{secrets_path}/{file_secret_id(uuid.UUID(never))}")
-    _refused(lambda: keeper.create_secret(*_upload(archive_public), never), "fileDeleted", 410)
+    _refused(lambda: keeper.create_secret(never, never_public), "fileDeleted", 410)
 
 
 class _CreateSlipsIn(VaultSecretStore):
@@ -129,9 +141,7 @@ def test_a_create_during_deletion_is_destroyed_again(
     endpoints: dict[str, Any], vault: hvac.Client, secrets_path: str
 ) -> None:
     store = _CreateSlipsIn(endpoints["vault_addr"], endpoints["vault_token"])
-    keeper = SecretKeeper(
-        store, StoredArchiveKey(store, ARCHIVE_KEYS, "archive"), secrets_path=secrets_path
-    )
+    keeper = _keeper(store, secrets_path)
     file_id = str(uuid.uuid4())
     assert keeper.forget_file(file_id) is True and store.slipped
     _only_a_tombstone(vault, f"{secrets_path}/{file_secret_id(uuid.UUID(file_id))}")
@@ -140,18 +150,14 @@ def test_a_create_during_deletion_is_destroyed_again(
 # ---------------------------------------------------------------- over HTTP and the queue
 
 
-def _post(ekss: httpx.Client, body: dict[str, str], file_id: str | None) -> httpx.Response:
-    return ekss.post("/secrets", json=body if file_id is None else {**body, "file_id": file_id})
-
-
-def test_http_one_secret_per_file(ekss: httpx.Client, upload, vault: hvac.Client) -> None:
-    body, file_id = upload(PLAIN), str(uuid.uuid4())
-    first, again = (_post(ekss, body, file_id) for _ in range(2))
+def test_http_one_secret_per_file(irs: httpx.Client, upload, vault: hvac.Client) -> None:
+    body = upload(PLAIN)
+    first, again = (irs.post("/secrets", json=body) for _ in range(2))
     assert first.status_code == again.status_code == 200, first.text
     assert again.json() == first.json()
     assert uuid.UUID(first.json()["secret_id"]).version == 5
     assert list(all_versions(vault, f"{SECRETS_PATH}/{first.json()['secret_id']}")) == [1]
-    bad = _post(ekss, body, "not-a-uuid")
+    bad = irs.post("/secrets", json={**body, "file_id": "not-a-uuid"})
     assert bad.status_code == 422 and bad.json()["exception_id"] == "validationError"
 
 
@@ -176,11 +182,17 @@ def _request_deletion(endpoints: dict[str, Any], file_id: str) -> None:
 
 
 def test_deletion_through_the_queue(
-    endpoints: dict[str, Any], ekss: httpx.Client, upload, vault: hvac.Client
+    endpoints: dict[str, Any],
+    irs: httpx.Client,
+    dcs: httpx.Client,
+    upload,
+    order,
+    vault: hvac.Client,
 ) -> None:
     assert queue_for("ekss", "on_event").endswith("ekss-events")
-    body, file_id = upload(PLAIN), str(uuid.uuid4())
-    created = _post(ekss, body, file_id).json()
+    body = upload(PLAIN)
+    file_id = body["file_id"]
+    created = irs.post("/secrets", json=body).json()
     path = f"{SECRETS_PATH}/{created['secret_id']}"
     stream = EventStream(endpoints, ["FileDeletionConfirmed"])
     try:
@@ -193,12 +205,15 @@ def test_deletion_through_the_queue(
             "removed": ["secret"],
         }
         _only_a_tombstone(vault, path)
-        refused = _post(ekss, body, file_id)
+        refused = irs.post("/secrets", json=body)
         assert refused.status_code == 410, refused.text
         assert refused.json()["exception_id"] == "fileDeleted"
         assert created["new_secret"] not in refused.text
-        reader = base64.urlsafe_b64encode(generate_keypair()[1]).decode()
-        envelope = ekss.get(f"/secrets/{created['secret_id']}/envelopes/{reader}")
+        reader = User.new()
+        envelope = dcs.get(
+            f"/secrets/{created['secret_id']}/envelopes/{_url_key(reader.public_key)}",
+            headers={"X-Work-Order-Token": order(file_id, reader)},
+        )
         assert envelope.status_code == 404 and envelope.json()["exception_id"] == "secretNotFound"
         _request_deletion(endpoints, file_id)  # twice: confirmed again, nothing removed
         assert _confirmation(stream, file_id, 2)["removed"] == []
@@ -208,15 +223,34 @@ def test_deletion_through_the_queue(
 
 
 def test_deletion_before_the_secret_through_the_queue(
-    endpoints: dict[str, Any], ekss: httpx.Client, upload, vault: hvac.Client
+    endpoints: dict[str, Any], irs: httpx.Client, upload, vault: hvac.Client
 ) -> None:
-    file_id = str(uuid.uuid4())
+    body = upload(PLAIN)
+    file_id = body["file_id"]
     stream = EventStream(endpoints, ["FileDeletionConfirmed"])
     try:
         _request_deletion(endpoints, file_id)
         assert _confirmation(stream, file_id, 1)["removed"] == []
     finally:
         stream.close()
-    refused = _post(ekss, upload(PLAIN), file_id)
+    refused = irs.post("/secrets", json=body)
     assert refused.status_code == 410 and refused.json()["exception_id"] == "fileDeleted"
     _only_a_tombstone(vault, f"{SECRETS_PATH}/{file_secret_id(uuid.UUID(file_id))}")
+
+
+def _url_key(public: bytes) -> str:
+    return base64.urlsafe_b64encode(public).decode("ascii")
+
+
+def test_a_failed_interrogation_loses_its_secret_through_the_queue(
+    endpoints: dict[str, Any], irs: httpx.Client, upload, vault: hvac.Client
+) -> None:
+    """FileInterrogationFailure: EKSS forgets the file's secret (IRS no longer deletes)."""
+    body = upload(PLAIN)
+    created = irs.post("/secrets", json=body).json()
+    payload = {"file_id": body["file_id"], "box_id": str(uuid.uuid4()), "reason": "damaged"}
+    publish_event(endpoints, "FileInterrogationFailure", payload, key=body["file_id"])
+    wait_for_secret(endpoints, created["secret_id"], lambda data: "secret" not in (data or {}))
+    _only_a_tombstone(vault, f"{SECRETS_PATH}/{created['secret_id']}")
+    refused = irs.post("/secrets", json=body)
+    assert refused.status_code == 410 and refused.json()["exception_id"] == "fileDeleted"

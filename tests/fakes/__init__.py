@@ -22,6 +22,7 @@ from shared.events import EventSchema, envelope
 from shared.ports import (
     FileSecrets,
     KeyStoreRejected,
+    KeyStoreUnavailable,
     ObjectInfo,
     ObjectNotFound,
     OpenMultipart,
@@ -42,12 +43,26 @@ class _Multipart:
     parts: dict[int, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PresignedPart:
+    """What a presigned part URL of InMemoryStorage was signed for."""
+
+    bucket: str
+    key: str
+    upload_id: str
+    part_number: int
+    expires_s: int
+    content_length: int
+    content_md5: str | None
+
+
 class InMemoryStorage:
     """ObjectStorage: buckets of bytes; multipart uploads with S3's ETags."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.uploads: dict[tuple[str, str], _Multipart] = {}  # (bucket, upload id)
+        self.presigned_parts: list[PresignedPart] = []  # every part URL handed out
 
     def put(self, bucket: str, key: str, data: bytes) -> None:
         """Test set-up: an object as a single PUT would store it."""
@@ -66,12 +81,27 @@ class InMemoryStorage:
         return upload_id
 
     def presign_upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        expires_s: int,
+        *,
+        content_length: int,
+        content_md5: str | None = None,
     ) -> str:
-        return (
-            f"memory://{bucket}/{key}?uploadId={upload_id}&partNumber={part_number}"
-            f"&expires={expires_s}"
+        """A URL naming what S3 would sign; each one is also kept in ``presigned_parts``."""
+        self.presigned_parts.append(
+            PresignedPart(
+                bucket, key, upload_id, part_number, expires_s, content_length, content_md5
+            )
         )
+        url = (
+            f"memory://{bucket}/{key}?uploadId={upload_id}&partNumber={part_number}"
+            f"&expires={expires_s}&contentLength={content_length}"
+        )
+        return url if content_md5 is None else f"{url}&contentMD5={content_md5}"
 
     def _upload(self, bucket: str, key: str, upload_id: str) -> _Multipart:
         upload = self.uploads.get((bucket, upload_id))
@@ -175,11 +205,13 @@ class InMemorySecretStore:
 
     def __init__(self) -> None:
         self.secrets: dict[str, dict[str, str]] = {}
+        self.versions: dict[str, int] = {}
 
     def create(self, path: str, data: dict[str, str]) -> None:
         if path in self.secrets:
             raise SecretExists(path)
         self.secrets[path] = dict(data)
+        self.versions[path] = 1
 
     def read(self, path: str) -> dict[str, str] | None:
         found = self.secrets.get(path)
@@ -187,61 +219,98 @@ class InMemorySecretStore:
 
     def delete(self, path: str) -> None:
         self.secrets.pop(path, None)
+        self.versions.pop(path, None)
+
+    def read_versioned(self, path: str) -> tuple[dict[str, str], int] | None:
+        found = self.read(path)
+        return None if found is None else (found, self.versions.get(path, 1))
+
+    def replace(self, path: str, data: dict[str, str], version: int) -> None:
+        if path not in self.secrets or self.versions.get(path, 1) != version:
+            raise SecretExists(path)
+        self.secrets[path] = dict(data)
+        self.versions[path] = version + 1
 
 
 class InMemoryKeyStore:
     """KeyStore: EKSS's behaviour with the archive's private key in memory.
 
-    As EKSS: with a file id, one secret per file (the same id and secret on every call,
-    also after ``delete_secret``'s removal the id stays the file's); ``forget_file`` is
-    EKSS's part of a deletion (the secret goes, and the file is refused from then on).
+    As EKSS: ``create_secret`` reads the header of the file's object in ``storage``'s
+    inbox (none there: ``noInterrogation``) and keeps one secret per file (the same id and
+    secret on every call); ``envelope`` needs a work order token (not verified here: EKSS's
+    own tests do that) and a registered file (``mark_registered``, EKSS's part of
+    FileInternallyRegistered); ``forget_file`` is EKSS's part of a deletion or failure
+    (the secret goes, and the file is refused from then on).
     """
 
-    def __init__(self, archive_private_key: bytes) -> None:
+    def __init__(
+        self,
+        archive_private_key: bytes,
+        storage: InMemoryStorage | None = None,
+        inbox_bucket: str = "inbox",
+    ) -> None:
         self._private = archive_private_key
+        self._storage = storage
+        self._inbox = inbox_bucket
         self.secrets: dict[str, bytes] = {}
+        self.registered: set[str] = set()  # secret ids of registered files
         self.deleted_files: set[str] = set()  # EKSS's tombstones
+        self.tokens: list[str] = []  # the work order tokens envelopes were asked with
         self._file_secret_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
 
-    def create_secret(
-        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
-    ) -> FileSecrets:
+    def create_secret(self, file_id: str, submitter_public_key: str) -> FileSecrets:
+        start = None if self._storage is None else self._storage.data(self._inbox, file_id)
+        if start is None:
+            raise KeyStoreRejected(
+                "noInterrogation", "The file is not in the inbox: no interrogation.", {}
+            )
         try:
-            keys, offset = c4gh.parse_header(file_part, self._private)
+            keys, offset = c4gh.parse_header(start[: 1024 * 1024], self._private)
         except c4gh.HeaderError as error:
             raise KeyStoreRejected("invalidHeader", str(error), {}) from error
         if len(keys) != 1:
             raise KeyStoreRejected("invalidHeader", "one data key expected", {})
-        if file_id is None:
-            secret_id = f"secret-{next(self._ids)}"
-        elif file_id in self.deleted_files:
+        if file_id in self.deleted_files:
             raise KeyStoreRejected(
                 "fileDeleted",
                 "The file was deleted from the archive; no secret is created for it again.",
                 {"file_id": file_id},
             )
-        else:
-            if file_id not in self._file_secret_ids:
-                self._file_secret_ids[file_id] = f"secret-{next(self._ids)}"
-            secret_id = self._file_secret_ids[file_id]
+        secret_id = self.secret_id_of(file_id)
         if secret_id not in self.secrets:
             self.secrets[secret_id] = c4gh.new_session_key()
         return FileSecrets(keys[0], self.secrets[secret_id], secret_id, offset)
 
-    def new_secret(self, secret_id: str) -> bytes:
+    def secret_id_of(self, file_id: str) -> str:
+        """The file's one secret id (as EKSS derives it from the file id)."""
+        if file_id not in self._file_secret_ids:
+            self._file_secret_ids[file_id] = f"secret-{next(self._ids)}"
+        return self._file_secret_ids[file_id]
+
+    def stored_secret(self, secret_id: str) -> bytes:
+        """For tests: what EKSS keeps (no caller of the port can ask for it)."""
         if secret_id not in self.secrets:
             raise SecretNotFound(secret_id)
         return self.secrets[secret_id]
 
-    def envelope(self, secret_id: str, reader_public_key: bytes) -> bytes:
-        return c4gh.make_header(self.new_secret(secret_id), self._private, reader_public_key)
+    def mark_registered(self, file_id: str) -> None:
+        secret_id = self._file_secret_ids.get(file_id)
+        if secret_id in self.secrets:
+            self.registered.add(secret_id)
 
-    def delete_secret(self, secret_id: str) -> None:
-        self.secrets.pop(secret_id, None)
+    def envelope(self, secret_id: str, reader_public_key: bytes, work_order_token: str) -> bytes:
+        if not work_order_token:
+            raise KeyStoreRejected("workOrderRefused", "no work order token", {})
+        self.tokens.append(work_order_token)
+        secret = self.stored_secret(secret_id)
+        if secret_id not in self.registered:
+            raise KeyStoreUnavailable("EKSS answered 404 fileNotRegistered")
+        return c4gh.make_header(secret, self._private, reader_public_key)
 
     def forget_file(self, file_id: str) -> bool:
-        """EKSS's FileDeletionRequested: True if the file had a secret (now gone)."""
+        """EKSS's FileDeletionRequested or FileInterrogationFailure: True if the file had a
+        secret (now gone)."""
         self.deleted_files.add(file_id)
         secret_id = self._file_secret_ids.get(file_id)
         return secret_id is not None and self.secrets.pop(secret_id, None) is not None

@@ -6,6 +6,7 @@ import ast
 import fnmatch
 import importlib
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 from infra.iac import VARIABLE
 
 REPO = Path(__file__).resolve().parents[2]
-TERRAFORM = REPO / "infra" / "terraform"
+# FS_TERRAFORM_DIR: ask the same questions of a fresh `generate` elsewhere (before `make iac`)
+TERRAFORM = Path(os.environ.get("FS_TERRAFORM_DIR") or REPO / "infra" / "terraform")
 PREFIX = "fs"  # what the checked-in Terraform was generated with
 # concrete values for the Terraform references in the policies
 PARTITION, REGION, ACCOUNT = "aws", "eu-central-1", "111122223333"
@@ -59,11 +61,19 @@ def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def allows(document: dict[str, Any], action: str, resource: str) -> bool:
-    """Whether the policy allows ``action`` on ``resource`` (IAM wildcards, no conditions)."""
+def allows(
+    document: dict[str, Any],
+    action: str,
+    resource: str,
+    context: dict[str, str] | None = None,
+) -> bool:
+    """Whether the policy allows ``action`` on ``resource`` (IAM wildcards); a statement
+    with conditions counts only when ``context`` meets every one (StringEquals alone)."""
     allowed = False
     for statement in document["Statement"]:
         assert "NotAction" not in statement and "NotResource" not in statement
+        if not _conditions_met(statement.get("Condition"), context or {}):
+            continue
         actions = [a.lower() for a in _listed(statement["Action"])]
         if not any(fnmatch.fnmatchcase(action.lower(), a) for a in actions):
             continue
@@ -73,6 +83,15 @@ def allows(document: dict[str, Any], action: str, resource: str) -> bool:
             return False
         allowed = True
     return allowed
+
+
+def _conditions_met(conditions: dict[str, Any] | None, context: dict[str, str]) -> bool:
+    if not conditions:
+        return True
+    assert set(conditions) == {"StringEquals"}, conditions  # the only operator we use
+    return all(
+        context.get(key) in _listed(wanted) for key, wanted in conditions["StringEquals"].items()
+    )
 
 
 def s3_object(bucket: str) -> str:

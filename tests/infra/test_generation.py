@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from infra import settings
 from infra.chalice_project import StageValues, assemble, stage_config
 from infra.iac import check
 from infra.iam import ArnContext, policy_document
 from infra.shared_terraform import root_module
-from shared.config import env_name
+from shared.config import env_name, parameter_variable
 from shared.resources import DECLARATION
 from tests.infra.iac import REPO, TERRAFORM, config_models, env_of
 
@@ -103,9 +104,15 @@ def test_deployed_environment_covers_every_required_setting() -> None:
         fields = found.model.model_fields
         for name, field in fields.items():
             if field.is_required():
-                assert env_name(found.prefix, name) in env, (found.function, name)
+                given = {env_name(found.prefix, name), parameter_variable(found.prefix, name)}
+                assert given & set(env), (found.function, name)
+            if field.annotation is SecretStr and field.is_required():
+                # a secret reaches the function as an SSM parameter's name, never a value
+                assert env_name(found.prefix, name) not in env, (found.function, name)
+                assert env[parameter_variable(found.prefix, name)].startswith("/fs/")
         # the resource variables are set for every function, used or not
         known = {env_name(found.prefix, name) for name in (*fields, "buckets", "topics", "tables")}
+        known |= {parameter_variable(found.prefix, name) for name in fields}
         unknown = {k for k in env if k.startswith(found.prefix + "_")} - known
         assert not unknown, f"{found.function} is given variables its config ignores: {unknown}"
 

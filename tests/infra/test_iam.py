@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from infra.chalice_project import log_groups
-from infra.iam import ArnContext, policy_document
+from infra.iam import KMS_KEY_VARIABLE, XRAY_WRITE, ArnContext, policy_document
 from shared.resources import DECLARATION, EVENT_TYPES
 from tests.infra.iac import (
     PREFIX,
+    REGION,
     allows,
     arn,
     env_of,
@@ -25,6 +27,7 @@ from tests.infra.iac import (
 
 FUNCTIONS = [f.name for f in DECLARATION.functions]
 BUCKETS = [b.key for b in DECLARATION.buckets]
+KEY_ARN = f"${{var.{KMS_KEY_VARIABLE}}}"
 
 # (function, action, bucket, allowed): the policy table of the issue, object level
 S3_TABLE = [
@@ -54,6 +57,13 @@ S3_TABLE = [
     ("dcs", "s3:GetObject", "permanent", False),
     ("dcs", "s3:GetObject", "staging", False),
     ("dcs", "s3:GetObject", "inbox", False),
+    # EKSS reads the header of a file under interrogation itself, and nothing else
+    ("ekss", "s3:GetObject", "inbox", True),
+    ("ekss", "s3:PutObject", "inbox", False),
+    ("ekss", "s3:DeleteObject", "inbox", False),
+    ("ekss", "s3:GetObject", "staging", False),
+    ("ekss", "s3:GetObject", "permanent", False),
+    ("ekss", "s3:GetObject", "outbox", False),
 ]
 
 
@@ -62,7 +72,7 @@ def test_s3_policy_table(function: str, action: str, bucket: str, allowed: bool)
     assert allows(policy(function), action, s3_object(bucket)) is allowed
 
 
-@pytest.mark.parametrize("function", ["wkvs", "wps", "ekss"])
+@pytest.mark.parametrize("function", ["wkvs", "wps"])
 def test_functions_without_buckets_touch_no_bucket(function: str) -> None:
     for bucket in BUCKETS:
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"):
@@ -137,10 +147,22 @@ def test_no_wildcard_actions_and_no_star_resources(function: str) -> None:
             resources = statement["Resource"]
             for action in [actions] if isinstance(actions, str) else actions:
                 assert "*" not in action and "?" not in action, (function, action)
+            if statement["Sid"] == "Tracing":  # X-Ray's writes take no resource but "*"
+                assert statement["Action"] == sorted(XRAY_WRITE) and resources == ["*"]
+                continue
             for resource in [resources] if isinstance(resources, str) else resources:
                 assert resource != "*", (function, statement)
+                if resource == KEY_ARN:  # the deployment's one key, by its ARN
+                    continue
+                if resource == arn("kms", "key/*"):
+                    # any key, but only through SSM and for the function's own parameters
+                    context = statement["Condition"]["StringEquals"]
+                    assert context["kms:ViaService"] == f"ssm.{REGION}.amazonaws.com"
+                    assert context["kms:EncryptionContext:PARAMETER_ARN"]
+                    continue
                 # wildcards only below a named resource (objects, indexes, log streams)
-                assert f"{PREFIX}-" in resource.split("*", 1)[0], resource
+                named = resource.split("*", 1)[0]
+                assert f"{PREFIX}-" in named or f":parameter/{PREFIX}/" in named, resource
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -171,7 +193,9 @@ def test_every_lambda_runs_under_a_role_with_the_function_policy(function: str) 
 def test_policies_are_the_ones_the_declaration_makes() -> None:
     ctx = ArnContext.terraform(PREFIX)
     for function in FUNCTIONS:
-        expected = policy_document(function, ctx, log_groups=log_groups(function, "aws", PREFIX))
+        expected = policy_document(
+            function, ctx, log_groups=log_groups(function, "aws", PREFIX), deployed=True
+        )
         assert policy(function) == json.loads(resolve(json.dumps(expected)))
 
 
@@ -184,13 +208,14 @@ def test_nobody_but_the_vault_readers_reaches_vault() -> None:
         assert reaches is (function in DECLARATION.vault_readers), function
     for name, block in main_tf()["module"].items():
         passed = {key for key in block if key.startswith("vault")}
-        assert passed == ({"vault_url", "vault_token"} if name == "ekss" else set())
+        # the token is an SSM parameter, never a Terraform variable
+        assert passed == ({"vault_url"} if name == "ekss" else set())
 
 
 def test_nobody_but_ekss_reaches_vault_in_the_embedded_stack() -> None:
     from testbed.environment import StackSecrets, build_environment
 
-    secrets = StackSecrets("op", "svc", "vault-token", "priv", "pub", "key")
+    secrets = StackSecrets(**{f.name: f"secret-{f.name}" for f in dataclasses.fields(StackSecrets)})
     env = build_environment(
         api_url="http://127.0.0.1:1",
         aws_endpoint_url="http://127.0.0.1:2",
@@ -199,9 +224,41 @@ def test_nobody_but_ekss_reaches_vault_in_the_embedded_stack() -> None:
         account="123456789012",
         prefix="fs",
         secrets=secrets,
+        ekss_vault_token="ekss-vault-token",
     )
-    reaching = {name for name, value in env.items() if "VAULT" in name or value in ("vault-token",)}
-    assert reaching and all(name.startswith("EKSS_") for name in reaching)
+    assert "secret-vault_token" not in env.values() and "ekss-vault-token" not in env.values()
+    reaching = {name for name in env if "VAULT" in name}
+    assert reaching == {"EKSS_VAULT_URL", "EKSS_VAULT_TOKEN_PARAMETER"}
     assert not any(
         value == "http://127.0.0.1:3" for name, value in env.items() if name not in reaching
     )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_uses_the_key_only_as_far_as_it_must(function: str) -> None:
+    """Decrypt for all (the environment); a data key only for what publishes, sends or
+    writes into a KMS-encrypted bucket; no key administration, no other key."""
+    document = policy(function)
+    assert allows(document, "kms:Decrypt", KEY_ARN)
+    kms_buckets = {b.key for b in DECLARATION.buckets if not b.md5_etags}
+    writes = any(
+        bucket in kms_buckets and {"write", "multipart", "presign-write"} & set(modes)
+        for bucket, modes in DECLARATION.bucket_access.get(function, {}).items()
+    )
+    encrypts = bool(
+        writes
+        or DECLARATION.publishers.get(function)
+        or any(function in q.senders for q in DECLARATION.queues)
+        or any(s.function == function for s in DECLARATION.schedules)
+    )
+    assert allows(document, "kms:GenerateDataKey", KEY_ARN) is encrypts
+    for action in ("kms:Encrypt", "kms:CreateGrant", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"):
+        assert not allows(document, action, KEY_ARN), (function, action)
+    assert not allows(document, "kms:Decrypt", arn("kms", "key/another-key"))
+
+
+@pytest.mark.parametrize("schedule", DECLARATION.schedules, ids=lambda s: s.handler)
+def test_scheduled_lambdas_may_send_to_their_dead_letter_queue_only(schedule) -> None:
+    own = arn("sqs", f"{PREFIX}-{schedule.function}-{schedule.handler.replace('_', '-')}-dlq")
+    for function in FUNCTIONS:
+        assert allows(policy(function), "sqs:SendMessage", own) is (function == schedule.function)

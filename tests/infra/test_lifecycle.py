@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from infra.shared_terraform import ident, root_module
+from infra.shared_terraform import (
+    ABORT_RULE_ID,
+    ACCESS_LOGS,
+    EXPIRE_DELETED_RULE_ID,
+    ident,
+    root_module,
+)
 from shared.adapters.aws import client
 from shared.resources import DECLARATION, bucket_name
 from testbed.bootstrap import create_buckets
@@ -29,15 +35,39 @@ def test_declaration_gives_the_inbox_longer_than_ucs_cleanup() -> None:
 def test_generated_terraform_has_one_abort_rule_per_bucket() -> None:
     resources = root_module("fs")["resource"]
     lifecycles = resources["aws_s3_bucket_lifecycle_configuration"]
-    assert set(lifecycles) == set(resources["aws_s3_bucket"]) == {ident(k) for k in DAYS}
+    buckets = {ident(k) for k in DAYS} | {ident(ACCESS_LOGS)}
+    assert set(lifecycles) == set(resources["aws_s3_bucket"]) == buckets
     for key, days in DAYS.items():
         config = lifecycles[ident(key)]
         assert config["bucket"] == f"${{aws_s3_bucket.{ident(key)}.id}}"
-        (rule,) = config["rule"]
+        (rule,) = [r for r in config["rule"] if r["id"] == ABORT_RULE_ID]
         assert rule["status"] == "Enabled"
         assert rule["filter"] == [{}]  # the whole bucket, no prefix
         assert rule["abort_incomplete_multipart_upload"] == [{"days_after_initiation": days}]
         assert set(rule) == {"id", "status", "filter", "abort_incomplete_multipart_upload"}
+
+
+def test_versioned_buckets_expire_what_a_delete_leaves() -> None:
+    """A delete in a versioned bucket only hides the object: its data stays as a noncurrent
+    version. The rule removes those after a day, and the delete markers left behind."""
+    resources = root_module("fs")["resource"]
+    versioned = {ident(b.key) for b in DECLARATION.buckets if b.versioned}
+    assert versioned == {"permanent"}
+    assert set(resources["aws_s3_bucket_versioning"]) == versioned
+    for ref, config in resources["aws_s3_bucket_lifecycle_configuration"].items():
+        rules = {r["id"]: r for r in config["rule"]}
+        if ref not in versioned:
+            assert EXPIRE_DELETED_RULE_ID not in rules
+            continue
+        assert resources["aws_s3_bucket_versioning"][ref]["versioning_configuration"] == {
+            "status": "Enabled"
+        }
+        assert config["depends_on"] == [f"aws_s3_bucket_versioning.{ref}"]
+        rule = rules[EXPIRE_DELETED_RULE_ID]
+        assert rule["status"] == "Enabled" and rule["filter"] == [{}]
+        assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 1}]
+        assert rule["expiration"] == [{"expired_object_delete_marker": True}]
+        assert set(rules) == {ABORT_RULE_ID, EXPIRE_DELETED_RULE_ID}  # the abort rule stays
 
 
 def _rules(s3: Any, bucket: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from shared.adapters.ekss import EkssClient
 from shared.crypt.keys import decode_key, generate_keypair
 from shared.resources import bucket_name, table_name
 from tests.irs.helpers import Submission, declaration, encrypt_file, put_multipart
-from tests.irs.inprocess import Harness
+from tests.irs.inprocess import Harness, InProcessEkss
 from tests.support import EventStream, aws, publish_event
 
 OUTCOMES = ("FileInterrogationSuccess", "FileInterrogationFailure", "FileInternallyRegistered")
@@ -140,6 +140,13 @@ def harness(
 
 
 @pytest.fixture
-def ekss(endpoints: dict[str, Any]) -> EkssClient:
-    """IRS's own client of the stack's EKSS."""
-    return EkssClient(endpoints["ekss_url"], endpoints["service_token"])
+def ekss(endpoints: dict[str, Any], harness: Harness) -> InProcessEkss:
+    """EKSS for the harness's IRS: its core on the stack's Vault, reading the harness's
+    inbox (over HTTP EKSS reads only the stack's inbox: ekss_http)."""
+    return InProcessEkss(endpoints, harness.s3, harness.inbox)
+
+
+@pytest.fixture
+def ekss_http(endpoints: dict[str, Any]) -> EkssClient:
+    """IRS's own client of the stack's EKSS, with IRS's credential."""
+    return EkssClient(endpoints["ekss_url"], endpoints["irs_ekss_token"])

@@ -1,5 +1,5 @@
-"""An in-process IRS over the stack's S3, DynamoDB and EKSS, for tests that stop or break it
-where a Lambda would die or a storage call would fail.
+"""An in-process IRS over the stack's S3, DynamoDB and EKSS (its core, on the stack's Vault),
+for tests that stop or break it where a Lambda would die or a storage call would fail.
 
 A crash is a BaseException raised inside a storage call or after a part, which no handler
 code catches, exactly like a killed process (the lease stays taken). Inbox objects go to a
@@ -10,22 +10,27 @@ when the next invocation runs.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from functions.ekss.archive_keys import StoredArchiveKey
+from functions.ekss.core import SecretKeeper
 from functions.irs.core import Interrogator
 from functions.irs.deletion import Deletion
 from functions.irs.model import Interrogation, Settings, Upload
 from functions.irs.store import DynamoInterrogationRepository
 from functions.irs.wire import Continuation, parse
 from shared.adapters.s3 import S3Storage
+from shared.adapters.vault import VaultSecretStore
 from shared.clock import utcnow
-from shared.crypt import c4gh
+from shared.crypt.keys import KeyFormatError, decode_key
+from shared.errors import ServiceError
 from shared.events import FileUploadReceived
-from shared.ports import FileSecrets
+from shared.ports import FileSecrets, KeyStoreRejected, KeyStoreUnavailable
 from tests.fakes import RecordingPublisher, RecordingQueue
 from tests.irs.helpers import declaration, put_multipart
 
@@ -38,20 +43,43 @@ class FixedKeyStore:
     """Only for the byte-identity test: the same secrets for every run, as EKSS would give
     them for one file (the submitter's from its header, one new secret)."""
 
-    def __init__(self, submitter_secret: bytes, new_secret: bytes) -> None:
-        self._submitter, self._new = submitter_secret, new_secret
-        self.deleted: list[str] = []
+    def __init__(self, submitter_secret: bytes, new_secret: bytes, offset: int = 124) -> None:
+        self._submitter, self._new, self._offset = submitter_secret, new_secret, offset
 
-    def create_secret(
-        self, submitter_public_key: str, file_part: bytes, file_id: str | None = None
-    ) -> FileSecrets:
-        return FileSecrets(self._submitter, self._new, "fixed", c4gh.header_length(file_part))
+    def create_secret(self, file_id: str, submitter_public_key: str) -> FileSecrets:
+        return FileSecrets(self._submitter, self._new, "fixed", self._offset)
 
-    def new_secret(self, secret_id: str) -> bytes:
-        return self._new
 
-    def delete_secret(self, secret_id: str) -> None:
-        self.deleted.append(secret_id)
+class InProcessEkss:
+    """KeyStore: EKSS's real core on the stack's Vault, reading headers from the harness's
+    own inbox (the stack's EKSS reads only the stack's inbox, which the harness keeps out
+    of so that the stack's IRS never sees its objects). Refusals as EkssClient gives them."""
+
+    def __init__(self, endpoints: dict[str, Any], s3: Any, inbox: str) -> None:
+        store = VaultSecretStore(endpoints["vault_addr"], endpoints["vault_token"])
+        archive = StoredArchiveKey(store, "fs/ekss/archive-keys", "archive")
+        self._keeper = SecretKeeper(store, archive, S3Storage(s3), inbox)
+        self._store = store
+
+    def create_secret(self, file_id: str, submitter_public_key: str) -> FileSecrets:
+        try:
+            key = decode_key(submitter_public_key)
+            created = self._keeper.create_secret(file_id, key)
+        except KeyFormatError as error:
+            raise KeyStoreRejected("validationError", "public_key: not a key", {}) from error
+        except ServiceError as error:
+            if error.status >= 500:
+                raise KeyStoreUnavailable(error.exception_id) from error
+            raise KeyStoreRejected(error.exception_id, error.description, error.data) from error
+        return FileSecrets(
+            created.submitter_secret, created.new_secret, created.secret_id, created.offset
+        )
+
+    def stored_secret(self, secret_id: str) -> bytes:
+        """For tests: the secret as EKSS keeps it in Vault."""
+        data = self._store.read(f"fs/ekss/secrets/{secret_id}")
+        assert data is not None and "secret" in data, f"no secret {secret_id}"
+        return base64.b64decode(data["secret"])
 
 
 class CrashingStorage(S3Storage):

@@ -60,7 +60,7 @@ def confirmations(harness: Harness, upload: Upload) -> list[dict[str, Any]]:
 def assert_tombstone(harness: Harness, upload: Upload) -> Interrogation:
     item = harness.record(upload)
     assert item.state == DELETED and item.deleted_by == "operator"
-    assert item.upload is None and item.outcome is None and item.wrapped_secret is None
+    assert item.upload is None and item.outcome is None
     assert item.hash_state is None and item.parts == [] and item.lease_owner is None
     return item
 

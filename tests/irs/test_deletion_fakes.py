@@ -20,7 +20,7 @@ from functions.irs.model import DELETED, RUNNING, SUCCEEDED, WAITING, Interrogat
 from functions.irs.wire import parse
 from shared.crypt import c4gh
 from shared.events import FileDeletionRequested, envelope
-from tests.fakes import InMemoryStorage
+from tests.fakes import InMemoryKeyStore, InMemoryStorage
 from tests.irs.helpers import encrypt_file
 from tests.irs.test_core_fakes import ARCHIVE, FAILURE, SUBMITTER, SUCCESS, Room, _plain
 
@@ -55,6 +55,7 @@ class DeletionRoom(Room):
     def __init__(self, max_parts: int = 0) -> None:
         super().__init__(max_parts)
         self.storage = HookedStorage()
+        self.keys = InMemoryKeyStore(ARCHIVE[0], self.storage)
 
     def deletion(self) -> Deletion:
         return Deletion(
@@ -81,7 +82,7 @@ class DeletionRoom(Room):
         item = self.repository.get(upload.object_id)
         assert item is not None and item.state == DELETED
         assert item.upload is None and item.outcome is None and item.object_size is None
-        assert item.wrapped_secret is None and item.hash_state is None and item.parts == []
+        assert item.hash_state is None and item.parts == []
         assert item.secret_id is None and item.lease_owner is None
         assert item.deleted_by == "operator"
         return item

@@ -11,6 +11,8 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,11 @@ import hvac
 import pytest
 from crypt4gh.keys import get_private_key, get_public_key
 
+from functions.ekss.model import file_secret_id
 from functions.irs.model import Interrogation
 from shared.crypt import c4gh
 from shared.resources import dlq_name, queue_name
+from tests.ekss.helpers import read_secret, wait_for_secret
 from tests.irs.helpers import (
     PART_SIZE,
     PLAIN_PER_PART,
@@ -33,8 +37,11 @@ from tests.irs.helpers import (
 )
 from tests.support import (
     EventStream,
+    Operator,
     RunningStack,
+    User,
     aws,
+    download_wot,
     publish_event,
     queue_url,
     wait_until_drained,
@@ -81,18 +88,22 @@ def _log_entries(stack: RunningStack) -> list[dict]:
 def _assert_nothing_left(
     item: Interrogation, s3: Any, buckets: dict[str, str], vault: hvac.Client
 ) -> None:
-    """A rejected upload leaves no staging object or upload and no secret behind."""
+    """A rejected upload leaves no staging object or upload and no secret behind (EKSS
+    forgets the secret when it hears of the failure: a tombstone takes its place)."""
     assert item.state == "failed"
-    assert item.hash_state is None and item.wrapped_secret is None
+    assert item.hash_state is None
     if item.staged_object_id:
         assert _staged_object_absent(s3, buckets["staging"], item.staged_object_id)
         assert _open_uploads(s3, buckets["staging"], item.staged_object_id) == []
     if item.secret_id:
-        assert not secret_exists(vault, item.secret_id)
+        deadline = time.monotonic() + 30
+        while "secret" in (read_secret(vault, item.secret_id) or {}):
+            assert time.monotonic() < deadline, "EKSS kept the failed file's secret"
+            time.sleep(0.2)
 
 
 def _decrypt_with_crypt4gh_tool(
-    tmp_path: Path, endpoints: dict[str, Any], secret_id: str, content: bytes
+    tmp_path: Path, endpoints: dict[str, Any], file_id: str, secret_id: str, content: bytes
 ) -> tuple[bytes, bytes]:
     """Envelope for a test key from EKSS + content → `crypt4gh decrypt`; (plain, secret)."""
     bin_dir = Path(sys.executable).parent
@@ -103,10 +114,18 @@ def _decrypt_with_crypt4gh_tool(
         capture_output=True,
     )
     public = get_public_key(str(pk))
+    reader = User(bytes(get_private_key(str(sk), lambda: "")), public)
+    # the file is registered at EKSS too (it consumes the event from its own queue), and
+    # the envelope is for the key of the reader's download work order, as DCS asks for it
+    wait_for_secret(endpoints, secret_id, lambda data: "registered" in (data or {}))
+    package_id, wpat = Operator(endpoints).download_package(reader, [file_id])
     response = httpx.get(
         f"{endpoints['ekss_url']}/secrets/{secret_id}/envelopes/"
         + base64.urlsafe_b64encode(public).decode(),
-        headers={"Authorization": f"Bearer {endpoints['service_token']}"},
+        headers={
+            "Authorization": f"Bearer {endpoints['dcs_ekss_token']}",
+            "X-Work-Order-Token": download_wot(endpoints, reader, package_id, wpat, file_id),
+        },
         timeout=30,
     )
     assert response.status_code == 200, response.text
@@ -165,10 +184,10 @@ def test_closed_upload_is_registered_and_decrypts_with_the_standard_tool(
     assert secret_exists(vault, facts["secret_id"])
     item = interrogations(submission.file_id)
     assert item is not None and item.state == "succeeded"
-    assert item.hash_state is None and item.wrapped_secret is None
+    assert item.hash_state is None
 
     decrypted, secret = _decrypt_with_crypt4gh_tool(
-        tmp_path, endpoints, facts["secret_id"], content
+        tmp_path, endpoints, facts["file_id"], facts["secret_id"], content
     )
     assert decrypted == plain
 
@@ -331,7 +350,10 @@ def test_file_for_another_key_is_rejected_without_a_secret(
     reason, item = _rejected(submission, events, interrogations)
     assert reason == "The file is not encrypted for this archive's public key."
     assert item.secret_id is None and item.staging_upload_id is None
-    assert list_secrets(vault) == secrets_before
+    # no secret; EKSS's tombstone for the failed file (FileInterrogationFailure) at most
+    tombstone = file_secret_id(uuid.UUID(submission.file_id))
+    assert list_secrets(vault) - secrets_before <= {tombstone}
+    assert "secret" not in (read_secret(vault, tombstone) or {})
     _assert_nothing_left(item, s3, buckets, vault)
 
 
@@ -353,5 +375,7 @@ def test_empty_and_small_files_pass(
     assert len(facts["encrypted_parts_md5"]) == 1
     content = s3.get_object(Bucket=where["bucket"], Key=where["object_id"])["Body"].read()
     assert md5(content) == facts["encrypted_parts_md5"][0]
-    decrypted, _ = _decrypt_with_crypt4gh_tool(tmp_path, endpoints, facts["secret_id"], content)
+    decrypted, _ = _decrypt_with_crypt4gh_tool(
+        tmp_path, endpoints, facts["file_id"], facts["secret_id"], content
+    )
     assert decrypted == plain

@@ -18,13 +18,12 @@ import pytest
 
 from functions.irs.errors import StagedPartMismatch
 from functions.irs.model import Upload
-from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
 from shared.crypt import c4gh
 from shared.crypt.keys import generate_keypair
 from shared.crypt.resumable_sha256 import ResumableSha256
 from tests.irs.helpers import PART_SIZE, PLAIN_PER_PART, random_bytes, secret_exists
-from tests.irs.inprocess import Harness
+from tests.irs.inprocess import Harness, InProcessEkss
 
 SEG = c4gh.CIPHER_SEGMENT_SIZE
 
@@ -114,7 +113,7 @@ def _listed_parts(harness: Harness, upload: Upload) -> list[dict[str, Any]]:
 
 
 def test_a_refused_upload_keeps_exactly_the_checkpoints_before_it(
-    harness: Harness, ekss: EkssClient
+    harness: Harness, ekss: InProcessEkss
 ) -> None:
     plain = random_bytes(3 * PLAIN_PER_PART + 777, seed=21)  # four staged parts
     data, upload = _file(harness, plain)
@@ -161,11 +160,11 @@ def test_a_refused_upload_keeps_exactly_the_checkpoints_before_it(
     ]
     assert payload["encrypted_parts_sha256"] == [hashlib.sha256(p).hexdigest() for p in pieces]
     assert payload["encrypted_parts_md5"][:2] == [part.md5 for part in item.parts]
-    assert c4gh.decrypt_body(staged, [ekss.new_secret(item.secret_id or "")]) == plain
+    assert c4gh.decrypt_body(staged, [ekss.stored_secret(item.secret_id or "")]) == plain
 
 
 def test_a_part_that_s3_received_damaged_is_not_checkpointed_and_staged_again(
-    harness: Harness, ekss: EkssClient
+    harness: Harness, ekss: InProcessEkss
 ) -> None:
     """S3's ETag of a staged part must be the MD5 of what IRS sent; if not, the part is an
     archive fault: no checkpoint, and the retry stages it again, right this time."""
@@ -195,11 +194,11 @@ def test_a_part_that_s3_received_damaged_is_not_checkpointed_and_staged_again(
         hashlib.md5(p, usedforsecurity=False).hexdigest() for p in pieces
     ]
     item = harness.record(upload)
-    assert c4gh.decrypt_body(staged, [ekss.new_secret(item.secret_id or "")]) == plain
+    assert c4gh.decrypt_body(staged, [ekss.stored_secret(item.secret_id or "")]) == plain
 
 
 def test_damage_behind_an_upload_in_flight_is_rejected_once_that_upload_ended(
-    harness: Harness, ekss: EkssClient, vault: hvac.Client
+    harness: Harness, ekss: InProcessEkss, vault: hvac.Client
 ) -> None:
     plain = random_bytes(2 * PLAIN_PER_PART + c4gh.SEGMENT_SIZE + 500, seed=22)  # three parts
     flip = 2 * PART_SIZE + SEG + 10  # in the second segment of part 3: body segment 162
@@ -227,14 +226,16 @@ def test_damage_behind_an_upload_in_flight_is_rejected_once_that_upload_ended(
     ]
     item = harness.record(upload)
     assert item.state == "failed" and len(item.parts) == 2
-    assert item.hash_state is None and item.wrapped_secret is None
+    assert item.hash_state is None
     uploads = harness.s3.list_multipart_uploads(Bucket=harness.staging).get("Uploads", [])
     assert [u for u in uploads if u["Key"] == item.staged_object_id] == []
-    assert item.secret_id and not secret_exists(vault, item.secret_id)
+    # IRS deletes no secret: EKSS forgets it when the failure (recorded here) reaches it
+    assert item.secret_id and secret_exists(vault, item.secret_id)
+    assert payload["file_id"] == upload.file_id
 
 
 def test_hand_on_waits_for_the_upload_in_flight_and_stages_no_part_twice(
-    harness: Harness, ekss: EkssClient
+    harness: Harness, ekss: InProcessEkss
 ) -> None:
     plain = random_bytes(4 * PLAIN_PER_PART + 1, seed=23)  # five staged parts
     data, upload = _file(harness, plain)
@@ -260,6 +261,6 @@ def test_hand_on_waits_for_the_upload_in_flight_and_stages_no_part_twice(
     kind, payload = harness.outcome(upload)
     assert kind == "FileInterrogationSuccess"
     assert payload["decrypted_sha256"] == hashlib.sha256(plain).hexdigest()
-    assert c4gh.decrypt_body(harness.staged(payload), [ekss.new_secret(item.secret_id or "")]) == (
-        plain
-    )
+    assert c4gh.decrypt_body(
+        harness.staged(payload), [ekss.stored_secret(item.secret_id or "")]
+    ) == (plain)

@@ -21,7 +21,6 @@ from shared.crypt import c4gh
 from shared.crypt.checksums import part_digests as digests
 from shared.crypt.reencrypt import Reencryptor, SegmentDamaged, segment_nonce
 from shared.crypt.resumable_sha256 import InvalidHashState, ResumableSha256
-from shared.crypt.wrap import UnwrapError, unwrap_secret, wrap_secret
 from shared.events import Envelope
 from shared.multipart import part_count
 from shared.ports import FileSecrets
@@ -140,17 +139,6 @@ def test_staging_part_size_is_segment_aligned_and_bounded() -> None:
 
 
 # ---------------------------------------------------------------- wrapping
-
-
-def test_wrapped_submitter_secret_opens_only_with_its_new_secret_and_context() -> None:
-    submitter, new = os.urandom(32), os.urandom(32)
-    wrapped = wrap_secret(submitter, new, b"key:secret")
-    assert submitter.hex() not in wrapped
-    assert unwrap_secret(wrapped, new, b"key:secret") == submitter
-    with pytest.raises(UnwrapError):
-        unwrap_secret(wrapped, os.urandom(32), b"key:secret")
-    with pytest.raises(UnwrapError):
-        unwrap_secret(wrapped, new, b"other:secret")
 
 
 def test_file_secrets_do_not_show_in_their_repr() -> None:

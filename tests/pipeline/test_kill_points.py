@@ -35,7 +35,6 @@ from functions.irs.model import SUCCEEDED, Settings, Upload
 from functions.irs.store import DynamoInterrogationRepository
 from functions.irs.wire import Continuation, parse
 from shared.adapters.dynamo import bind
-from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
 from shared.crypt import c4gh
 from shared.crypt.c4gh import MIN_ALIGNED_PART_SIZE
@@ -45,7 +44,7 @@ from shared.crypt.resumable_sha256 import ResumableSha256
 from shared.events import EventSchema, FileInterrogationSuccess
 from shared.resources import bucket_name, table_name
 from tests.irs.helpers import PLAIN_PER_PART, list_secrets, random_bytes, secret_exists
-from tests.irs.inprocess import Crash, Harness
+from tests.irs.inprocess import Crash, Harness, InProcessEkss
 
 MAX_REDELIVERIES = 5
 
@@ -145,7 +144,7 @@ class ContinuationQueue:
 class RecordingKeys:
     """The real EKSS client; the secret ids handed to IRS are kept (killed runs' too)."""
 
-    def __init__(self, ekss: EkssClient, mailbox: Mailbox) -> None:
+    def __init__(self, ekss: InProcessEkss, mailbox: Mailbox) -> None:
         self._ekss, self._mailbox = ekss, mailbox
 
     def create_secret(self, *args: Any, **kwargs: Any) -> Any:
@@ -162,7 +161,7 @@ class Stack:
     """What the services run over: the stack's buckets, tables and EKSS."""
 
     harness: Harness
-    ekss: EkssClient
+    ekss: InProcessEkss
     staging: str
     permanent: str
 
@@ -315,7 +314,7 @@ def run_file(stack: Stack, vault: hvac.Client, file: File, kill_at: int | None) 
     stored = stack.s3.get_object(Bucket=stack.permanent, Key=registration.object_id)["Body"].read()
     outcome.permanent = stored
     if secret_exists(vault, secret_id):
-        new_secret = stack.ekss.new_secret(secret_id)
+        new_secret = stack.ekss.stored_secret(secret_id)
         offset = registration.interrogation["offset"]
         expected = Reencryptor(file.session_key, new_secret).part(
             file.data[offset:], 0, ResumableSha256()
@@ -331,7 +330,7 @@ def run_file(stack: Stack, vault: hvac.Client, file: File, kill_at: int | None) 
 
 
 @pytest.fixture
-def stack(harness: Harness, ekss: EkssClient, endpoints: dict[str, Any]) -> Iterator[Stack]:
+def stack(harness: Harness, ekss: InProcessEkss, endpoints: dict[str, Any]) -> Iterator[Stack]:
     prefix = endpoints["resource_prefix"]
     bind(FileRecord, table_name("files", prefix))
     yield Stack(harness, ekss, bucket_name("staging", prefix), bucket_name("permanent", prefix))

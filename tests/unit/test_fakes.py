@@ -10,7 +10,13 @@ from shared.crypt import c4gh
 from shared.crypt.checksums import multipart_etag
 from shared.crypt.keys import generate_keypair
 from shared.events import FileDeletionRequested
-from shared.ports import KeyStoreRejected, ObjectNotFound, SecretExists, SecretNotFound
+from shared.ports import (
+    KeyStoreRejected,
+    KeyStoreUnavailable,
+    ObjectNotFound,
+    SecretExists,
+    SecretNotFound,
+)
 from tests.fakes import (
     InMemoryKeyStore,
     InMemorySecretStore,
@@ -53,17 +59,31 @@ def test_secret_store_writes_once() -> None:
 
 def test_key_store_round_trip() -> None:
     archive_private, archive_public = generate_keypair()
-    keys = InMemoryKeyStore(archive_private)
+    storage = InMemoryStorage()
+    keys = InMemoryKeyStore(archive_private, storage)
     session = c4gh.new_session_key()
     writer_private, _ = generate_keypair()
     header = c4gh.make_header(session, writer_private, archive_public)
-    created = keys.create_secret("pk", header + b"body")
+    with pytest.raises(KeyStoreRejected, match="noInterrogation"):
+        keys.create_secret("file-1", "pk")  # not in the inbox
+    storage.put("inbox", "file-1", header + b"body")
+    created = keys.create_secret("file-1", "pk")
     assert created.submitter_secret == session and created.offset == len(header)
+    assert keys.create_secret("file-1", "pk") == created  # one secret per file
     reader_private, reader_public = generate_keypair()
-    opened, _ = c4gh.parse_header(keys.envelope(created.secret_id, reader_public), reader_private)
+    with pytest.raises(KeyStoreUnavailable):  # not registered yet
+        keys.envelope(created.secret_id, reader_public, "wot")
+    keys.mark_registered("file-1")
+    with pytest.raises(KeyStoreRejected, match="workOrderRefused"):
+        keys.envelope(created.secret_id, reader_public, "")
+    envelope = keys.envelope(created.secret_id, reader_public, "wot")
+    opened, _ = c4gh.parse_header(envelope, reader_private)
     assert opened == [created.new_secret]
-    keys.delete_secret(created.secret_id)
+    assert keys.forget_file("file-1") is True
     with pytest.raises(SecretNotFound):
-        keys.new_secret(created.secret_id)
+        keys.stored_secret(created.secret_id)
+    with pytest.raises(KeyStoreRejected, match="fileDeleted"):
+        keys.create_secret("file-1", "pk")
+    storage.put("inbox", "file-2", hashlib.sha256(b"x").digest())
     with pytest.raises(KeyStoreRejected):
-        keys.create_secret("pk", hashlib.sha256(b"x").digest())
+        keys.create_secret("file-2", "pk")
