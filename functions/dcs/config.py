@@ -22,6 +22,8 @@ class DcsConfig(ResourceSettings):
     wot_public_key: str = Field(min_length=1)  # PEM of WPS's ES256 key: verifies WOTs
     ekss_url: str = Field(min_length=1)
     ekss_token: SecretStr
+    # SigV4-sign the calls to EKSS, the token in X-Service-Token: on AWS (infra/settings.py)
+    ekss_sign: bool = False
     ekss_timeout_s: float = Field(default=10, gt=0, le=25)
     api_url: str = Field(min_length=1)  # this API's public URL; its host names DRS objects
     # access_url lifetime: GHGA's client reuses one URL for about 60 s

@@ -40,7 +40,12 @@ def inject() -> Wiring:
         repository=repository,
         storage=storage,
         publisher=publisher,
-        keys=EkssClient(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
+        keys=EkssClient(
+            cfg.ekss_url,
+            cfg.ekss_token.get_secret_value(),
+            cfg.ekss_timeout_s,
+            sign=cfg.ekss_sign,
+        ),
         policy=policy,
     )
     deletion = DeletionHandler(

@@ -12,8 +12,19 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from functions.ekss.errors import InvalidPublicKey
 from functions.ekss.model import CreatedSecret
 from shared.crypt.keys import KeyFormatError, decode_key
+from shared.tokens import bearer
 
 WORK_ORDER_HEADER = "x-work-order-token"  # the reader's download WOT, passed on by DCS
+# the caller's own token when its request is SigV4-signed (AWS: Authorization is the signature)
+SERVICE_TOKEN_HEADER = "x-service-token"  # noqa: S105 (a header name)
+
+
+def caller_token(headers: dict[str, str]) -> str | None:
+    """The caller's token (lower-case ``headers``): ``X-Service-Token`` when present (a
+    signed request, on AWS), else ``Authorization: Bearer`` (the embedded stack)."""
+    if SERVICE_TOKEN_HEADER in headers:
+        return headers[SERVICE_TOKEN_HEADER].strip() or None
+    return bearer(headers)
 
 
 def _key(value: Any) -> bytes:

@@ -17,6 +17,8 @@ from shared.settings import ResourceSettings
 class IrsConfig(ResourceSettings):
     ekss_url: str = Field(min_length=1)
     ekss_token: SecretStr
+    # SigV4-sign the calls to EKSS, the token in X-Service-Token: on AWS (infra/settings.py)
+    ekss_sign: bool = False
     ekss_timeout_s: float = Field(default=30.0, gt=0, le=300)
     # when to hand the rest of a file to a next invocation: after this much work, after
     # this many parts (0: no limit; tests force continuations with it), or when fewer than

@@ -36,7 +36,12 @@ def inject() -> Wiring:
     repository, settings = DynamoInterrogationRepository(), cfg.settings()
     interrogator = Interrogator(
         storage=storage,
-        keys=EkssClient(cfg.ekss_url, cfg.ekss_token.get_secret_value(), cfg.ekss_timeout_s),
+        keys=EkssClient(
+            cfg.ekss_url,
+            cfg.ekss_token.get_secret_value(),
+            cfg.ekss_timeout_s,
+            sign=cfg.ekss_sign,
+        ),
         publisher=publisher,
         repository=repository,
         continuations=SqsMessageSender(queue_for("irs", "on_inbox_object")),

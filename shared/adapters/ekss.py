@@ -1,5 +1,11 @@
-"""The key store port over EKSS's HTTP API (the caller's own token in the Authorization
-header: IRS's for secrets, DCS's for envelopes; EKSS refuses one on the other's route).
+"""The key store port over EKSS's HTTP API (the caller's own token: IRS's for secrets,
+DCS's for envelopes; EKSS refuses one on the other's route).
+
+Unsigned (the embedded stack), the token is an ``Authorization: Bearer`` header. Signed
+(``sign``: on AWS, where EKSS's API takes AWS_IAM authorization only), each request is
+SigV4-signed for ``execute-api`` with the function's role credentials (botocore's default
+chain) and region, ``Authorization`` carries the signature and the token moves to
+``X-Service-Token`` (signed as well).
 
 The one client every service uses. Answers that carry secrets are never logged, and error
 messages name statuses and exception ids only, never the token.
@@ -10,10 +16,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import os
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from shared.crypt import c4gh
 from shared.ports import (
@@ -26,16 +36,77 @@ from shared.ports import (
 # refused credentials or throttling: the archive's problem, not the request's
 _RETRYABLE = {401, 403, 408, 429}
 WORK_ORDER_HEADER = "X-Work-Order-Token"  # EKSS checks the reader's download WOT itself
+# the caller's token when Authorization is the SigV4 signature
+SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 (a header name)
+SIGNING_SERVICE = "execute-api"
+# what is signed besides what SigV4 adds (X-Amz-Date, X-Amz-Security-Token): headers a
+# proxy on the way (CloudFront for an edge API) leaves alone
+_SIGNED = ("host", "content-type", SERVICE_TOKEN_HEADER.lower(), WORK_ORDER_HEADER.lower())
+
+
+class SigV4(httpx.Auth):
+    """SigV4 signing of each request for API Gateway (``execute-api``)."""
+
+    requires_request_body = True
+
+    def __init__(self, region: str | None = None, credentials: Any = None) -> None:
+        if credentials is None or region is None:
+            import botocore.session  # the Lambda's role: botocore's default chain
+
+            session = botocore.session.get_session()
+            credentials = credentials or session.get_credentials()
+            region = (
+                region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+            )
+        if credentials is None or not region:
+            raise KeyStoreUnavailable("no AWS credentials or region to sign EKSS requests")
+        self._credentials, self._region = credentials, region
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        frozen = self._credentials
+        if hasattr(frozen, "get_frozen_credentials"):  # refreshable role credentials
+            frozen = frozen.get_frozen_credentials()
+        signed = AWSRequest(
+            method=request.method,
+            url=str(request.url),
+            data=request.content,
+            headers={k: v for k, v in request.headers.items() if k.lower() in _SIGNED},
+        )
+        SigV4Auth(
+            Credentials(frozen.access_key, frozen.secret_key, frozen.token),
+            SIGNING_SERVICE,
+            self._region,
+        ).add_auth(signed)
+        for name, value in signed.headers.items():
+            request.headers[name] = value
+        yield request
 
 
 class EkssClient:
     def __init__(
-        self, base_url: str, token: str, timeout_s: float = 30, http: httpx.Client | None = None
+        self,
+        base_url: str,
+        token: str,
+        timeout_s: float = 30,
+        http: httpx.Client | None = None,
+        *,
+        sign: bool = False,
+        region: str | None = None,
+        credentials: Any = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``sign``: SigV4 with ``credentials`` and ``region`` (default: botocore's chain)."""
+        if sign:
+            headers = {SERVICE_TOKEN_HEADER: token}
+            auth: httpx.Auth | None = SigV4(region, credentials)
+        else:
+            headers, auth = {"Authorization": f"Bearer {token}"}, None
         self._http = http or httpx.Client(
             base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
+            headers=headers,
+            auth=auth,
             timeout=timeout_s,
+            transport=transport,
         )
 
     def create_secret(self, file_id: str, submitter_public_key: str) -> FileSecrets:
