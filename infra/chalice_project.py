@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from infra import settings
-from infra.iam import ArnContext, lambda_function_names, policy_document
+from infra.iam import API_STAGE, ArnContext, lambda_function_names, policy_document
 from shared.resources import DECLARATION, MOTO_ACCOUNT, Declaration, function_environment
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("embedded", "localstack", "aws")
-API_STAGE = "api"
 # Chalice packages its own runtime; the connector's CLI dependencies are needed by no function.
 # boto3 is packaged although Lambda has one: pynamodb brings botocore, and the two must match.
 NOT_PACKAGED = {"chalice", "typer", "rich"}

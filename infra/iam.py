@@ -9,6 +9,9 @@ A function that is given sensitive settings (SSM parameters, infra/settings.py) 
 exactly those parameters, and decrypt with KMS only through SSM and only for them (the
 encryption context SSM sets is the parameter's ARN): whichever key encrypts them.
 
+A function that calls an IAM-only API (``IAM_ONLY_APIS``: EKSS) may invoke exactly that
+API (``execute-api:Invoke`` on its execution ARN's stage), and no other function may.
+
 Vault is not AWS IAM: who reaches Vault is decided by who gets its address and token
 (infra/settings.py), and only ``DECLARATION.vault_readers`` do; what the token may do is
 its Vault policy (infra/vault/ekss.hcl).
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infra.settings import secret_parameters
+from infra.settings import execution_arn_variable, iam_apis_called, secret_parameters
 from shared.resources import (
     DECLARATION,
     Declaration,
@@ -73,6 +76,8 @@ KMS_DECRYPT = ("kms:Decrypt",)
 KMS_KEY_VARIABLE = "kms_key_arn"
 KMS_ENCRYPT = ("kms:GenerateDataKey",)
 S3_WRITE_MODES = frozenset({"write", "presign-write", "multipart"})
+EXECUTE_API_INVOKE = ("execute-api:Invoke",)
+API_STAGE = "api"  # the API Gateway stage of every function's API (infra/chalice_project.py)
 # X-Ray's write actions have no resource types: "*" is the only resource they take
 XRAY_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 
@@ -220,6 +225,17 @@ def _deployed_statements(function: str, ctx: ArnContext, decl: Declaration) -> l
         actions |= set(KMS_ENCRYPT)
     statements.append(_statement("UseTheKey", actions, [f"${{var.{KMS_KEY_VARIABLE}}}"]))
     statements.append(_statement("Tracing", XRAY_WRITE, ["*"]))
+    # the IAM-only APIs it calls (EKSS): any route of that one API's stage, nothing else;
+    # the API's execution ARN reaches the module as a variable (infra/shared_terraform.py)
+    for api in iam_apis_called(function):
+        execution_arn = f"${{var.{execution_arn_variable(api)}}}"
+        statements.append(
+            _statement(
+                f"Invoke{api.capitalize()}Api",
+                EXECUTE_API_INVOKE,
+                [f"{execution_arn}/{API_STAGE}/*"],
+            )
+        )
     return statements
 
 

@@ -45,7 +45,21 @@ class ApiUrl:
     function: str
 
 
-Setting = Input | ApiUrl
+@dataclass(frozen=True)
+class SignedCalls:
+    """Whether calls to another function's API are SigV4-signed: ``true`` on AWS, where that
+    API takes AWS_IAM authorization only (``IAM_ONLY_APIS``); ``false`` on a stage with
+    concrete values (LocalStack checks no signature) and in the embedded stack."""
+
+    function: str
+
+
+Setting = Input | ApiUrl | SignedCalls
+
+# the APIs that are not reachable from the internet on AWS: API Gateway AWS_IAM on every
+# route (the app is a ServiceApp(iam_only=True)); whoever has an ApiUrl of one is allowed
+# execute-api:Invoke on exactly that API (infra/iam.py) and signs its calls (SignedCalls)
+IAM_ONLY_APIS = frozenset({"ekss"})
 
 OPERATOR_HASH = Input("operator_token_sha256", "sha256 (hex) of the operator's bearer token")
 WOT_PUBLIC = Input("wot_public_key", "PEM of the ES256 public key that verifies work order tokens")
@@ -79,6 +93,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     "irs": {
         "IRS_EKSS_URL": ApiUrl("ekss"),
         "IRS_EKSS_TOKEN": IRS_EKSS_TOKEN,
+        "IRS_EKSS_SIGN": SignedCalls("ekss"),
     },
     "ekss": {
         "EKSS_VAULT_URL": Input("vault_url", "address of the Vault API", reaches_vault=True),
@@ -102,6 +117,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "DCS_WOT_PUBLIC_KEY": WOT_PUBLIC,
         "DCS_EKSS_URL": ApiUrl("ekss"),
         "DCS_EKSS_TOKEN": DCS_EKSS_TOKEN,
+        "DCS_EKSS_SIGN": SignedCalls("ekss"),
         # DCS's own address cannot come from its own API Gateway (a cycle): a custom domain
         "DCS_API_URL": Input(
             "dcs_public_url", "public base URL of the DCS API; its host names DRS objects"
@@ -124,6 +140,26 @@ def inputs() -> dict[str, Input]:
 
 def url_variable(function: str) -> str:
     return f"{function}_api_url"
+
+
+def execution_arn_variable(function: str) -> str:
+    """The module variable with the execution ARN of an IAM-only API (its callers')."""
+    return f"{function}_api_execution_arn"
+
+
+def iam_callers(api: str) -> set[str]:
+    """The functions that call ``api`` (an ApiUrl of it): those its IAM-only API admits."""
+    return {
+        function
+        for function, settings in SETTINGS.items()
+        for setting in settings.values()
+        if isinstance(setting, ApiUrl) and setting.function == api
+    }
+
+
+def iam_apis_called(function: str) -> list[str]:
+    """The IAM-only APIs ``function`` calls."""
+    return sorted(api for api in IAM_ONLY_APIS if function in iam_callers(api))
 
 
 def terraform_reference(setting: Setting) -> str:
@@ -149,7 +185,9 @@ def environment(
     """
     env = function_environment(function, region=region, account=account, pfx=prefix)
     for name, setting in SETTINGS.get(function, {}).items():
-        if isinstance(setting, Input) and setting.sensitive:
+        if isinstance(setting, SignedCalls):
+            env[name] = "true" if values is None and urls is None else "false"
+        elif isinstance(setting, Input) and setting.sensitive:
             # the name of the parameter, never the value (the deployer puts the value)
             env[name + PARAMETER_SUFFIX] = parameter_name(setting, prefix)
         elif values is None and urls is None:
@@ -238,3 +276,14 @@ def check() -> None:
                 raise ValueError(f"{name} names an unknown function {setting.function}")
             if isinstance(setting, ApiUrl) and not DECLARATION.function(setting.function).http:
                 raise ValueError(f"{name}: {setting.function} has no HTTP API")
+    for api in IAM_ONLY_APIS:
+        signing = {
+            function
+            for function, settings in SETTINGS.items()
+            if SignedCalls(api) in settings.values()
+        }
+        if signing != iam_callers(api):
+            raise ValueError(
+                f"the callers of the IAM-only {api} API {sorted(iam_callers(api))} must be "
+                f"the functions that sign their calls to it {sorted(signing)}"
+            )

@@ -426,8 +426,12 @@ def module_inputs(function: str) -> dict[str, str]:
             inputs[settings.url_variable(setting.function)] = (
                 f'${{trimsuffix(module.{setting.function}.EndpointURL, "/")}}'
             )
+        elif isinstance(setting, settings.SignedCalls):
+            continue  # a literal in the environment, not a variable
         elif not setting.sensitive:  # a sensitive input reaches it as a parameter name
             inputs[setting.name] = f"${{var.{setting.name}}}"
+    for api in settings.iam_apis_called(function):
+        inputs[settings.execution_arn_variable(api)] = f"${{module.{api}.ApiExecutionArn}}"
     inputs[KMS_KEY_VARIABLE] = KEY_ARN  # every Lambda's environment is encrypted with it
     return dict(sorted(inputs.items()))
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice import Chalice, Response
+from chalice import Chalice, IAMAuthorizer, Response
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import BadRequest, ServiceError, Unauthorized, Unprocessable
@@ -76,8 +76,14 @@ class ThreadSafeChalice(Chalice):
 class ServiceApp:
     """A Chalice app plus the error translation and helpers of this project."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, iam_only: bool = False) -> None:
+        """``iam_only``: every route (``/health`` too) takes API Gateway's AWS_IAM
+        authorization on AWS, so only a SigV4-signed request of a principal allowed
+        ``execute-api:Invoke`` on the API reaches the function (infra/iam.py). The
+        embedded runtime and Chalice's test client do not check it."""
         self.name = name
+        self.iam_only = iam_only
+        self._authorizer = IAMAuthorizer() if iam_only else None
         self.chalice = ThreadSafeChalice(app_name=name)
         self.chalice.api.binary_types = ["application/octet-stream"]
         self.route("/health", methods=["GET"])(lambda: {"status": "OK"})
@@ -112,6 +118,8 @@ class ServiceApp:
 
             view.__name__ = handler.__name__
             view.__doc__ = handler.__doc__
+            if self._authorizer is not None:
+                kwargs.setdefault("authorizer", self._authorizer)
             self.chalice.route(path, **kwargs)(view)
             return handler
 

@@ -23,17 +23,18 @@ from shared.http import ServiceApp, json_response
 from shared.resources import queue_for
 from shared.tokens import matches_hash
 
-service = ServiceApp("ekss")
+# on AWS, not reachable from the internet: only IAM-signed calls of IRS and DCS (infra/iam.py)
+service = ServiceApp("ekss", iam_only=True)
 app = service.chalice
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _authorize(caller: str) -> None:
-    """The route's caller ("irs" or "dcs") by its bearer token."""
+    """The route's caller ("irs" or "dcs") by its token (X-Service-Token or bearer)."""
     cfg = inject().cfg
     hashes = {"irs": cfg.irs_token_sha256, "dcs": cfg.dcs_token_sha256}
-    token = service.bearer_token()
+    token = wire.caller_token(service.headers())
     if matches_hash(token, hashes[caller]):
         return
     if any(matches_hash(token, other) for name, other in hashes.items() if name != caller):

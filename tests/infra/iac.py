@@ -27,6 +27,17 @@ _REFS = {
 }
 
 
+def execution_arn(function: str) -> str:
+    """A stand-in for the execution ARN of the function's REST API (its API id made up)."""
+    return f"arn:{PARTITION}:execute-api:{REGION}:{ACCOUNT}:{function}restapi"
+
+
+# what the callers of an IAM-only API are given as its execution ARN (infra/settings.py)
+_REFS.update(
+    {f"${{var.{function}_api_execution_arn}}": execution_arn(function) for function in ("ekss",)}
+)
+
+
 @cache
 def main_tf() -> dict[str, Any]:
     return json.loads((TERRAFORM / "main.tf.json").read_text())
