@@ -65,8 +65,9 @@ OPERATOR_HASH = Input("operator_token_sha256", "sha256 (hex) of the operator's b
 WOT_PUBLIC = Input("wot_public_key", "PEM of the ES256 public key that verifies work order tokens")
 STORAGE_ALIAS = Input("storage_alias", "the archive's storage alias", default="archive")
 # each caller of EKSS has its own credential; EKSS refuses one on the other's routes
-IRS_EKSS_TOKEN = Input("irs_ekss_token", "bearer token IRS presents to EKSS", sensitive=True)
-DCS_EKSS_TOKEN = Input("dcs_ekss_token", "bearer token DCS presents to EKSS", sensitive=True)
+# (X-Service-Token next to the SigV4 signature on AWS; Authorization: Bearer unsigned)
+IRS_EKSS_TOKEN = Input("irs_ekss_token", "token IRS presents to EKSS", sensitive=True)
+DCS_EKSS_TOKEN = Input("dcs_ekss_token", "token DCS presents to EKSS", sensitive=True)
 
 SETTINGS: dict[str, dict[str, Setting]] = {
     "wkvs": {
