@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from infra.settings import to_parameters
 from shared.resources import DECLARATION, PREFIX_ENV, function_environment
@@ -36,17 +35,7 @@ class StackSecrets:
     archive_public_key_b64: str
 
 
-def build_environment(**options: Any) -> dict[str, str]:
-    """What the functions are given: parameter names in place of every secret."""
-    return stack_environment(**options)[0]
-
-
-def stack_environment(**options: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """The functions' environment, and the SSM parameters to put first (name -> value)."""
-    return to_parameters(_environment_with_values(**options), options["prefix"])
-
-
-def _environment_with_values(
+def stack_environment(
     *,
     api_url: str,
     aws_endpoint_url: str,
@@ -56,7 +45,9 @@ def _environment_with_values(
     prefix: str,
     secrets: StackSecrets,
     ekss_vault_token: str,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What the functions are given (parameter names in place of every secret), and the SSM
+    parameters to put first (name -> value)."""
     env: dict[str, str] = {
         "AWS_ENDPOINT_URL": aws_endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -112,4 +103,4 @@ def _environment_with_values(
             "EKSS_STORAGE_ALIAS": STORAGE_ALIAS,
         }
     )
-    return env
+    return to_parameters(env, prefix)

@@ -217,10 +217,10 @@ def test_nobody_but_the_vault_readers_reaches_vault() -> None:
 
 
 def test_nobody_but_ekss_reaches_vault_in_the_embedded_stack() -> None:
-    from testbed.environment import StackSecrets, build_environment
+    from testbed.environment import StackSecrets, stack_environment
 
     secrets = StackSecrets(**{f.name: f"secret-{f.name}" for f in dataclasses.fields(StackSecrets)})
-    env = build_environment(
+    env, _ = stack_environment(
         api_url="http://127.0.0.1:1",
         aws_endpoint_url="http://127.0.0.1:2",
         vault_addr="http://127.0.0.1:3",

@@ -16,7 +16,7 @@ import pytest
 from hvac.exceptions import Forbidden
 
 from infra import settings
-from testbed.environment import StackSecrets, build_environment, stack_environment
+from testbed.environment import StackSecrets, stack_environment
 from testbed.events import aws
 from tests.support import RunningStack
 
@@ -45,7 +45,7 @@ def test_no_secret_value_is_in_the_functions_environment() -> None:
     hidden = [
         getattr(secrets, f.name) for f in dataclasses.fields(secrets) if f.name not in PUBLIC
     ] + [options["ekss_vault_token"]]
-    env = build_environment(**options)
+    env, _ = stack_environment(**options)
     for value in hidden:
         assert not any(value in given for given in env.values()), value
     # and yet every function's sensitive setting is there, by name
@@ -62,7 +62,7 @@ def test_the_parameters_hold_the_secrets_but_never_the_root_token() -> None:
     assert parameters["/fs/vault-token"] == options["ekss_vault_token"]
     assert parameters["/fs/wot-signing-key"] == options["secrets"].wot_private_pem
     assert options["secrets"].vault_token not in parameters.values()
-    assert env == build_environment(**options)
+    assert env == stack_environment(**options)[0]
 
 
 # ---------------------------------------------------------------- on the running stack
