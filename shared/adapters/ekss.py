@@ -55,9 +55,7 @@ class SigV4(httpx.Auth):
 
             session = botocore.session.get_session()
             credentials = credentials or session.get_credentials()
-            region = (
-                region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
-            )
+            region = region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
         if credentials is None or not region:
             raise KeyStoreUnavailable("no AWS credentials or region to sign EKSS requests")
         self._credentials, self._region = credentials, region
