@@ -10,12 +10,42 @@ request is confirmed again, with what the repeat removed (usually nothing).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from shared.events import FileDeletionConfirmed, FileDeletionRequested
+from shared.lease import CLAIM_ATTEMPTS, StaleRecord
 from shared.ports import EventPublisher
 
 log = logging.getLogger("fs.deletion")
+
+R = TypeVar("R")
+
+
+def bury(
+    read: Callable[[], R | None],
+    save: Callable[[R], None],
+    *,
+    buried: Callable[[R], bool],
+    tombstone: Callable[[R | None], R],
+    attempts: int = CLAIM_ATTEMPTS,
+) -> tuple[R, bool]:
+    """Write the tombstone over whatever versioned record there is, whoever holds its lease
+    (the deletion does not wait: a read-modify-write retried on StaleRecord, so a running
+    invocation loses its next save). The tombstone, and whether a live record became it
+    (False: none was there, or it was buried already). StaleRecord after ``attempts`` lost
+    races: the redelivery tries again."""
+    for _ in range(attempts):
+        current = read()
+        if current is not None and buried(current):
+            return current, False
+        item = tombstone(current)
+        try:
+            save(item)
+        except StaleRecord:
+            continue
+        return item, current is not None
+    raise StaleRecord("the tombstone kept losing to other writes")
 
 
 def confirm(

@@ -6,10 +6,9 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.support import Operator, RunningStack, User, start_stack
+from tests.support import Operator, RunningStack, User, consumers_paused, start_stack
 
 
 @pytest.fixture(scope="session")
@@ -56,19 +55,5 @@ def interrogation_paused(endpoints: dict[str, Any]) -> Iterator[None]:
     At the end the waiting messages are dropped, since what the test closed was never
     meant to be interrogated, and no backlog slows the tests that run the pipeline.
     """
-    from shared.resources import queue_name
-    from tests.support import aws, queue_url
-
-    control = f"{endpoints['api_url']}/_runtime/consumers/irs"
-    assert httpx.post(f"{control}/pause").json()["paused"] is True
-    try:
+    with consumers_paused(endpoints, "irs", drop=True):
         yield
-    finally:
-        sqs = aws(endpoints, "sqs")
-        url = queue_url(endpoints, queue_name("irs-inbox", endpoints["resource_prefix"]))
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            for message in messages:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        httpx.post(f"{control}/resume")

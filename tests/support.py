@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,3 +143,33 @@ def wait_until_drained(endpoints: dict[str, Any], name: str, timeout: float = 60
         if time.monotonic() > deadline:
             raise AssertionError(f"queue {name} still has {busy} messages after {timeout:.0f}s")
         time.sleep(0.3)
+
+
+@contextmanager
+def consumers_paused(
+    endpoints: dict[str, Any], *functions: str, drop: bool = False
+) -> Iterator[None]:
+    """The functions' queue consumers paused (testbed/runtime.py: once the pause answers,
+    none of their handlers runs); ``drop``: at the end, what waits in their queues is
+    deleted first, since the test played their part. Then they run again."""
+    from shared.resources import DECLARATION, queue_name
+
+    control = f"{endpoints['api_url']}/_runtime/consumers"
+    for function in functions:
+        assert httpx.post(f"{control}/{function}/pause", timeout=30).json()["paused"] is True
+    try:
+        yield
+    finally:
+        if drop:
+            sqs = aws(endpoints, "sqs")
+            for queue in DECLARATION.queues:
+                if queue.consumer not in functions:
+                    continue
+                url = queue_url(endpoints, queue_name(queue.key, endpoints["resource_prefix"]))
+                while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                ):
+                    for message in messages:
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        for function in functions:
+            httpx.post(f"{control}/{function}/resume", timeout=30)

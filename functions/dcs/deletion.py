@@ -20,6 +20,7 @@ from shared.clock import utcnow
 from shared.deletion import confirm
 from shared.events import FileDeletionConfirmed, FileDeletionRequested
 from shared.ports import EventPublisher, ObjectStorage
+from shared.storage import delete_if_present
 
 log = logging.getLogger("fs.dcs")
 
@@ -50,8 +51,7 @@ class DeletionHandler:
         removed: list[str] = []
         # the tombstone keeps the outbox key: a redelivery removes a copy that came late
         object_id = before.object_id if before is not None else None
-        if object_id is not None and self.storage.head(self.outbox_bucket, object_id):
-            self.storage.delete(self.outbox_bucket, object_id)
+        if object_id is not None and delete_if_present(self.storage, self.outbox_bucket, object_id):
             removed.append("outbox copy")
         envelopes = self.repository.drop_envelopes(request.file_id)
         if envelopes:

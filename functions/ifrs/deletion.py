@@ -22,11 +22,10 @@ from datetime import datetime
 
 from functions.ifrs.model import FileRepository, Registration
 from shared.clock import utcnow
-from shared.deletion import confirm
+from shared.deletion import bury, confirm
 from shared.events import FileDeletionConfirmed, FileDeletionRequested
-from shared.lease import CLAIM_ATTEMPTS, StaleRecord
 from shared.ports import EventPublisher, ObjectStorage
-from shared.storage import abort_open_uploads
+from shared.storage import abort_open_uploads, delete_if_present
 
 log = logging.getLogger("fs.ifrs")
 
@@ -49,8 +48,8 @@ class FileDeletion:
         removed: list[str] = []
         if tombstone.object_id is not None:
             self._remove_written(tombstone.object_id, removed)
-        if tombstone.staged_object_id is not None and self._remove(
-            self.staging_bucket, tombstone.staged_object_id
+        if tombstone.staged_object_id is not None and delete_if_present(
+            self.storage, self.staging_bucket, tombstone.staged_object_id
         ):
             removed.append("staged object")
         if was_record:
@@ -62,26 +61,25 @@ class FileDeletion:
     def _tombstone(self, request: FileDeletionRequested) -> tuple[Registration, bool]:
         """The file's tombstone, written now if it was not yet; and whether a registration
         record became it (False: the tombstone came first, or was there already)."""
-        for attempt in range(CLAIM_ATTEMPTS):
-            current = self.repository.get(request.file_id)
-            if current is not None and current.is_tombstone:
-                return current, False
+
+        def tombstone(current: Registration | None) -> Registration:
             item = current or Registration(
                 file_id=request.file_id, object_id=None, bucket=None, interrogation=None
             )
             item.tombstone(request.requested_by, self.clock())
-            try:
-                self.repository.save(item)
-            except StaleRecord:
-                if attempt + 1 == CLAIM_ATTEMPTS:
-                    raise  # still contended: the redelivery tries again
-                continue
-            log.info(
-                "tombstone written",
-                extra={"file_id": item.file_id, "requested_by": request.requested_by},
-            )
-            return item, current is not None
-        raise AssertionError("unreachable")
+            return item
+
+        item, was_record = bury(
+            lambda: self.repository.get(request.file_id),
+            self.repository.save,
+            buried=lambda current: current.is_tombstone,
+            tombstone=tombstone,
+        )
+        log.info(
+            "tombstone in place",
+            extra={"file_id": item.file_id, "requested_by": request.requested_by},
+        )
+        return item, was_record
 
     def _remove_written(self, object_id: str, removed: list[str]) -> None:
         """What IFRS itself wrote under the permanent object's id: the permanent object, the
@@ -91,14 +89,7 @@ class FileDeletion:
             (self.permanent_bucket, "permanent object"),
             (self.outbox_bucket, "outbox copy"),
         ):
-            if self._remove(bucket, object_id):
+            if delete_if_present(self.storage, bucket, object_id):
                 removed.append(what)
             if abort_open_uploads(self.storage, bucket, object_id):
                 removed.append(f"open multipart {what}")
-
-    def _remove(self, bucket: str, key: str) -> bool:
-        """Delete the object if it is there; whether it was."""
-        if self.storage.head(bucket, key) is None:
-            return False
-        self.storage.delete(bucket, key)
-        return True

@@ -16,11 +16,10 @@ import logging
 from dataclasses import dataclass
 
 from functions.irs.model import DELETED, Interrogation, InterrogationRepository, Settings
-from shared.deletion import confirm
+from shared.deletion import bury, confirm
 from shared.events import FileDeletionConfirmed, FileDeletionRequested
-from shared.lease import StaleRecord
 from shared.ports import EventPublisher, ObjectStorage
-from shared.storage import abort_open_uploads
+from shared.storage import abort_open_uploads, delete_if_present
 
 log = logging.getLogger("fs.irs")
 
@@ -50,21 +49,15 @@ class Deletion:
 
     def _bury(self, request: FileDeletionRequested) -> tuple[Interrogation, bool]:
         """The tombstone, written (or found); whether a live record was replaced by it."""
-        for _ in range(ATTEMPTS):
-            item = self.repository.get(request.file_id)
-            if item is not None and item.state == DELETED:
-                return item, False
-            tomb = tombstone(request.file_id, item, request.requested_by)
-            try:
-                self.repository.save(tomb)
-            except StaleRecord:
-                continue  # an invocation saved meanwhile: read it again, the deletion wins
-            log.info(
-                "file deleted; tombstone written",
-                extra={"inbox_object_id": request.file_id, "was": item.state if item else None},
-            )
-            return tomb, item is not None
-        raise StaleRecord(request.file_id)  # the redelivery tries again
+        tomb, had_record = bury(
+            lambda: self.repository.get(request.file_id),
+            self.repository.save,
+            buried=lambda item: item.state == DELETED,
+            tombstone=lambda item: tombstone(request.file_id, item, request.requested_by),
+            attempts=ATTEMPTS,
+        )
+        log.info("file deleted; tombstone in place", extra={"inbox_object_id": request.file_id})
+        return tomb, had_record
 
 
 def tombstone(object_key: str, item: Interrogation | None, requested_by: str) -> Interrogation:
@@ -91,8 +84,6 @@ def remove_staging(storage: ObjectStorage, bucket: str, item: Interrogation) -> 
     # every upload under the key: the recorded one, and one a killed turn opened unrecorded
     if abort_open_uploads(storage, bucket, key):
         removed.append(STAGING_UPLOAD)
-    found = storage.head(bucket, key) is not None
-    storage.delete(bucket, key)  # also when not found: a completion may be under way
-    if found:
+    if delete_if_present(storage, bucket, key):
         removed.append(STAGED_OBJECT)
     return removed

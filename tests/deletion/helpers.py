@@ -12,13 +12,11 @@ import contextlib
 import hashlib
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import hvac
 from hvac.exceptions import InvalidPath
 
@@ -167,32 +165,6 @@ class Archive:
                 continue
             if "secret" in data:
                 yield f"version {version} holds key material"
-
-
-def consumers(endpoints: dict[str, Any], action: str, *functions: str) -> None:
-    for function in functions:
-        url = f"{endpoints['api_url']}/_runtime/consumers/{function}/{action}"
-        assert httpx.post(url, timeout=10).status_code == 200
-
-
-@contextlib.contextmanager
-def paused(endpoints: dict[str, Any], *functions: str) -> Iterator[None]:
-    consumers(endpoints, "pause", *functions)
-    try:
-        yield
-    finally:
-        consumers(endpoints, "resume", *functions)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 90, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f}s")
-        time.sleep(0.1)
 
 
 def fs_admin(endpoints_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

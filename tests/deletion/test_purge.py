@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from shared.crypt.keys import decode_key
+from tests.connector.download_helpers import wait_until
 from tests.dcs.helpers import Requester
-from tests.deletion.helpers import TRAIL, Archive, RealUpload, fs_admin, paused, upload, wait_until
-from tests.support import EventStream, Operator, RunningStack
+from tests.deletion.helpers import TRAIL, Archive, RealUpload, fs_admin, upload
+from tests.support import EventStream, Operator, RunningStack, consumers_paused
 from tests.ucs.helpers import Submitter
 
 TWO_PARTS = 80 * 65_536 + 1_000  # plaintext of two upload parts (and two staged parts)
@@ -131,7 +132,7 @@ def test_delete_before_interrogation_starts(
     archive: Archive,
     trail: EventStream,
 ) -> None:
-    with paused(endpoints, "ucs", "irs"):
+    with consumers_paused(endpoints, "ucs", "irs"):
         file_id = upload(submitter, "early.bam", real)
         assert submitter.delete(file_id).status_code == 204
         trail.wait_for("FileDeletionRequested", file_id, timeout=30)
@@ -146,14 +147,14 @@ def test_delete_while_interrogation_runs(
     trail: EventStream,
 ) -> None:
     real = RealUpload.new(submitter, decode_key(endpoints["archive_public_key"]), FOUR_PARTS, 13)
-    with paused(endpoints, "ucs"):
+    with consumers_paused(endpoints, "ucs"):
         file_id = upload(submitter, "during.bam", real)
 
         def staging() -> bool:
             item = archive.item("interrogations", {"object_key": file_id}) or {}
             return bool(item.get("parts", {}).get("B"))
 
-        wait_until(staging, what="IRS staging the first part")
+        wait_until(staging, timeout=90, what="IRS staging the first part")
         known = archive.ids_of(file_id, trail)  # the staged object's key, the secret id
         assert submitter.delete(file_id).status_code == 204
     _gone(archive, trail, file_id, known)
@@ -166,7 +167,7 @@ def test_delete_between_interrogation_and_registration(
     archive: Archive,
     trail: EventStream,
 ) -> None:
-    with paused(endpoints, "ucs", "ifrs"):
+    with consumers_paused(endpoints, "ucs", "ifrs"):
         file_id = upload(submitter, "between.bam", real)
         trail.wait_for("FileInterrogationSuccess", file_id, timeout=120)
         known = archive.ids_of(file_id, trail)
@@ -182,7 +183,7 @@ def test_delete_after_registration_while_ucs_lags(
     archive: Archive,
     trail: EventStream,
 ) -> None:
-    with paused(endpoints, "ucs"):
+    with consumers_paused(endpoints, "ucs"):
         file_id = upload(submitter, "late.bam", real)
         trail.wait_for("FileInternallyRegistered", file_id, timeout=120)
         requester = Requester(endpoints, operator, [file_id])
@@ -198,7 +199,9 @@ def test_accepted_upload_is_purged_by_the_operator_only(
 ) -> None:
     file_id = upload(submitter, "accepted.bam", real)
     trail.wait_for("FileInternallyRegistered", file_id, timeout=120)
-    wait_until(lambda: submitter.status(file_id)["state"] == "registered", what="registered")
+    wait_until(
+        lambda: submitter.status(file_id)["state"] == "registered", timeout=90, what="registered"
+    )
     refused = submitter.delete(file_id)
     assert refused.status_code == 409
     assert refused.json()["exception_id"]
@@ -215,7 +218,7 @@ def test_replaced_upload_is_purged_and_the_new_one_registered(
     archive: Archive,
     trail: EventStream,
 ) -> None:
-    with paused(endpoints, "ucs"):
+    with consumers_paused(endpoints, "ucs"):
         old = upload(submitter, "same.bam", real)
         trail.wait_for("FileInternallyRegistered", old, timeout=120)
         known = archive.ids_of(old, trail)

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from functions.ifrs.core import Registry
@@ -17,7 +16,7 @@ from shared.adapters.s3 import S3Storage
 from shared.events import FileDeletionRequested, FileInterrogationSuccess
 from shared.resources import queue_name, table_name
 from tests.fakes import RecordingPublisher
-from tests.support import EventStream, aws, publish_event, queue_url, wait_until_drained
+from tests.support import EventStream, aws, consumers_paused, publish_event, wait_until_drained
 
 Staged = Callable[..., dict[str, Any]]
 EVENTS = ("FileInternallyRegistered", "FileStagedForDownload", "FileDeletionConfirmed")
@@ -45,19 +44,8 @@ def stream(endpoints: dict[str, Any]) -> Iterator[EventStream]:
 def dcs_paused(endpoints: dict[str, Any]) -> Iterator[None]:
     """DCS removes its outbox copy on the same request: paused, so that what IFRS says it
     removed does not depend on who came first. Its waiting messages are dropped at the end."""
-    control = f"{endpoints['api_url']}/_runtime/consumers/dcs"
-    assert httpx.post(f"{control}/pause", timeout=10).json()["paused"] is True
-    try:
+    with consumers_paused(endpoints, "dcs", drop=True):
         yield
-    finally:
-        sqs = aws(endpoints, "sqs")
-        url = queue_url(endpoints, queue_name("dcs-events", endpoints["resource_prefix"]))
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            for message in messages:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        httpx.post(f"{control}/resume", timeout=10)
 
 
 def _ifrs_confirmations(

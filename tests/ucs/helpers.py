@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,14 +24,13 @@ from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.crypt.c4gh import encrypted_size
 from shared.ports import EventPublisher, ObjectStorage
-from shared.resources import bucket_name, deletion_holders, queue_name, table_name, topic_arn
+from shared.resources import bucket_name, deletion_holders, table_name, topic_arn
 from tests.support import (
     EventStream,
     Operator,
     User,
-    aws,
+    consumers_paused,
     publish_event,
-    queue_url,
     upload_wot,
 )
 
@@ -269,24 +267,8 @@ def confirm_deletion(
 def holders_paused(endpoints: dict[str, Any]) -> Iterator[None]:
     """The holders' consumers paused (the test confirms in their place); at the end their
     waiting messages are dropped and they run again."""
-    control = f"{endpoints['api_url']}/_runtime/consumers"
-    holders = deletion_holders()
-    for holder in holders:
-        assert httpx.post(f"{control}/{holder}/pause").json()["paused"] is True
-    time.sleep(1.5)  # a poll already under way when paused lasts up to 1 s (testbed/runtime.py)
-    try:
+    with consumers_paused(endpoints, *deletion_holders(), drop=True):
         yield
-    finally:
-        sqs = aws(endpoints, "sqs")
-        for key in ("irs-inbox", "ifrs-events", "dcs-events", "ekss-events"):
-            url = queue_url(endpoints, queue_name(key, endpoints["resource_prefix"]))
-            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            ):
-                for message in messages:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        for holder in holders:
-            httpx.post(f"{control}/{holder}/resume")
 
 
 def local_cleaner(endpoints: dict[str, Any]) -> AbandonedUploadCleaner:
