@@ -25,6 +25,19 @@ class EventSchema(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class ManifestRef(EventSchema):
+    """A part manifest (shared/manifest.py): where it lies and the SHA-256 of its bytes.
+
+    Events carry this instead of per-part lists, which for 10,000 parts would not fit in
+    one message."""
+
+    bucket: str
+    key: str
+    sha256: str  # of the manifest object's bytes, lowercase hex
+    size: int  # bytes of the manifest object
+    parts: int  # how many parts it describes
+
+
 class UploadDeclaration(EventSchema):
     """What the submitter declared of an upload and where it lies: the part of
     FileUploadReceived that interrogation keeps (IRS's ``Upload``)."""
@@ -43,8 +56,8 @@ class UploadDeclaration(EventSchema):
 class FileUploadReceived(UploadDeclaration):
     alias: str
     encrypted_md5: str
-    encrypted_parts_md5: list[str]
-    encrypted_parts_sha256: list[str]
+    # the declared encrypted_parts_md5 and _sha256, in the inbox beside the object
+    parts_manifest: ManifestRef
 
 
 class FileInterrogationSuccess(EventSchema):
@@ -55,8 +68,9 @@ class FileInterrogationSuccess(EventSchema):
     secret_id: str
     offset: int
     encrypted_part_size: int
-    encrypted_parts_md5: list[str]
-    encrypted_parts_sha256: list[str]
+    # md5 and sha256 of every staged part (of encrypted_part_size bytes), in staging beside
+    # the staged object; in FileInternallyRegistered, the copy beside the permanent object
+    parts_manifest: ManifestRef
     decrypted_sha256: str
     decrypted_size: int
     encrypted_size: int  # of the staged, header-less object

@@ -6,6 +6,7 @@ dependencies), so a part size or alias that passes here passes at the upload con
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from typing import Final
@@ -14,8 +15,25 @@ MIB: Final = 1024**2
 GIB: Final = 1024**3
 TIB: Final = 1024**4
 
+# a test stack that proves 10,000-part files without moving terabytes scales S3's minimum
+# part size down (tests/scale, docs/limits.md); it must be set before anything imports this
+# module, in every process of that stack (services and client alike), and never on AWS
+SCALED_MIN_PART_SIZE_ENV: Final = "FS_TEST_MIN_PART_SIZE"
+
+
+def _min_part_size() -> int:
+    real = 5 * MIB
+    scaled = os.environ.get(SCALED_MIN_PART_SIZE_ENV)
+    if not scaled:
+        return real
+    value = int(scaled)
+    if not 1 <= value <= real:
+        raise ValueError(f"{SCALED_MIN_PART_SIZE_ENV} must be from 1 to {real}")
+    return value
+
+
 # S3's limits on a multipart upload (every part but the last at least MIN_PART_SIZE)
-MIN_PART_SIZE: Final = 5 * MIB
+MIN_PART_SIZE: Final = _min_part_size()
 MAX_PART_SIZE: Final = 5 * GIB
 MAX_PARTS: Final = 10_000
 MAX_OBJECT_SIZE: Final = 5 * TIB

@@ -19,6 +19,9 @@ class PartInfo:
     number: int
     size: int
     etag: str  # without quotes
+    # when the part was stored (ListParts' LastModified): the last sign of life of an
+    # upload whose client talks to S3 alone (None where the store does not say)
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,22 @@ class ObjectStorage(Protocol):
     def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
     ) -> str: ...
+    def upload_part_copy(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        upload_id: str,
+        part_number: int,
+        start: int,
+        end: int,
+    ) -> str:
+        """Copy bytes ``start`` to ``end`` (inclusive) of the source object into one part
+        of an open multipart upload, server-side; the part's ETag. Repeating it replaces
+        the part, so a copy resumed after a crash simply copies the part again."""
+        ...
+
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]: ...
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
@@ -69,6 +88,14 @@ class ObjectStorage(Protocol):
         ...
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
+    def put(self, bucket: str, key: str, data: bytes) -> str:
+        """Store a small object in one PUT (a manifest, say); its ETag."""
+        ...
+
+    def get(self, bucket: str, key: str) -> bytes:
+        """A small object whole (ObjectNotFound if absent)."""
+        ...
+
     def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes: ...
     def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None: ...
     def delete(self, bucket: str, key: str) -> None: ...

@@ -72,7 +72,14 @@ class S3Storage:
                     Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
                 )
                 for part in page.get("Parts", []):
-                    parts.append(PartInfo(part["PartNumber"], part["Size"], _strip(part["ETag"])))
+                    parts.append(
+                        PartInfo(
+                            part["PartNumber"],
+                            part["Size"],
+                            _strip(part["ETag"]),
+                            part.get("LastModified"),
+                        )
+                    )
                 if not page.get("IsTruncated"):
                     return parts
                 marker = int(page["NextPartNumberMarker"])
@@ -80,6 +87,32 @@ class S3Storage:
             if _not_found(error):
                 raise ObjectNotFound(f"{bucket}/{key} upload") from error
             raise
+
+    def upload_part_copy(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        upload_id: str,
+        part_number: int,
+        start: int,
+        end: int,
+    ) -> str:
+        try:
+            response = self._s3.upload_part_copy(
+                Bucket=dst_bucket,
+                Key=dst_key,
+                UploadId=upload_id,
+                PartNumber=part_number,
+                CopySource={"Bucket": src_bucket, "Key": src_key},
+                CopySourceRange=f"bytes={start}-{end}",
+            )
+        except ClientError as error:
+            if _not_found(error):
+                raise ObjectNotFound(f"{src_bucket}/{src_key} or {dst_bucket}/{dst_key}") from error
+            raise
+        return _strip(response["CopyPartResult"]["ETag"])
 
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
@@ -128,6 +161,18 @@ class S3Storage:
                 return None
             raise
         return ObjectInfo(response["ContentLength"], _strip(response["ETag"]))
+
+    def put(self, bucket: str, key: str, data: bytes) -> str:
+        return _strip(self._s3.put_object(Bucket=bucket, Key=key, Body=data)["ETag"])
+
+    def get(self, bucket: str, key: str) -> bytes:
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if _not_found(error):
+                raise ObjectNotFound(f"{bucket}/{key}") from error
+            raise
+        return response["Body"].read()
 
     def get_range(self, bucket: str, key: str, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` inclusive."""

@@ -41,6 +41,7 @@ class _Multipart:
     key: str
     initiated: datetime
     parts: dict[int, bytes] = field(default_factory=dict)
+    stored: dict[int, datetime] = field(default_factory=dict)  # when each part came
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,16 @@ class InMemoryStorage:
         self.uploads: dict[tuple[str, str], _Multipart] = {}  # (bucket, upload id)
         self.presigned_parts: list[PresignedPart] = []  # every part URL handed out
 
-    def put(self, bucket: str, key: str, data: bytes) -> None:
-        """Test set-up: an object as a single PUT would store it."""
-        self.objects[(bucket, key)] = (data, _md5(data))
+    def put(self, bucket: str, key: str, data: bytes) -> str:
+        """An object as a single PUT stores it (also the tests' set-up); its ETag."""
+        self.objects[(bucket, key)] = (bytes(data), _md5(data))
+        return _md5(data)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        found = self.objects.get((bucket, key))
+        if found is None:
+            raise ObjectNotFound(f"{bucket}/{key}")
+        return found[0]
 
     def data(self, bucket: str, key: str) -> bytes | None:
         found = self.objects.get((bucket, key))
@@ -112,13 +120,32 @@ class InMemoryStorage:
     def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
     ) -> str:
-        self._upload(bucket, key, upload_id).parts[part_number] = bytes(data)
+        upload = self._upload(bucket, key, upload_id)
+        upload.parts[part_number] = bytes(data)
+        upload.stored[part_number] = datetime.now(UTC)
         return _md5(data)
+
+    def upload_part_copy(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        upload_id: str,
+        part_number: int,
+        start: int,
+        end: int,
+    ) -> str:
+        source = self.get(src_bucket, src_key)
+        return self.upload_part(
+            dst_bucket, dst_key, upload_id, part_number, source[start : end + 1]
+        )
 
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]:
         upload = self._upload(bucket, key, upload_id)
         return [
-            PartInfo(number, len(data), _md5(data)) for number, data in sorted(upload.parts.items())
+            PartInfo(number, len(data), _md5(data), upload.stored.get(number))
+            for number, data in sorted(upload.parts.items())
         ]
 
     def complete_multipart(
