@@ -159,7 +159,8 @@ CLEANUP_BUDGET_S = DECLARATION.function("ucs").timeout_s * 2 / 3
 
 @app.schedule(Rate(schedule_rate("ucs", "clean_abandoned_uploads"), unit=Rate.MINUTES))
 def clean_abandoned_uploads(event: Any) -> dict[str, int | bool]:
-    """Cancel uploads open longer than UCS_ABANDONED_UPLOAD_AGE_S; abort orphaned ones."""
+    """Announce closes whose event is overdue; cancel uploads without a sign of life for
+    UCS_ABANDONED_UPLOAD_AGE_S; abort orphaned multipart uploads (functions/ucs/cleanup.py)."""
     w = inject()
     return w.cleaner.run(w.cfg.abandoned_upload_age(), budget_s=CLEANUP_BUDGET_S)
 

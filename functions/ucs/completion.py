@@ -6,6 +6,10 @@ sizes imply and with the declared md5 as its ETag, and the declared whole-object
 is the one S3 will compute. A multipart upload that is already complete (an earlier
 close died before recording it, or a racing close won) is accepted if its object has
 the declared size and ETag, so that a repeated close converges.
+
+The declared part checksums then go into a manifest beside the object (``declared_manifest``;
+shared/manifest.py): up to 10,000 md5s and sha256s, about 1 MB, which no event or record
+could carry.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from functions.ucs import errors
 from functions.ucs.model import Checksums, Upload
 from shared.crypt.checksums import multipart_etag
+from shared.manifest import PartsManifest
 from shared.multipart import part_sizes
 from shared.ports import ObjectNotFound, ObjectStorage, PartInfo
 
@@ -94,3 +99,14 @@ def check_completed(
         multipart_etag(checksums.encrypted_parts_md5) != checksums.encrypted_md5
     ):
         raise errors.checksum_mismatch("The stored object does not have the declared ETag.")
+
+
+def declared_manifest(upload: Upload, checksums: Checksums) -> PartsManifest:
+    """The manifest of the part checksums declared at close (checked by complete_checked:
+    one md5 and one sha256 per part of ``upload.part_size`` bytes)."""
+    return PartsManifest(
+        part_size=upload.part_size,
+        size=upload.encrypted_size,
+        md5=checksums.encrypted_parts_md5,
+        sha256=checksums.encrypted_parts_sha256,
+    )

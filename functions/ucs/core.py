@@ -5,13 +5,16 @@ touches S3 is ordered so that a call that dies half-way can be repeated and conv
 
 * create: the multipart upload is started first; if the record is never written, the
   clean-up aborts the orphaned multipart upload.
-* close: parts are checked, the multipart upload completed, then the state moves to
-  ``inbox``, then FileUploadReceived is published and marked as published. A repeated
-  close finds the object already complete (and checks its ETag), or the state already
-  ``inbox`` with the same checksums (and publishes again if that had not happened).
+* close: parts are checked, the multipart upload completed, the declared part checksums
+  written to the object's manifest, then the state moves to ``inbox`` (recording that
+  FileUploadReceived is due), then the event is published and marked as published. A
+  repeated close finds the object already complete (and checks its ETag; the manifest is
+  rewritten with the same bytes), or the state already ``inbox`` with the same checksums
+  (and publishes again if that had not happened); the hourly clean-up publishes what no
+  close repeated (functions/ucs/announce.py).
 * delete and clean-up: the state moves to ``cancelled`` first, then the storage is freed
-  (abort the multipart upload and remove any object under the key). A repeated delete of
-  a cancelled upload frees the storage again.
+  (abort the multipart upload, remove any object under the key and its manifest). A
+  repeated delete of a cancelled upload frees the storage again.
 * delete or replacement of a closed upload: interrogation, registration and download may
   already be under way, so the move to ``cancelled`` records a purge request too, and
   FileDeletionRequested goes out after the storage is freed (functions/ucs/deletion.py).
@@ -29,12 +32,14 @@ from datetime import datetime
 from typing import Any
 
 from functions.ucs import errors
+from functions.ucs.announce import ReceivedAnnouncer
 from functions.ucs.boxes import find_box, is_uuid
-from functions.ucs.completion import complete_checked
+from functions.ucs.completion import complete_checked, declared_manifest
 from functions.ucs.deletion import DELETED_BY_SUBMITTER, REPLACED, SUBMITTER, announce_request
 from functions.ucs.errors import StaleState
 from functions.ucs.model import (
     ACTIVE_STATES,
+    ACTIVITY_RESOLUTION,
     BOX_OPEN,
     CANCELLED,
     DELETED,
@@ -51,7 +56,7 @@ from functions.ucs.model import (
 from shared.clock import utcnow
 from shared.crypt.c4gh import encrypted_size as c4gh_encrypted_size
 from shared.errors import ServiceError
-from shared.events import FileUploadReceived
+from shared.manifest import remove_with_manifest, write_manifest
 from shared.multipart import (
     MAX_OBJECT_SIZE,
     MAX_PART_SIZE,
@@ -103,6 +108,7 @@ class UploadController:
         self._publisher = publisher
         self._policy = policy
         self._clock = clock
+        self.announcer = ReceivedAnnouncer(repository, publisher, policy.inbox_bucket)
 
     # ------------------------------------------------------------ reading
 
@@ -265,6 +271,7 @@ class UploadController:
         if not 1 <= part_no <= upload.part_count:
             raise errors.invalid_part_number(part_no, upload.part_count)
         length = part_length(upload.encrypted_size, upload.part_size, part_no)
+        self._note_activity(upload)
         return self._storage.presign_upload_part(
             self._policy.inbox_bucket,
             upload.object_id,
@@ -286,7 +293,18 @@ class UploadController:
             )
         except ObjectNotFound as error:
             raise errors.s3_upload_missing() from error
+        self._note_activity(upload)
         return upload, sorted(parts, key=lambda part: part.number)
+
+    def _note_activity(self, upload: Upload) -> None:
+        """Record that the open upload's client is at work, at most once per
+        ACTIVITY_RESOLUTION: the clean-up judges abandonment by the last activity, and a
+        write per part URL would cost as much as the parts (a conditional write: racing
+        requests write once)."""
+        now = self._clock()
+        stale_before = now - ACTIVITY_RESOLUTION
+        if upload.last_activity is None or upload.last_activity < stale_before:
+            self._repository.record_activity(upload.id, now, stale_before)
 
     def _open_upload(self, box_id: str, file_id: str) -> Upload:
         box, upload = self.upload_in_box(box_id, file_id)
@@ -307,7 +325,7 @@ class UploadController:
                 # a retried close (GHGA's client retries PATCH): same answer, and the
                 # event goes out if the first attempt died before publishing it
                 if upload.state == INBOX and not upload.received_published:
-                    self._announce(upload, checksums, submitter_public_key)
+                    self._announce(upload)  # the record has all it needs
                 return
             raise errors.upload_state(upload.state, "only an open upload can be closed.")
         if box.locked:
@@ -321,16 +339,47 @@ class UploadController:
             if current is not None and current.state != INIT:
                 raise self._lost_close(upload, current.state) from error
             raise
+        # the lists go beside the object before the state says it is there (a repeated
+        # close writes the same bytes); the record keeps their digest, not the lists
+        manifest = write_manifest(
+            self._storage,
+            self._policy.inbox_bucket,
+            upload.object_id,
+            declared_manifest(upload, checksums),
+        )
         refusal = self._move(
             upload,
             INBOX,
             require_open_box=True,
             checksums=checksums,
             submitter_public_key=submitter_public_key,
+            parts_manifest=manifest,
         )
         if refusal is not None:
             raise self._lost_close(upload, refusal)
-        self._announce(dataclasses.replace(upload, state=INBOX), checksums, submitter_public_key)
+        closed = dataclasses.replace(
+            upload,
+            state=INBOX,
+            submitter_public_key=submitter_public_key,
+            decrypted_sha256=checksums.decrypted_sha256,
+            encrypted_md5=checksums.encrypted_md5,
+            encrypted_parts_digest=checksums.parts_digest(),
+            parts_manifest_sha256=manifest.sha256,
+            parts_manifest_size=manifest.size,
+        )
+        self._announce(closed)
+
+    def _announce(self, upload: Upload) -> None:
+        """FileUploadReceived for a closed upload. The close is recorded, so it has
+        succeeded whatever the publish does: a publish that fails is left to the clean-up's
+        sweep (announce.py), and the client is not told to retry what is done."""
+        try:
+            self.announcer.announce(upload)
+        except Exception as error:
+            log.warning(
+                "upload closed; announcing it failed, the clean-up will",
+                extra={"file_id": upload.id, "error": type(error).__name__},
+            )
 
     def _lost_close(self, upload: Upload, refusal: str) -> Exception:
         """Why a close that may have completed the object lost; tidy up after it."""
@@ -338,7 +387,7 @@ class UploadController:
             return errors.box_locked()
         if refusal in (CANCELLED, DELETED):
             # deleted, purged or cleaned up meanwhile: the object just completed is nobody's
-            self._storage.delete(self._policy.inbox_bucket, upload.object_id)
+            remove_with_manifest(self._storage, self._policy.inbox_bucket, upload.object_id)
             return errors.upload_state(refusal, "it was deleted while it was being closed.")
         return errors.upload_state(refusal, "it was closed by another request.")
 
@@ -361,22 +410,6 @@ class UploadController:
                 if options.get("require_open_box") and (box is None or box.status != BOX_OPEN):
                     return BOX_WAS_LOCKED
         raise errors.concurrent_change()
-
-    def _announce(self, upload: Upload, checksums: Checksums, submitter_public_key: str) -> None:
-        # the event's fields by name: the upload's, then the declared checksums (they
-        # win over the upload's, which a first close has not recorded yet), then the rest
-        values = {
-            **dataclasses.asdict(upload),
-            **dataclasses.asdict(checksums),
-            "file_id": upload.id,
-            "bucket": self._policy.inbox_bucket,
-            "submitter_public_key": submitter_public_key,
-        }
-        event = FileUploadReceived(
-            **{name: values[name] for name in FileUploadReceived.model_fields}
-        )
-        self._publisher.publish(event)
-        self._repository.mark_received_published(upload.id)
 
     # ------------------------------------------------------------ delete
 
@@ -424,5 +457,6 @@ class UploadController:
         bucket = self._policy.inbox_bucket
         if previous_state in (INIT, DELETED, None):
             self._storage.abort_multipart(bucket, upload.object_id, upload.s3_upload_id)
-        # the object: of a closed upload, or completed by a close that died or lost a race
-        self._storage.delete(bucket, upload.object_id)
+        # the object: of a closed upload, or completed by a close that died or lost a race;
+        # and the manifest such a close wrote beside it
+        remove_with_manifest(self._storage, bucket, upload.object_id)

@@ -51,7 +51,13 @@ def inject() -> Wiring:
         auth=Authorizer(TokenVerifier(cfg.wot_public_key), cfg.operator_token_sha256),
         uploads=uploads,
         boxes=BoxAdmin(repository, cfg.default_box_max_size),
-        cleaner=AbandonedUploadCleaner(uploads, repository, storage, policy.inbox_bucket),
+        cleaner=AbandonedUploadCleaner(
+            uploads,
+            repository,
+            storage,
+            policy.inbox_bucket,
+            announce_grace=cfg.announce_grace(),
+        ),
         outcomes=OutcomeRecorder(repository, storage, policy.inbox_bucket, utcnow),
         deletions=DeletionCoordinator(repository, uploads, publisher, utcnow),
     )

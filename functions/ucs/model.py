@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Protocol
 
+from shared.events import ManifestRef
 from shared.multipart import part_count
 
 # ------------------------------------------------------------------ states
@@ -58,6 +59,10 @@ def counter_deltas(moves: list[Move]) -> dict[str, int]:
             deltas["used_size"] = deltas.get("used_size", 0) + size
     return deltas
 
+
+# a part URL or a resume listing is a sign of life of an open upload; it is recorded on the
+# upload at most this often, so that the writes do not grow with the part count
+ACTIVITY_RESOLUTION: Final = timedelta(hours=1)
 
 BOX_OPEN: Final = "open"
 BOX_LOCKED: Final = "locked"
@@ -128,7 +133,15 @@ class Upload:
     decrypted_sha256: str | None = None
     encrypted_md5: str | None = None
     encrypted_parts_digest: str | None = None
+    # the manifest of the declared part checksums (manifests/<object_id>.json in the
+    # inbox), written before the move to ``inbox``: the SHA-256 and length of its bytes,
+    # so that FileUploadReceived can be rebuilt from the record alone
+    parts_manifest_sha256: str | None = None
+    parts_manifest_size: int | None = None
+    # FileUploadReceived went out (the clean-up publishes it for a close that died first)
     received_published: bool = False
+    # the last part URL or resume listing handed out (at most ACTIVITY_RESOLUTION stale)
+    last_activity: datetime | None = None
     # the purge of the file (docs/deletion.md): who asked, when and why; which holders
     # confirmed (service -> what it removed, in words); when FileDeleted went out
     deletion_requested: datetime | None = None
@@ -140,6 +153,13 @@ class Upload:
     @property
     def part_count(self) -> int:
         return part_count(self.encrypted_size, self.part_size)
+
+    @property
+    def last_seen(self) -> datetime:
+        """When the upload last showed life as UCS saw it (the parts in S3 may be newer)."""
+        if self.last_activity is None:
+            return self.created
+        return max(self.created, self.last_activity)
 
     def closed_with(self, checksums: Checksums) -> bool:
         return (
@@ -210,12 +230,25 @@ class UcsRepository(Protocol):
         checksums: Checksums | None = None,
         submitter_public_key: str | None = None,
         deletion: DeletionRequest | None = None,
+        parts_manifest: ManifestRef | None = None,
     ) -> None:
         """Move ``upload`` from its current state to ``to`` if nobody else moved it first;
-        with ``deletion``, record the purge request too (only if none was recorded yet)."""
+        with ``deletion``, record the purge request too (only if none was recorded yet);
+        with ``checksums`` (a close), record them, ``parts_manifest``'s digest and size, and
+        that FileUploadReceived is still to be published."""
         ...
 
     def mark_received_published(self, file_id: str) -> None: ...
+    def record_activity(self, file_id: str, now: datetime, stale_before: datetime) -> None:
+        """Set the upload's last_activity to ``now`` if it is open and its last_activity is
+        unset or before ``stale_before`` (a conditional write; a lost condition is no error)."""
+        ...
+
+    def unannounced_uploads(self, closed_before: datetime) -> list[Upload]:
+        """Uploads in ``inbox`` closed before ``closed_before`` whose FileUploadReceived has
+        not been recorded as published (the outbox the clean-up sweeps)."""
+        ...
+
     def record_deletion_confirmation(self, file_id: str, service: str, removed: list[str]) -> None:
         """Add ``service``'s confirmation to the upload's purge; StaleState unless a purge
         was requested and ``service`` has not confirmed it yet."""

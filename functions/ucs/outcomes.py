@@ -2,10 +2,11 @@
 
 UCS consumes FileInterrogationSuccess (the upload is accepted: ``interrogated``),
 FileInterrogationFailure (``failed``, with the reason the submitter reads) and
-FileInternallyRegistered (``registered``; the inbox object is then removed: the
-archive keeps the re-encrypted copy). Delivery is at least once and may be out of
-order, so each outcome moves the upload only forward and a repeated or late
-outcome changes nothing; a registration that overtakes its success passes through
+FileInternallyRegistered (``registered``; the inbox object is then removed, with the
+manifest of its declared part checksums: the archive keeps the re-encrypted copy). A
+rejected file's inbox object and manifest are removed too. Delivery is at least once
+and may be out of order, so each outcome moves the upload only forward and a repeated or
+late outcome changes nothing; a registration that overtakes its success passes through
 ``interrogated`` on the way. An upload that was cancelled or purged (``deleted``) stays
 so: its holders remove what the late outcome was about (docs/deletion.md).
 """
@@ -27,6 +28,7 @@ from functions.ucs.model import (
     UcsRepository,
     Upload,
 )
+from shared.manifest import remove_with_manifest
 from shared.ports import ObjectStorage
 
 log = logging.getLogger("fs.ucs")
@@ -54,12 +56,16 @@ class OutcomeRecorder:
         upload = self._advance(file_id, [FAILED], reason=reason)
         if upload is not None and upload.state == FAILED:
             # the submitter must upload again; the rejected bytes are of no use to anyone
-            self._storage.delete(self._inbox, upload.object_id)
+            self._remove_inbox_object(upload)
 
     def registered(self, file_id: str) -> None:
         upload = self._advance(file_id, [INTERROGATED, REGISTERED])
         if upload is not None and upload.state == REGISTERED:
-            self._storage.delete(self._inbox, upload.object_id)
+            self._remove_inbox_object(upload)
+
+    def _remove_inbox_object(self, upload: Upload) -> None:
+        """The inbox object and its manifest go together (idempotent)."""
+        remove_with_manifest(self._storage, self._inbox, upload.object_id)
 
     def _advance(self, file_id: str, path: list[str], reason: str | None = None) -> Upload | None:
         """Walk the upload along ``path`` as far as it goes; the upload as it ends up."""

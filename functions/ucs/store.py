@@ -56,6 +56,7 @@ from functions.ucs.model import (
     counter_deltas,
 )
 from shared.adapters.dynamo import entity_from, lost_condition, record_from
+from shared.events import ManifestRef
 
 # ------------------------------------------------------------------ records
 
@@ -126,7 +127,11 @@ class UploadRecord(Model):
     decrypted_sha256 = UnicodeAttribute(null=True)
     encrypted_md5 = UnicodeAttribute(null=True)
     encrypted_parts_digest = UnicodeAttribute(null=True)
+    # the manifest of the declared part checksums (its list lives in S3, never here)
+    parts_manifest_sha256 = UnicodeAttribute(null=True)
+    parts_manifest_size = NumberAttribute(null=True)
     received_published = BooleanAttribute(default=False)
+    last_activity = UTCDateTimeAttribute(null=True)  # written at most hourly (model.py)
     # the purge (Upload's deletion fields); confirmations: service -> what it removed
     deletion_requested = UTCDateTimeAttribute(null=True)
     deletion_requested_by = UnicodeAttribute(null=True)
@@ -338,6 +343,7 @@ class DynamoUcsRepository:
         checksums: Checksums | None = None,
         submitter_public_key: str | None = None,
         deletion: DeletionRequest | None = None,
+        parts_manifest: ManifestRef | None = None,
     ) -> None:
         if to not in TRANSITIONS[upload.state]:
             raise ValueError(f"no transition from {upload.state} to {to}")
@@ -352,6 +358,11 @@ class DynamoUcsRepository:
                 UploadRecord.encrypted_md5.set(checksums.encrypted_md5),
                 UploadRecord.encrypted_parts_digest.set(checksums.parts_digest()),
                 UploadRecord.received_published.set(False),
+            ]
+        if parts_manifest is not None:
+            actions += [
+                UploadRecord.parts_manifest_sha256.set(parts_manifest.sha256),
+                UploadRecord.parts_manifest_size.set(parts_manifest.size),
             ]
         if submitter_public_key is not None:
             actions.append(UploadRecord.submitter_public_key.set(submitter_public_key))
@@ -383,6 +394,20 @@ class DynamoUcsRepository:
                 UploadRecord(id=file_id).update(
                     actions=[UploadRecord.received_published.set(True)],
                     condition=UploadRecord.state == INBOX,
+                )
+        except UpdateError as error:
+            if not lost_condition(error):
+                raise
+
+    def record_activity(self, file_id: str, now: datetime, stale_before: datetime) -> None:
+        stale = UploadRecord.last_activity.does_not_exist() | (
+            UploadRecord.last_activity < stale_before
+        )
+        try:
+            with self._write_lock:
+                UploadRecord(id=file_id).update(
+                    actions=[UploadRecord.last_activity.set(now)],
+                    condition=(UploadRecord.state == INIT) & stale,
                 )
         except UpdateError as error:
             if not lost_condition(error):
@@ -429,6 +454,19 @@ class DynamoUcsRepository:
         return [
             _upload(record)
             for record in UploadRecord.by_state.query(state, UploadRecord.sort_key < bound)
+        ]
+
+    def unannounced_uploads(self, closed_before: datetime) -> list[Upload]:
+        # created before it was closed, so the index's range narrows the query; the filter
+        # leaves the few whose event is still to go out
+        unpublished = UploadRecord.received_published == False  # noqa: E712 (an expression)
+        return [
+            _upload(record)
+            for record in UploadRecord.by_state.query(
+                INBOX,
+                UploadRecord.sort_key < sort_key(closed_before, ""),
+                filter_condition=unpublished & (UploadRecord.updated < closed_before),
+            )
         ]
 
     # ------------------------------------------------------------ helpers

@@ -30,6 +30,7 @@ from functions.ucs.model import (
     Upload,
     counter_deltas,
 )
+from shared.events import ManifestRef
 
 
 class InMemoryUcsRepository:
@@ -40,6 +41,7 @@ class InMemoryUcsRepository:
         self.uploads: dict[str, Upload] = {}
         self.aliases: dict[tuple[str, str], str] = {}  # (box, alias) -> file id
         self.before_write: Callable[[str], None] | None = None  # gets the method's name
+        self.activity_writes = 0
 
     def _racer(self, method: str) -> None:
         if self.before_write is not None:
@@ -130,6 +132,7 @@ class InMemoryUcsRepository:
         checksums: Checksums | None = None,
         submitter_public_key: str | None = None,
         deletion: DeletionRequest | None = None,
+        parts_manifest: ManifestRef | None = None,
     ) -> None:
         if to not in TRANSITIONS[upload.state]:
             raise ValueError(f"no transition from {upload.state} to {to}")
@@ -153,6 +156,9 @@ class InMemoryUcsRepository:
             stored.encrypted_md5 = checksums.encrypted_md5
             stored.encrypted_parts_digest = checksums.parts_digest()
             stored.received_published = False
+        if parts_manifest is not None:
+            stored.parts_manifest_sha256 = parts_manifest.sha256
+            stored.parts_manifest_size = parts_manifest.size
         if submitter_public_key is not None:
             stored.submitter_public_key = submitter_public_key
         self._count(box, counter_deltas([(upload.state, to, upload.encrypted_size)]), now)
@@ -163,6 +169,20 @@ class InMemoryUcsRepository:
         stored = self.uploads.get(file_id)
         if stored is not None and stored.state == INBOX:
             stored.received_published = True
+
+    def record_activity(self, file_id: str, now: datetime, stale_before: datetime) -> None:
+        self.activity_writes += 1  # attempted writes: what a part URL costs
+        stored = self.uploads.get(file_id)
+        if stored is None or stored.state != INIT:
+            return
+        if stored.last_activity is None or stored.last_activity < stale_before:
+            stored.last_activity = now
+
+    def unannounced_uploads(self, closed_before: datetime) -> list[Upload]:
+        def due(u: Upload) -> bool:
+            return u.state == INBOX and not u.received_published and u.updated < closed_before
+
+        return copy.deepcopy(self._ordered(due))
 
     def record_deletion_confirmation(self, file_id: str, service: str, removed: list[str]) -> None:
         self._racer("record_deletion_confirmation")

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +23,8 @@ from shared.adapters.dynamo import bind
 from shared.adapters.s3 import S3Storage
 from shared.adapters.sns import SnsPublisher
 from shared.crypt.c4gh import encrypted_size
+from shared.events import ManifestRef
+from shared.manifest import PartsManifest, read_manifest
 from shared.ports import EventPublisher, ObjectStorage
 from shared.resources import bucket_name, deletion_holders, table_name, topic_arn
 from tests.support import (
@@ -203,6 +205,18 @@ def object_etag(endpoints: dict[str, Any], key: str) -> str | None:
     return None if info is None else info.etag
 
 
+def inbox_keys(endpoints: dict[str, Any], file_id: str) -> list[str]:
+    """Every key in the inbox that belongs to the file: its object, its manifest."""
+    pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=inbox(endpoints))
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return sorted(key for key in keys if file_id in key)
+
+
+def manifest_of(event_payload: dict[str, Any]) -> PartsManifest:
+    """The manifest a FileUploadReceived names, read from the stack's S3 and checked."""
+    return read_manifest(S3Storage(client("s3")), ManifestRef(**event_payload["parts_manifest"]))
+
+
 def bind_tables(endpoints: dict[str, Any]) -> None:
     """Point UCS's models, in this test process, at the stack's tables."""
     pfx = endpoints["resource_prefix"]
@@ -271,11 +285,22 @@ def holders_paused(endpoints: dict[str, Any]) -> Iterator[None]:
         yield
 
 
-def local_cleaner(endpoints: dict[str, Any]) -> AbandonedUploadCleaner:
-    """The scheduled handler's core on the stack's real S3 and tables, in this process."""
-    controller = local_controller(endpoints)
+def local_cleaner(
+    endpoints: dict[str, Any],
+    announce_grace: timedelta = timedelta(minutes=5),
+    publisher: EventPublisher | None = None,
+) -> AbandonedUploadCleaner:
+    """The scheduled handler's core on the stack's real S3, tables and topics, in this
+    process (``announce_grace``: how old an unannounced close must be to be announced)."""
+    controller = local_controller(endpoints, publisher=publisher)
     repository = DynamoUcsRepository()
-    return AbandonedUploadCleaner(controller, repository, S3Storage(client("s3")), inbox(endpoints))
+    return AbandonedUploadCleaner(
+        controller,
+        repository,
+        S3Storage(client("s3")),
+        inbox(endpoints),
+        announce_grace=announce_grace,
+    )
 
 
 class EventTap(EventStream):

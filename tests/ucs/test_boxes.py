@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.multipart import MAX_OBJECT_SIZE
 from tests.support import Operator, assert_error
 from tests.ucs.helpers import Payload, Submitter
 
@@ -22,7 +23,7 @@ def test_create_box_with_defaults(operator: Operator, boxes: str) -> None:
     assert response.status_code == 201, response.text
     box = response.json()
     assert uuid.UUID(box["id"]).version == 4
-    assert box["max_size"] == 1024**4  # the stack's default
+    assert box["max_size"] == MAX_OBJECT_SIZE  # the default holds the largest file
     assert box["locked"] is False
     assert datetime.fromisoformat(box["created"])
     assert box["used_size"] == 0

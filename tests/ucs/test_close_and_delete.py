@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from tests.ucs.helpers import (
     EventTap,
     Payload,
     Submitter,
-    object_etag,
+    inbox_keys,
     open_multipart_keys,
 )
 
@@ -91,6 +92,22 @@ def test_close_refuses_a_wrong_multipart_etag(submitter: Submitter) -> None:
     assert submitter.close(file_id, payload.close_body()).status_code == 204
 
 
+def test_a_close_body_of_10000_parts_is_read_and_answered(submitter: Submitter) -> None:
+    """GHGA's close body for the largest file (10,000 md5s and sha256s, about 1 MB) gets
+    through the API and is judged: here against an upload of one part."""
+    payload = Payload.random(10)
+    file_id = submitter.created("one-part.txt", payload)
+    submitter.put_parts(file_id, payload)
+    body = payload.close_body()
+    body["encrypted_parts_md5"] = [hashlib.md5(b"%d" % n).hexdigest() for n in range(10_000)]  # noqa: S324
+    body["encrypted_parts_sha256"] = [hashlib.sha256(b"%d" % n).hexdigest() for n in range(10_000)]
+    assert len(json.dumps(body)) > 1_000_000
+    error = assert_error(submitter.close(file_id, body), 400, "uploadSizeMismatch")
+    assert error["data"] == {"part_count": 1}
+    assert submitter.status(file_id)["state"] == "init"
+    assert submitter.close(file_id, payload.close_body()).status_code == 204
+
+
 def test_close_refuses_malformed_checksums(submitter: Submitter) -> None:
     payload = Payload.random(10)
     file_id = submitter.created("bad.txt", payload)
@@ -147,9 +164,9 @@ def test_deleting_a_file_in_the_inbox_removes_it_and_says_so(
     submitter: Submitter, endpoints: dict[str, Any], tap: EventTap
 ) -> None:
     file_id = submitter.uploaded("inbox.txt", Payload.random(1000))
-    assert object_etag(endpoints, file_id) is not None
+    assert inbox_keys(endpoints, file_id) == [file_id, f"manifests/{file_id}.json"]
     assert submitter.delete(file_id).status_code == 204
-    assert object_etag(endpoints, file_id) is None
+    assert inbox_keys(endpoints, file_id) == []  # the object and its manifest
     status = submitter.status(file_id)
     assert status["state"] == "cancelled"
     # interrogation may be under way: the file is purged everywhere, in the submitter's name

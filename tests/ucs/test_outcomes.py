@@ -15,8 +15,17 @@ from functions.ucs.store import DynamoUcsRepository
 from shared.adapters.aws import client
 from shared.adapters.s3 import S3Storage
 from shared.crypt.keys import decode_key
+from shared.resources import queue_name
 from tests.irs.helpers import encrypt_file, random_bytes
-from tests.ucs.helpers import Payload, Submitter, bind_tables, inbox
+from tests.support import EventStream, wait_until_drained
+from tests.ucs.helpers import (
+    Payload,
+    Submitter,
+    bind_tables,
+    inbox,
+    inbox_keys,
+    local_controller,
+)
 
 pytestmark = pytest.mark.interrogating  # these need IRS running
 
@@ -36,14 +45,11 @@ def _payload_of(data: bytes, decrypted_size: int) -> Payload:
     return Payload(decrypted_size, 5_245_120, parts)
 
 
-def _inbox_has(endpoints: dict, key: str) -> bool:
-    return S3Storage(client("s3")).head(inbox(endpoints), key) is not None
-
-
-def _leaves_the_inbox(endpoints: dict, key: str) -> bool:
-    """The state is recorded first, the object removed right after: wait (bounded)."""
+def _leaves_the_inbox(endpoints: dict, file_id: str) -> bool:
+    """The state is recorded first, the object and its manifest removed right after: wait
+    (bounded)."""
     deadline = time.monotonic() + 30
-    while _inbox_has(endpoints, key):
+    while inbox_keys(endpoints, file_id):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
@@ -117,3 +123,37 @@ def test_outcomes_out_of_order_and_repeated_only_move_forward(
     assert repository.get_upload(second).state == INTERROGATED
 
     recorder.accepted("0b7f5a7e-3d59-4c5b-9a43-5b1c7a0e1f22")  # unknown: ignored, no error
+
+
+def test_a_duplicate_announcement_registers_the_file_once(
+    endpoints: dict, submitter: Submitter
+) -> None:
+    """The sweep may announce a close that was announced already (its mark was lost): the
+    consumers take the second FileUploadReceived as the duplicate it is."""
+    plain = random_bytes(70_000, seed=5)
+    data = encrypt_file(
+        plain, submitter.user.private_key, decode_key(endpoints["archive_public_key"])
+    )
+    payload = _payload_of(data, len(plain))
+    outcomes = EventStream(
+        endpoints,
+        ("FileInterrogationSuccess", "FileInterrogationFailure", "FileInternallyRegistered"),
+    )
+    try:
+        file_id = submitter.created("announced-twice.bin", payload)
+        submitter.put_parts(file_id, payload)
+        closed = submitter.close(file_id, payload.close_body(hashlib.sha256(plain).hexdigest()))
+        assert closed.status_code == 204, closed.text
+        bind_tables(endpoints)
+        upload = DynamoUcsRepository().get_upload(file_id)
+        local_controller(endpoints).announcer.announce(upload)  # the same event once more
+        assert _wait_for_state(submitter, file_id, {REGISTERED, FAILED})["state"] == REGISTERED
+        for queue in ("irs-inbox", "ifrs-events", "ucs-events"):
+            wait_until_drained(endpoints, queue_name(queue, endpoints["resource_prefix"]))
+        outcomes.drain()
+        assert len(outcomes.events("FileInternallyRegistered", file_id)) == 1
+        assert outcomes.events("FileInterrogationFailure", file_id) == []
+        assert submitter.status(file_id)["state"] == REGISTERED
+        assert _leaves_the_inbox(endpoints, file_id)
+    finally:
+        outcomes.close()

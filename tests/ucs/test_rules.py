@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from functions.ucs.boxes import BoxAdmin
 from functions.ucs.config import UcsConfig
+from functions.ucs.core import UploadController
 from functions.ucs.model import (
     ACTIVE_STATES,
     CANCELLED,
@@ -19,13 +21,17 @@ from functions.ucs.model import (
     STATES,
     TRANSITIONS,
     Checksums,
+    NewUpload,
     counter_deltas,
     part_count,
 )
 from functions.ucs.store import sort_key
+from shared.crypt.c4gh import encrypted_size
 from shared.crypt.checksums import multipart_etag
-from shared.multipart import MIB, alias_problem
+from shared.multipart import MAX_OBJECT_SIZE, MAX_PARTS, MIB, alias_problem
 from shared.multipart import part_sizes as expected_part_sizes
+from tests.fakes import InMemoryStorage, RecordingPublisher
+from tests.fakes.ucs import InMemoryUcsRepository
 
 
 def test_part_layout_matches_ghga_examples() -> None:
@@ -143,3 +149,34 @@ def test_part_url_floor_above_the_maximum_is_refused() -> None:
         _ucs_config(part_url_min_lifetime_s=900, part_url_max_lifetime_s=600)
     with pytest.raises(ValidationError):
         _ucs_config(part_url_bytes_per_s=0)
+
+
+def test_announce_grace_shorter_than_a_close_is_refused() -> None:
+    assert _ucs_config().announce_grace() >= timedelta(minutes=5)
+    with pytest.raises(ValidationError, match="announce_grace_s is shorter"):
+        _ucs_config(announce_grace_s=10)  # UCS's function may run 30 s
+
+
+def _largest_plaintext() -> int:
+    """The largest plaintext whose Crypt4GH file S3 can still store as one object."""
+    decrypted = MAX_OBJECT_SIZE * 65536 // (65536 + 28)
+    while encrypted_size(decrypted + 1) <= MAX_OBJECT_SIZE:
+        decrypted += 1
+    while encrypted_size(decrypted) > MAX_OBJECT_SIZE:
+        decrypted -= 1
+    return decrypted
+
+
+def test_a_box_of_the_default_size_takes_the_largest_file() -> None:
+    cfg = _ucs_config()
+    assert cfg.default_box_max_size >= MAX_OBJECT_SIZE
+    repository = InMemoryUcsRepository()
+    controller = UploadController(repository, InMemoryStorage(), RecordingPublisher(), cfg.policy())
+    box = BoxAdmin(repository, cfg.default_box_max_size).create()
+    decrypted = _largest_plaintext()
+    assert 4.99 * 1024**4 < decrypted < 5 * 1024**4  # about 4.998 TiB of plaintext
+    part_size = 550 * MIB  # GHGA's client's choice for such a file: below 10,000 parts
+    request = NewUpload("genome.bam", decrypted, encrypted_size(decrypted), part_size)
+    upload = controller.create_upload(box.id, request)
+    assert upload.part_count <= MAX_PARTS
+    assert repository.boxes[box.id].used_size == request.encrypted_size

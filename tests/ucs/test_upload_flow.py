@@ -16,6 +16,8 @@ from tests.ucs.helpers import (
     EventTap,
     Payload,
     Submitter,
+    inbox_keys,
+    manifest_of,
     object_etag,
     open_multipart_keys,
 )
@@ -73,8 +75,18 @@ def test_two_part_upload_lands_in_the_inbox_and_is_announced(
     assert payload_out["encrypted_size"] == payload.encrypted_size
     assert payload_out["part_size"] == PART_SIZE
     assert payload_out["submitter_public_key"] == submitter.user.public_b64
-    assert payload_out["encrypted_parts_md5"] == close["encrypted_parts_md5"]
-    assert payload_out["encrypted_parts_sha256"] == close["encrypted_parts_sha256"]
+    # the part checksums lie beside the object, named by key and digest
+    ref = payload_out["parts_manifest"]
+    assert (ref["bucket"], ref["key"], ref["parts"]) == (
+        payload_out["bucket"],
+        f"manifests/{file_id}.json",
+        2,
+    )
+    manifest = manifest_of(payload_out)
+    assert manifest.md5 == close["encrypted_parts_md5"]
+    assert manifest.sha256 == close["encrypted_parts_sha256"]
+    assert (manifest.part_size, manifest.size) == (PART_SIZE, payload.encrypted_size)
+    assert inbox_keys(endpoints, file_id) == [file_id, ref["key"]]
     assert payload_out["decrypted_sha256"] == close["decrypted_sha256"]
     assert event["key"] == file_id
 
