@@ -1,11 +1,11 @@
 """IRS as a Lambda: each message on its queue becomes one call on the Interrogator (or, for
 a deletion, on the Deletion).
 
-The queue carries S3 notifications of the inbox, FileUploadReceived and
-FileDeletionRequested events and IRS's own continuations (wire.py tells them apart). A
-handler that raises leaves the message on the queue for a retry (dead-lettered after
-maxReceiveCount): that is what happens when the key store or AWS is unavailable, never when
-the upload itself is bad.
+The queue carries S3 notifications of the inbox (UCS's part manifests among them, which
+the core drops), FileUploadReceived and FileDeletionRequested events and IRS's own
+continuations (wire.py tells them apart). A handler that raises leaves the message on the
+queue for a retry (dead-lettered after maxReceiveCount): that is what happens when the key
+store or AWS is unavailable, never when the upload itself is bad.
 """
 
 from __future__ import annotations

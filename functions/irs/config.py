@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, SecretStr
 
-from functions.irs.model import (
-    DEFAULT_MAX_PART_SIZE,
-    INVOCATION_BUDGET_S,
-    MIN_PART_SIZE,
-    SAFETY_MARGIN_S,
-    Settings,
-)
+from functions.irs.model import INVOCATION_BUDGET_S, SAFETY_MARGIN_S, Settings
+from functions.irs.sizing import MIN_PART_SIZE, RUNTIME_RESERVE_MB
+from shared.limits import LAMBDA_MAX_MEMORY_MB
+from shared.resources import DECLARATION
 from shared.settings import ResourceSettings
+
+# set by Lambda itself: the memory the function really has
+LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+
+
+def function_memory_mb() -> int:
+    """The function's memory: Lambda's own word when deployed, else the declaration's."""
+    found = os.environ.get(LAMBDA_MEMORY_ENV, "")
+    return int(found) if found.isdigit() else DECLARATION.function("irs").memory_mb
 
 
 class IrsConfig(ResourceSettings):
@@ -26,13 +34,19 @@ class IrsConfig(ResourceSettings):
     invocation_budget_s: float = Field(default=INVOCATION_BUDGET_S, ge=0)
     max_parts_per_invocation: int = Field(default=0, ge=0)
     safety_margin_s: float = Field(default=SAFETY_MARGIN_S, ge=0)
-    max_staging_part_size: int = Field(default=DEFAULT_MAX_PART_SIZE, ge=MIN_PART_SIZE)
+    # the memory the staged parts are sized for (functions/irs/sizing.py); an explicit cap
+    # on the staged part size below what it allows (unset: none)
+    memory_mb: int = Field(
+        default_factory=function_memory_mb, gt=RUNTIME_RESERVE_MB, le=LAMBDA_MAX_MEMORY_MB
+    )
+    max_staging_part_size: int | None = Field(default=None, ge=MIN_PART_SIZE)
 
     def settings(self) -> Settings:
         """The core's policy, with the buckets of the declaration."""
         return Settings(
             inbox_bucket=self.buckets["inbox"],
             staging_bucket=self.buckets["staging"],
+            memory_mb=self.memory_mb,
             max_staging_part_size=self.max_staging_part_size,
             invocation_budget_s=self.invocation_budget_s,
             max_parts_per_invocation=self.max_parts_per_invocation,

@@ -7,6 +7,9 @@ an expired lease (a crashed invocation) may be taken over. Streaming itself is i
 this module decides who works, hands work on, and finishes (success or failure) exactly once
 in effect. A file deleted meanwhile (its record became a tombstone, deletion.py) stops the
 turn at its next save, and the turn removes what it staged (_buried).
+
+The inbox also holds UCS's part manifests (``manifests/<file id>.json``); their S3
+notifications reach this queue too and are dropped: they are no uploads.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from shared import lease
 from shared.clock import utcnow
 from shared.events import FileInterrogationFailure, FileInterrogationSuccess
 from shared.lease import Lease, LeaseLost, StaleRecord
+from shared.manifest import is_manifest_key
 from shared.ports import EventPublisher, KeyStore, MessageSender, ObjectNotFound, ObjectStorage
-from shared.storage import abort_open_uploads
 
 log = logging.getLogger("fs.irs")
 
@@ -65,6 +68,9 @@ class Interrogator:
         self, object_key: str, size: int, remaining_ms: Callable[[], int] | None = None
     ) -> None:
         """The S3 notification of a completed inbox object (duplicates are harmless)."""
+        if is_manifest_key(object_key):
+            log.info("notification of a part manifest; dropped", extra={"key": object_key})
+            return
 
         def see(item: Interrogation) -> bool:
             if item.object_size is not None:
@@ -143,7 +149,7 @@ class Interrogator:
         current = self.repository.get(item.object_key)
         if current is None or current.state != DELETED:
             return False
-        removed = remove_staging(self.storage, self.settings.staging_bucket, item)
+        removed = remove_staging(self.storage, self.repository, self.settings.staging_bucket, item)
         log.info(
             "file deleted during its interrogation; stopped",
             extra={**_ids(item), "removed": ", ".join(removed) or "nothing"},
@@ -160,6 +166,10 @@ class Interrogator:
     def _take_lease(self, object_key: str, invocation: Invocation) -> Interrogation | None:
         def read() -> Interrogation | None:
             item = self.repository.get(object_key)
+            if item is not None and item.state == DELETED:
+                # a turn killed after the deletion removed the staging may have staged a
+                # part, its item or the manifest meanwhile: whoever comes later removes it
+                remove_staging(self.storage, self.repository, self.settings.staging_bucket, item)
             if item is None or item.state in TERMINAL:
                 if item is not None:
                     log.info("already finished; message ignored", extra=_ids(item))
@@ -183,10 +193,12 @@ class Interrogator:
                 self.finish_success(item)
             elif item.state == FAILING:
                 self.finish_failure(item)
-            elif stream(self._workshop(), item, invocation):
-                self.finish_success(item)
-            else:
+            elif not stream(self._workshop(), item, invocation):
                 self.hand_on(item)
+            elif invocation.time_is_short():
+                self.hand_on(item)  # completing 10,000 parts may take minutes: a next turn
+            else:
+                self.finish_success(item)
         except Rejected as rejected:
             self.fail(item, rejected.reason)
 
@@ -196,6 +208,7 @@ class Interrogator:
             keys=self.keys,
             settings=self.settings,
             save=self.save,
+            repository=self.repository,
             after_part=self.after_part,
         )
 
@@ -208,7 +221,7 @@ class Interrogator:
         lease.clear(item)
         self.save(item)
         self.continuations.send(continuation_body(item.object_key))
-        log.info("handed on to a next invocation", extra={**_ids(item), "parts": len(item.parts)})
+        log.info("handed on to a next invocation", extra={**_ids(item), "parts": item.parts_staged})
 
     # ------------------------------------------------------------ outcomes
 
@@ -222,10 +235,10 @@ class Interrogator:
         self.finish_failure(item)
 
     def finish_failure(self, item: Interrogation) -> None:
-        """Leave nothing behind: no staging upload; then tell the world (EKSS forgets the
-        file's secret when it hears of the failure: only that flow deletes secrets)."""
-        if item.staged_object_id:  # every upload under the key, recorded or not
-            abort_open_uploads(self.storage, self.settings.staging_bucket, item.staged_object_id)
+        """Leave nothing behind: no staging upload (every one under the key, recorded or
+        not), no part items; then tell the world (EKSS forgets the file's secret when it
+        hears of the failure: only that flow deletes secrets)."""
+        remove_staging(self.storage, self.repository, self.settings.staging_bucket, item)
         assert item.outcome is not None and item.upload is not None
         self._still_held(item)
         self.publisher.publish(FileInterrogationFailure.model_validate(item.outcome))
@@ -234,9 +247,13 @@ class Interrogator:
         self.save(item)
 
     def finish_success(self, item: Interrogation) -> None:
-        """Complete the staged object (once), check it, then publish the success."""
+        """Drop the part items (the staged manifest holds their checksums), complete the
+        staged object (once), check it, then publish the success."""
         assert item.outcome is not None and item.upload is not None
         assert item.staged_object_id and item.staging_upload_id
+        # the manifest holds the checksums now; between the publish and the save below
+        # nothing may fail that a redelivery (after IFRS took the staged object) cannot redo
+        self.repository.delete_parts(item.object_key)
         bucket, key = self.settings.staging_bucket, item.staged_object_id
         try:
             listed = self.storage.list_parts(bucket, key, item.staging_upload_id)
@@ -244,7 +261,7 @@ class Interrogator:
             listed = None  # completed by an earlier attempt
         if listed is not None:
             listed.sort(key=lambda part: part.number)
-            if [part.number for part in listed] != list(range(1, len(item.parts) + 1)):
+            if [part.number for part in listed] != list(range(1, item.parts_staged + 1)):
                 raise StagingIncomplete(f"staging upload of {key} lacks parts")
             with contextlib.suppress(ObjectNotFound):  # completed meanwhile
                 self.storage.complete_multipart(
@@ -261,7 +278,7 @@ class Interrogator:
         item.state = SUCCEEDED
         lease.clear(item)
         self.save(item)
-        log.info("upload interrogated", extra={**_ids(item), "parts": len(item.parts)})
+        log.info("upload interrogated", extra={**_ids(item), "parts": item.parts_staged})
 
 
 def _ids(item: Interrogation) -> dict[str, str | None]:

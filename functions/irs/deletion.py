@@ -6,8 +6,9 @@ the deletion does not wait for a lease, it wins a versioned read-modify-write. F
 the Interrogator ignores the file (DELETED is terminal), a running invocation loses its
 next save and removes what it staged itself (core.Interrogator._buried), and a late S3
 notification or FileUploadReceived finds the tombstone and is dropped. Then the staging
-multipart upload is aborted, the staged object deleted (both idempotent), and the deletion
-confirmed with what was removed. A redelivered request runs the removal again.
+multipart upload is aborted, the staged object and its part manifest deleted, the part
+items removed (all idempotent), and the deletion confirmed with what was removed. A
+redelivered request runs the removal again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from functions.irs.model import DELETED, Interrogation, InterrogationRepository, Settings
 from shared.deletion import bury, confirm
 from shared.events import FileDeletionConfirmed, FileDeletionRequested
+from shared.manifest import manifest_key
 from shared.ports import EventPublisher, ObjectStorage
 from shared.storage import abort_open_uploads, delete_if_present
 
@@ -26,6 +28,8 @@ log = logging.getLogger("fs.irs")
 SERVICE = "irs"
 STAGING_UPLOAD = "staging multipart upload"
 STAGED_OBJECT = "staged object"
+STAGED_MANIFEST = "staged part manifest"
+PART_ITEMS = "staged part records"
 RECORD = "interrogation record"
 ATTEMPTS = 10  # a streaming invocation saves once a part: the tombstone wins within a few
 
@@ -42,7 +46,7 @@ class Deletion:
     def file_deletion_requested(self, request: FileDeletionRequested) -> FileDeletionConfirmed:
         """Tombstone, remove the staging, confirm (idempotent: a repeat confirms again)."""
         tomb, had_record = self._bury(request)
-        removed = remove_staging(self.storage, self.settings.staging_bucket, tomb)
+        removed = remove_staging(self.storage, self.repository, self.settings.staging_bucket, tomb)
         if had_record:
             removed.append(RECORD)
         return confirm(self.publisher, SERVICE, request, removed)
@@ -74,16 +78,22 @@ def tombstone(object_key: str, item: Interrogation | None, requested_by: str) ->
     )
 
 
-def remove_staging(storage: ObjectStorage, bucket: str, item: Interrogation) -> list[str]:
-    """Abort the item's staging multipart upload and delete its staged object, if any (both
-    idempotent); what was actually found and removed, in words."""
+def remove_staging(
+    storage: ObjectStorage, repository: InterrogationRepository, bucket: str, item: Interrogation
+) -> list[str]:
+    """Abort the item's staging multipart upload, delete its staged object and manifest and
+    its part items, if any (all idempotent); what was actually found and removed, in words."""
     removed: list[str] = []
     key = item.staged_object_id
-    if key is None:
-        return removed
-    # every upload under the key: the recorded one, and one a killed turn opened unrecorded
-    if abort_open_uploads(storage, bucket, key):
-        removed.append(STAGING_UPLOAD)
-    if delete_if_present(storage, bucket, key):
-        removed.append(STAGED_OBJECT)
+    if key is not None:
+        # every upload under the key: the recorded one, and one a killed turn opened
+        # unrecorded
+        if abort_open_uploads(storage, bucket, key):
+            removed.append(STAGING_UPLOAD)
+        if delete_if_present(storage, bucket, key):
+            removed.append(STAGED_OBJECT)
+        if delete_if_present(storage, bucket, manifest_key(key)):
+            removed.append(STAGED_MANIFEST)
+    if repository.delete_parts(item.object_key):
+        removed.append(PART_ITEMS)
     return removed

@@ -53,6 +53,13 @@ def too_long(expected: int, found: int) -> str:
     )
 
 
+def too_large(decrypted_size: int, body_size: int, largest_body: int) -> str:
+    return (
+        f"The file is too large for this archive: its {decrypted_size} bytes encrypt to "
+        f"{body_size} bytes, but at most {largest_body} encrypted bytes can be accepted."
+    )
+
+
 def size_mismatch(declared: int, found: int) -> str:
     return f"The file has {found} bytes, but its declared encrypted size is {declared} bytes."
 

@@ -8,7 +8,7 @@ from functools import cache
 from functions.irs.config import IrsConfig
 from functions.irs.core import Interrogator
 from functions.irs.deletion import Deletion
-from functions.irs.store import DynamoInterrogationRepository, InterrogationRecord
+from functions.irs.store import DynamoInterrogationRepository, InterrogationRecord, PartRecord
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
@@ -32,6 +32,7 @@ def inject() -> Wiring:
     cfg = load_config(IrsConfig, "IRS")
     configure_logging("irs", cfg.log_level)  # quiets httpx, httpcore and crypt4gh
     bind(InterrogationRecord, cfg.tables["interrogations"])
+    bind(PartRecord, cfg.tables["interrogation_parts"])
     storage, publisher = S3Storage(), SnsPublisher(cfg.topics)
     repository, settings = DynamoInterrogationRepository(), cfg.settings()
     interrogator = Interrogator(

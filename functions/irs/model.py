@@ -7,16 +7,18 @@ holds a secret: every turn gets both secrets of the file from the key store agai
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE
-from shared.crypt.c4gh import MIN_ALIGNED_PART_SIZE as MIN_PART_SIZE
 from shared.events import FileUploadReceived, UploadDeclaration
+from shared.invocation import (  # noqa: F401  (re-exported: the service's policy)
+    INVOCATION_BUDGET_S,
+    LEASE_SLACK_S,
+    SAFETY_MARGIN_S,
+    Invocation,
+)
 from shared.ports import KeyStore, ObjectStorage
 
 WAITING = "waiting"  # one half of the upload seen, not both
@@ -29,11 +31,8 @@ DELETED = "deleted"  # a tombstone: the file was deleted; nothing of it is taken
 TERMINAL = frozenset({SUCCEEDED, FAILED, DELETED})
 
 # the policy's defaults, written once (config.py reads them)
-DEFAULT_MAX_PART_SIZE = 1024 * CIPHER_SEGMENT_SIZE  # 67,137,536, GHGA's default part size
-INVOCATION_BUDGET_S = 780.0
-SAFETY_MARGIN_S = 120.0
+DEFAULT_MEMORY_MB = 4096  # the function's (shared/resources.py); config.py follows Lambda's
 LEASE_S = 900.0  # below the queue's visibility timeout (960 s)
-LEASE_SLACK_S = 30.0  # a lease outlives its invocation by this much, and no more
 
 
 class Upload(UploadDeclaration):
@@ -50,6 +49,10 @@ class Upload(UploadDeclaration):
 
 @dataclass(frozen=True)
 class StagedPart:
+    """One staged part's checksums: an item of its own (never a list in the record, which
+    would outgrow DynamoDB's item limit at a few thousand parts)."""
+
+    number: int  # 1-based
     md5: str  # hex, of the staged (re-encrypted) part
     sha256: str
 
@@ -66,7 +69,7 @@ class Interrogation:
     staged_object_id: str | None = None
     staging_upload_id: str | None = None
     staging_part_size: int | None = None
-    parts: list[StagedPart] = field(default_factory=list)
+    parts_staged: int = 0  # parts 1..parts_staged are staged, each with its StagedPart item
     plain_size: int = 0
     hash_state: bytes | None = None
     reason: str | None = None
@@ -88,63 +91,42 @@ class InterrogationRepository(Protocol):
         bump ``item.version``; shared.lease.StaleRecord otherwise."""
         ...
 
+    def put_part(self, object_key: str, part: StagedPart) -> None:
+        """Store one staged part's checksums (idempotent: a re-staged part has the same
+        bytes, so the same item)."""
+        ...
+
+    def parts(self, object_key: str) -> list[StagedPart]:
+        """Every stored part of the object, in part order (read page by page)."""
+        ...
+
+    def delete_parts(self, object_key: str) -> int:
+        """Remove every part item of the object (idempotent); how many there were."""
+        ...
+
 
 @dataclass(frozen=True)
 class Settings:
     inbox_bucket: str
     staging_bucket: str
-    max_staging_part_size: int = DEFAULT_MAX_PART_SIZE
+    # the staged part size follows from the memory (sizing.py); None: no lower cap than that
+    memory_mb: int = DEFAULT_MEMORY_MB
+    max_staging_part_size: int | None = None
     invocation_budget_s: float = INVOCATION_BUDGET_S
     max_parts_per_invocation: int = 0  # 0: no limit besides time
     safety_margin_s: float = SAFETY_MARGIN_S
     lease_s: float = LEASE_S
 
 
-def staging_part_size(upload_part_size: int, max_part_size: int = DEFAULT_MAX_PART_SIZE) -> int:
-    """The upload's part size on segment boundaries, within [MIN_PART_SIZE, max_part_size].
-
-    Memory per invocation is a few times this size, hence the upper bound.
-    """
-    ceiling = max(MIN_PART_SIZE, max_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE)
-    aligned = upload_part_size // CIPHER_SEGMENT_SIZE * CIPHER_SEGMENT_SIZE
-    return min(max(aligned, MIN_PART_SIZE), ceiling)
-
-
-class Invocation:
-    """One handler run: the lease owner, and when to hand the rest of the file on."""
-
-    def __init__(self, settings: Settings, remaining_ms: Callable[[], int] | None = None) -> None:
-        self.owner = str(uuid.uuid4())
-        self.parts_done = 0
-        self._settings = settings
-        self._remaining_ms = remaining_ms
-        self._started = time.monotonic()
-
-    def lease_seconds(self) -> float:
-        limit = self._settings.lease_s
-        if self._remaining_ms is not None:
-            limit = min(limit, self._remaining_ms() / 1000)
-        return limit + LEASE_SLACK_S
-
-    def should_hand_on(self) -> bool:
-        settings = self._settings
-        if settings.max_parts_per_invocation and (
-            self.parts_done >= settings.max_parts_per_invocation
-        ):
-            return True
-        if time.monotonic() - self._started >= settings.invocation_budget_s:
-            return True
-        remaining = self._remaining_ms() if self._remaining_ms is not None else None
-        return remaining is not None and remaining / 1000 < settings.safety_margin_s
-
-
 @dataclass(frozen=True)
 class Workshop:
     """What the streaming of a file works with, handed to it by the Interrogator: the
-    ports, the policy, the checkpoint save (under the lease) and the tests' hook."""
+    ports, the policy, the checkpoint save (under the lease), the part items and the tests'
+    hook."""
 
     storage: ObjectStorage
     keys: KeyStore
     settings: Settings
     save: Callable[[Interrogation], None]
+    repository: InterrogationRepository  # for the part items (the record: ``save``)
     after_part: Callable[[int], None] | None = None

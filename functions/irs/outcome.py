@@ -1,15 +1,18 @@
-"""The payloads of the outcome events, decided once and kept in the record until published."""
+"""The payloads of the outcome events, decided once and kept in the record until published.
+
+Both are small whatever the file's size: the staged parts' checksums are in the staged
+object's manifest, which the success names by a ManifestRef."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from functions.irs.model import Interrogation
-from shared.events import FileInterrogationFailure, FileInterrogationSuccess
+from shared.events import FileInterrogationFailure, FileInterrogationSuccess, ManifestRef
 
 
 def success_payload(
-    item: Interrogation, decrypted_sha256: str, staging_bucket: str
+    item: Interrogation, decrypted_sha256: str, staging_bucket: str, parts_manifest: ManifestRef
 ) -> dict[str, Any]:
     """FileInterrogationSuccess. ``offset`` is the header length of the inbox object; the
     staged object itself is header-less, its content starts at byte 0."""
@@ -24,8 +27,7 @@ def success_payload(
         secret_id=item.secret_id,
         offset=item.offset,
         encrypted_part_size=item.staging_part_size,
-        encrypted_parts_md5=[part.md5 for part in item.parts],
-        encrypted_parts_sha256=[part.sha256 for part in item.parts],
+        parts_manifest=parts_manifest,
         decrypted_sha256=decrypted_sha256,
         decrypted_size=item.plain_size,
         encrypted_size=(item.object_size or 0) - item.offset,

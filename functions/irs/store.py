@@ -1,5 +1,6 @@
-"""The interrogations table (pynamodb), owned by IRS, and the repository on it: one item per
-inbox object key, saved with optimistic concurrency (version attribute)."""
+"""IRS's tables (pynamodb) and the repository on them: one interrogation item per inbox
+object key, saved with optimistic concurrency (version attribute), and one item per staged
+part (its checksums), so that no item grows with the file's part count."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from functions.irs.model import Interrogation, StagedPart, Upload
 from shared.adapters.dynamo import entity_from, record_from, save_versioned
 from shared.lease import StaleRecord
 
-_PART = 48
-
 
 class InterrogationRecord(Model):
     class Meta:
@@ -36,29 +35,42 @@ class InterrogationRecord(Model):
     staged_object_id = UnicodeAttribute(null=True)
     staging_upload_id = UnicodeAttribute(null=True)
     staging_part_size = NumberAttribute(null=True)
-    # md5 (16 bytes) + sha256 (32 bytes) per staged part: 48 bytes a part keeps the item far
-    # below DynamoDB's 400 KB for every file an outcome event can describe
-    parts = BinaryAttribute(null=True, legacy_encoding=False)
+    # a count: the parts' checksums are PartRecords, whatever the file's size
+    parts_staged = NumberAttribute(default=0)
     plain_size = NumberAttribute(default=0)
     hash_state = BinaryAttribute(null=True, legacy_encoding=False)
     reason = UnicodeAttribute(null=True)
-    outcome = JSONAttribute(null=True)
+    outcome = JSONAttribute(null=True)  # small: the parts are named by a manifest reference
     deleted_by = UnicodeAttribute(null=True)
     lease_owner = UnicodeAttribute(null=True)
     lease_until = UTCDateTimeAttribute(null=True)
     updated = UTCDateTimeAttribute()
 
 
-def pack_parts(parts: list[StagedPart]) -> bytes:
-    return b"".join(bytes.fromhex(p.md5) + bytes.fromhex(p.sha256) for p in parts)
+class PartRecord(Model):
+    """One staged part of an inbox object's interrogation."""
+
+    class Meta:
+        table_name = "interrogation_parts"  # bound at start-up from the declaration
+
+    object_key = UnicodeAttribute(hash_key=True)
+    number = NumberAttribute(range_key=True)
+    md5 = UnicodeAttribute()  # hex
+    sha256 = UnicodeAttribute()
 
 
-def unpack_parts(blob: bytes | None) -> list[StagedPart]:
-    blob = blob or b""
-    return [
-        StagedPart(blob[i : i + 16].hex(), blob[i + 16 : i + _PART].hex())
-        for i in range(0, len(blob), _PART)
-    ]
+def to_record(item: Interrogation) -> InterrogationRecord:
+    """The item as it is saved (its size is what DynamoDB's item limit applies to)."""
+    return record_from(
+        item,
+        InterrogationRecord,
+        upload=item.upload.as_dict() if item.upload else None,
+        updated=datetime.now(UTC),
+    )
+
+
+def to_part_record(object_key: str, part: StagedPart) -> PartRecord:
+    return PartRecord(object_key, part.number, md5=part.md5, sha256=part.sha256)
 
 
 class DynamoInterrogationRepository:
@@ -71,18 +83,31 @@ class DynamoInterrogationRepository:
             record,
             Interrogation,
             upload=Upload(**record.upload) if record.upload else None,
-            parts=unpack_parts(record.parts),
+            parts_staged=int(record.parts_staged or 0),
             plain_size=int(record.plain_size or 0),
         )
 
     def save(self, item: Interrogation) -> None:
-        record = record_from(
-            item,
-            InterrogationRecord,
-            upload=item.upload.as_dict() if item.upload else None,
-            parts=pack_parts(item.parts) or None,
-            updated=datetime.now(UTC),
-        )
+        record = to_record(item)
         if not save_versioned(record, item.version):
             raise StaleRecord(item.object_key)
         item.version = record.version
+
+    def put_part(self, object_key: str, part: StagedPart) -> None:
+        to_part_record(object_key, part).save()
+
+    def parts(self, object_key: str) -> list[StagedPart]:
+        # a Query of the hash key, in range-key order; pynamodb follows LastEvaluatedKey
+        return [
+            StagedPart(int(record.number), record.md5, record.sha256)
+            for record in PartRecord.query(object_key, consistent_read=True)
+        ]
+
+    def delete_parts(self, object_key: str) -> int:
+        found = list(
+            PartRecord.query(object_key, consistent_read=True, attributes_to_get=["number"])
+        )
+        with PartRecord.batch_write() as batch:  # 25 a request, unprocessed ones retried
+            for record in found:
+                batch.delete(PartRecord(object_key, record.number))
+        return len(found)

@@ -1,19 +1,24 @@
-"""The streaming half of an interrogation: secrets, size checks, and the part loop.
+"""The streaming half of an interrogation: part size, secrets, size checks, the part loop.
 
 Reads the inbox object in ranges of whole cipher segments, re-encrypts them into a
-header-less multipart object in the staging bucket, and saves a checkpoint after every
-part: staged part checksums, plaintext size and the SHA-256 state. Anything wrong with the
-upload raises Rejected with the reason for the submitter; anything wrong with the archive
-raises for a retry.
+header-less multipart object in the staging bucket, and after every part stores its
+checksums as an item of its own, then saves a checkpoint (how many parts are staged, the
+plaintext size, the SHA-256 state). When every part is staged, their items become the
+staged object's part manifest (shared/manifest.py), beside it in staging, which the
+success names. Anything wrong with the upload raises Rejected with the reason for the
+submitter; anything wrong with the archive raises for a retry. A file too large to stage in
+MAX_PARTS parts (sizing.py) is rejected before anything else is done, a secret asked for
+included.
 
 The work on consecutive parts overlaps, each kind in a thread of its own, so that their
 times do not add up: reading part N+2 from the inbox, re-encrypting part N+1 (this thread),
 and uploading part N to staging while another thread takes its md5 and SHA-256 (hashlib
 releases the GIL). Memory is therefore about four staged parts at most (the one uploading,
-the cipher and the result of the one being built, the one being read), each at most the
-staging part size. Checkpoints are written here alone, strictly in order, and only
-once a part's upload returned; whatever goes wrong, the outcome is the one the plain
-one-part-at-a-time loop would have had (see _stage_parts).
+the cipher and the result of the one being built, the one being read), each the staging
+part size. Where four do not fit in the function's memory, the read-ahead goes, then the
+upload in the background (sizing.parts_in_memory). Checkpoints are written here alone,
+strictly in order, and only once a part's upload returned; whatever goes wrong, the outcome
+is the one the plain one-part-at-a-time loop would have had (see _stage_parts).
 """
 
 from __future__ import annotations
@@ -30,25 +35,29 @@ from functions.irs.errors import (
     OBJECT_GONE,
     Rejected,
     StagedPartMismatch,
+    StagingIncomplete,
     damaged,
     rejected_header,
     size_mismatch,
+    too_large,
     too_long,
     truncated,
 )
-from functions.irs.model import (
-    COMPLETING,
-    Interrogation,
-    Invocation,
-    StagedPart,
-    Workshop,
+from functions.irs.model import COMPLETING, Interrogation, Invocation, StagedPart, Workshop
+from functions.irs.outcome import success_payload
+from functions.irs.sizing import (
+    FULL_OVERLAP,
+    LEAST_OVERLAP,
+    largest_body,
+    parts_in_memory,
     staging_part_size,
 )
-from functions.irs.outcome import success_payload
 from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE, encrypted_body_size
 from shared.crypt.checksums import part_digests
 from shared.crypt.reencrypt import Reencryptor, SegmentDamaged, StagedChunk
 from shared.crypt.resumable_sha256 import ResumableSha256
+from shared.events import ManifestRef
+from shared.manifest import PartsManifest, write_manifest
 from shared.multipart import part_count
 from shared.ports import FileSecrets, KeyStoreRejected, ObjectNotFound
 from shared.storage import abort_open_uploads
@@ -62,6 +71,8 @@ def stream(shop: Workshop, item: Interrogation, invocation: Invocation) -> bool:
     True: every part is staged and checked, and the record is saved as COMPLETING (the
     caller finishes). False: the checkpoint is saved and the rest is for a next invocation.
     """
+    if item.staging_part_size is None:
+        _plan(shop, item)
     secrets = _secrets(shop, item)
     if item.staging_upload_id is None:
         _check_sizes(item)
@@ -84,11 +95,23 @@ def stream(shop: Workshop, item: Interrogation, invocation: Invocation) -> bool:
         raise Rejected(CHECKSUM_MISMATCH)
     if item.plain_size != item.upload.decrypted_size:  # implied by the size checks; cheap
         raise Rejected(size_mismatch(item.upload.encrypted_size, item.object_size))
-    item.outcome = success_payload(item, digest, shop.settings.staging_bucket)
+    manifest = _write_manifest(shop, item)
+    item.outcome = success_payload(item, digest, shop.settings.staging_bucket, manifest)
     item.state = COMPLETING
     item.hash_state = None
     shop.save(item)
     return True
+
+
+def _plan(shop: Workshop, item: Interrogation) -> None:
+    """Choose the staged part size from the declaration (saved with the next checkpoint);
+    Rejected if the file cannot be staged in MAX_PARTS parts."""
+    assert item.upload is not None
+    body = encrypted_body_size(item.upload.decrypted_size)
+    size = staging_part_size(item.upload.part_size, body, shop.settings)
+    if size is None:
+        raise Rejected(too_large(item.upload.decrypted_size, body, largest_body(shop.settings)))
+    item.staging_part_size = size
 
 
 def _secrets(shop: Workshop, item: Interrogation) -> FileSecrets:
@@ -133,10 +156,6 @@ def _check_sizes(item: Interrogation) -> None:
 
 
 def _open_staging(shop: Workshop, item: Interrogation) -> None:
-    assert item.upload is not None
-    item.staging_part_size = staging_part_size(
-        item.upload.part_size, shop.settings.max_staging_part_size
-    )
     bucket = shop.settings.staging_bucket
     if item.staged_object_id is None:
         # the key is recorded before anything is created under it, so that no crash can
@@ -215,7 +234,9 @@ def _stage_parts(
     assert item.object_size is not None and item.offset is not None
     assert item.staging_part_size and item.staged_object_id and item.staging_upload_id
     total = part_count(item.object_size - item.offset, item.staging_part_size)
-    index = len(item.parts)  # 0-based: the next part to build
+    index = item.parts_staged  # 0-based: the next part to build
+    depth = parts_in_memory(shop.settings, item.staging_part_size)
+    read_ahead, upload_behind = depth >= FULL_OVERLAP, depth > LEAST_OVERLAP
     ahead: Future[bytes] | None = None
     flying: _InFlight | None = None
     while index < total:
@@ -224,7 +245,9 @@ def _stage_parts(
         try:
             cipher = ahead.result() if ahead is not None else _read_part(shop, item, index)
             ahead = (
-                pipe.reader.submit(_read_part, shop, item, index + 1) if index + 1 < total else None
+                pipe.reader.submit(_read_part, shop, item, index + 1)
+                if read_ahead and index + 1 < total
+                else None
             )
             chunk = _reencrypt(item, pipe, cipher, index)
             del cipher
@@ -243,6 +266,9 @@ def _stage_parts(
             checksums=pipe.summer.submit(part_digests, chunk.data),
         )
         del chunk  # the upload holds the bytes until it is done
+        if not upload_behind:  # no memory for the next part while this one uploads
+            _settle(shop, item, flying)
+            flying = None
         invocation.parts_done += 1  # parts this invocation took on, counted for hand-on
         index += 1
     _settle(shop, item, flying)
@@ -277,8 +303,10 @@ def _settle(shop: Workshop, item: Interrogation, flying: _InFlight | None) -> No
     md5, sha256 = flying.checksums.result()
     if etag.lower() != md5:
         raise StagedPartMismatch(flying.number)
-    assert len(item.parts) + 1 == flying.number, "checkpoints are written in order"
-    item.parts.append(StagedPart(md5, sha256))
+    assert item.parts_staged + 1 == flying.number, "checkpoints are written in order"
+    # the part's item first: a checkpoint never counts a part whose checksums are not stored
+    shop.repository.put_part(item.object_key, StagedPart(flying.number, md5, sha256))
+    item.parts_staged = flying.number
     item.plain_size += flying.plain_size
     item.hash_state = flying.hash_state
     shop.save(item)
@@ -287,4 +315,23 @@ def _settle(shop: Workshop, item: Interrogation, flying: _InFlight | None) -> No
         extra={"inbox_object_id": item.object_key, "part": flying.number, "bytes": flying.size},
     )
     if shop.after_part is not None:
-        shop.after_part(len(item.parts))
+        shop.after_part(item.parts_staged)
+
+
+def _write_manifest(shop: Workshop, item: Interrogation) -> ManifestRef:
+    """The staged parts' items, read back, as the staged object's manifest in staging
+    (idempotent: the same parts give the same bytes); its reference."""
+    assert item.object_size is not None and item.offset is not None
+    assert item.staging_part_size and item.staged_object_id
+    parts = shop.repository.parts(item.object_key)
+    if [part.number for part in parts] != list(range(1, item.parts_staged + 1)):
+        raise StagingIncomplete(f"part records of {item.staged_object_id} are incomplete")
+    manifest = PartsManifest(
+        part_size=item.staging_part_size,
+        size=item.object_size - item.offset,
+        md5=[part.md5 for part in parts],
+        sha256=[part.sha256 for part in parts],
+    )
+    return write_manifest(
+        shop.storage, shop.settings.staging_bucket, item.staged_object_id, manifest
+    )

@@ -10,10 +10,11 @@ import hvac
 import pytest
 
 from functions.irs.model import Interrogation
-from functions.irs.store import DynamoInterrogationRepository, InterrogationRecord
+from functions.irs.store import DynamoInterrogationRepository, InterrogationRecord, PartRecord
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient
+from shared.adapters.s3 import S3Storage
 from shared.crypt.keys import decode_key, generate_keypair
 from shared.resources import bucket_name, table_name
 from tests.irs.helpers import Submission, declaration, encrypt_file, put_multipart
@@ -46,8 +47,9 @@ def archive_public(endpoints: dict[str, Any]) -> bytes:
 
 @pytest.fixture(scope="session")
 def interrogations(endpoints: dict[str, Any]) -> Callable[[str], Interrogation | None]:
-    """IRS's record of an inbox object, read from the stack's table."""
+    """IRS's record of an inbox object, read from the stack's table (its part items too)."""
     bind(InterrogationRecord, table_name("interrogations", endpoints["resource_prefix"]))
+    bind(PartRecord, table_name("interrogation_parts", endpoints["resource_prefix"]))
     return DynamoInterrogationRepository().get
 
 
@@ -77,6 +79,8 @@ def submit(
 
     ``tamper`` changes the uploaded bytes (not the declaration); ``event_first`` publishes
     FileUploadReceived before the object exists; ``events`` publishes it that many times.
+    The declared part checksums go into the inbox as UCS puts them there (a manifest, whose
+    S3 notification reaches IRS too).
     """
 
     def run(
@@ -98,6 +102,7 @@ def submit(
                 plain=plain,
                 data=data,
                 submitter_public=submitter[1],
+                storage=S3Storage(s3),
             ),
             **(declared or {}),
         }

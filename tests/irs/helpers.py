@@ -15,6 +15,8 @@ from hvac.exceptions import InvalidPath
 
 from shared.crypt import c4gh
 from shared.crypt.keys import encode_key
+from shared.manifest import PartsManifest, manifest_key
+from shared.ports import ObjectStorage
 
 PART_SIZE = 5245120  # GHGA's smallest part: 80 cipher segments
 SECRETS_PATH = "fs/ekss/secrets"
@@ -59,11 +61,22 @@ def declaration(
     data: bytes,
     submitter_public: bytes,
     part_size: int = PART_SIZE,
+    storage: ObjectStorage | None = None,
 ) -> dict[str, Any]:
     """The FileUploadReceived payload for an upload of ``data`` (checksums as the client
-    computes them)."""
+    computes them, in a part manifest beside the object as UCS writes it: stored in
+    ``bucket`` when ``storage`` is given; IRS never reads it)."""
     parts = [data[i : i + part_size] for i in range(0, max(len(data), 1), part_size)]
     md5s = [hashlib.md5(p, usedforsecurity=False).hexdigest() for p in parts]
+    manifest = PartsManifest(
+        part_size=part_size,
+        size=len(data),
+        md5=md5s,
+        sha256=[hashlib.sha256(p).hexdigest() for p in parts],
+    )
+    encoded = manifest.encode()
+    if storage is not None:
+        storage.put(bucket, manifest_key(file_id), encoded)
     return {
         "file_id": file_id,
         "box_id": box_id,
@@ -79,8 +92,13 @@ def declaration(
             b"".join(bytes.fromhex(m) for m in md5s), usedforsecurity=False
         ).hexdigest()
         + f"-{len(parts)}",
-        "encrypted_parts_md5": md5s,
-        "encrypted_parts_sha256": [hashlib.sha256(p).hexdigest() for p in parts],
+        "parts_manifest": {
+            "bucket": bucket,
+            "key": manifest_key(file_id),
+            "sha256": hashlib.sha256(encoded).hexdigest(),
+            "size": len(encoded),
+            "parts": manifest.parts,
+        },
     }
 
 

@@ -29,7 +29,8 @@ from shared.adapters.vault import VaultSecretStore
 from shared.clock import utcnow
 from shared.crypt.keys import KeyFormatError, decode_key
 from shared.errors import ServiceError
-from shared.events import FileUploadReceived
+from shared.events import FileUploadReceived, ManifestRef
+from shared.manifest import PartsManifest, read_manifest
 from shared.ports import FileSecrets, KeyStoreRejected, KeyStoreUnavailable
 from tests.fakes import RecordingPublisher, RecordingQueue
 from tests.irs.helpers import declaration, put_multipart
@@ -177,6 +178,10 @@ class Harness:
         item = self.repository.get(upload.object_id)
         assert item is not None
         return item
+
+    def manifest(self, payload: dict[str, Any]) -> PartsManifest:
+        """The part manifest an outcome names, read and checked as its readers do."""
+        return read_manifest(S3Storage(self.s3), ManifestRef(**payload["parts_manifest"]))
 
     def staged(self, payload: dict[str, Any]) -> bytes:
         return self.s3.get_object(Bucket=self.staging, Key=payload["staged_object_id"])[

@@ -18,7 +18,8 @@ from functions.irs.wire import Continuation, parse
 from shared.clock import utcnow
 from shared.crypt import c4gh
 from shared.crypt.keys import generate_keypair
-from shared.events import FileUploadReceived
+from shared.events import FileUploadReceived, ManifestRef
+from shared.manifest import manifest_key, read_manifest
 from tests.fakes import InMemoryKeyStore, InMemoryStorage, RecordingPublisher, RecordingQueue
 from tests.fakes.irs import InMemoryInterrogationRepository
 from tests.irs.helpers import PLAIN_PER_PART, declaration, encrypt_file, random_bytes
@@ -96,7 +97,9 @@ def test_a_good_upload_is_staged_and_reported_once_both_halves_were_seen() -> No
     record = room.repository.get(upload.object_id)
     assert record is not None and record.state == SUCCEEDED and record.lease_owner is None
     assert record.hash_state is None
-    assert len(payload["encrypted_parts_md5"]) == 3
+    manifest = read_manifest(room.storage, ManifestRef(**payload["parts_manifest"]))
+    assert manifest.parts == 3 and manifest.size == payload["encrypted_size"]
+    assert manifest.part_size == payload["encrypted_part_size"]
     staged = room.storage.data("staging", payload["staged_object_id"])
     assert staged is not None and len(staged) == payload["encrypted_size"]
     new_secret = room.keys.stored_secret(payload["secret_id"])
@@ -156,7 +159,9 @@ def test_duplicate_notifications_and_events_report_once() -> None:
     irs.resume(upload.object_id)
     assert len(room.publisher.of(SUCCESS)) == 1
     assert room.repository.saves == saves  # a finished record is not written again
-    assert len(room.storage.keys("staging")) == 1
+    [payload] = room.publisher.of(SUCCESS)
+    staged = payload["staged_object_id"]
+    assert room.storage.keys("staging") == sorted([staged, manifest_key(staged)])
 
 
 def test_a_continuation_carries_on_from_the_checkpoint() -> None:
@@ -167,7 +172,7 @@ def test_a_continuation_carries_on_from_the_checkpoint() -> None:
     irs.upload_received(upload)
 
     record = room.repository.get(upload.object_id)
-    assert record is not None and record.state == RUNNING and len(record.parts) == 1
+    assert record is not None and record.state == RUNNING and record.parts_staged == 1
     assert record.lease_owner is None and record.secret_id is not None
     assert room.publisher.events == [] and len(room.queue.sent) == 1
 
@@ -195,7 +200,7 @@ def test_a_lease_held_by_another_invocation_is_left_alone_until_it_expires() -> 
 
     later = room.irs(clock=datetime.now(UTC) + timedelta(hours=1))
     later.resume(upload.object_id)  # the holder died: its lease ran out
-    assert len(room.repository.get(upload.object_id).parts) == 1  # type: ignore[union-attr]
+    assert room.repository.get(upload.object_id).parts_staged == 1  # type: ignore[union-attr]
     room.drain(later)
     assert len(room.publisher.of(SUCCESS)) == 1
 
@@ -223,7 +228,7 @@ def test_a_lost_lease_stops_the_turn_without_an_outcome() -> None:
     irs.upload_received(upload)
     assert room.publisher.events == []
     record = room.repository.get(upload.object_id)
-    assert record is not None and len(record.parts) == 1
+    assert record is not None and record.parts_staged == 1
 
 
 @pytest.mark.parametrize("first", ["event", "notification"])

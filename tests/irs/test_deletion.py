@@ -17,11 +17,19 @@ from typing import Any
 
 import pytest
 
-from functions.irs.deletion import RECORD, STAGED_OBJECT, STAGING_UPLOAD, tombstone
+from functions.irs.deletion import (
+    PART_ITEMS,
+    RECORD,
+    STAGED_MANIFEST,
+    STAGED_OBJECT,
+    STAGING_UPLOAD,
+    tombstone,
+)
 from functions.irs.model import DELETED, Interrogation, Upload
 from shared.crypt import c4gh
 from shared.crypt.keys import generate_keypair
 from shared.events import FileDeletionRequested
+from shared.manifest import manifest_key
 from shared.resources import queue_name
 from tests.irs.helpers import PLAIN_PER_PART, declaration, put_multipart, random_bytes
 from tests.irs.inprocess import FixedKeyStore, Harness
@@ -61,14 +69,16 @@ def assert_tombstone(harness: Harness, upload: Upload) -> Interrogation:
     item = harness.record(upload)
     assert item.state == DELETED and item.deleted_by == "operator"
     assert item.upload is None and item.outcome is None
-    assert item.hash_state is None and item.parts == [] and item.lease_owner is None
+    assert item.hash_state is None and item.parts_staged == 0 and item.lease_owner is None
+    assert harness.repository.parts(upload.object_id) == []  # no part items either
     return item
 
 
 def assert_nothing_staged(harness: Harness, key: str | None) -> None:
     assert key is not None
-    listed = harness.s3.list_objects_v2(Bucket=harness.staging, Prefix=key).get("Contents", [])
-    assert [entry["Key"] for entry in listed] == []
+    for prefix in (key, manifest_key(key)):  # the staged object and its manifest
+        found = harness.s3.list_objects_v2(Bucket=harness.staging, Prefix=prefix)
+        assert [entry["Key"] for entry in found.get("Contents", [])] == []
     uploads = harness.s3.list_multipart_uploads(Bucket=harness.staging).get("Uploads", [])
     assert [u["UploadId"] for u in uploads if u["Key"] == key] == []
 
@@ -96,7 +106,7 @@ def test_a_deletion_mid_stream_stops_the_invocation_and_empties_staging(harness:
 
     [confirmation] = confirmations(harness, file.upload)
     assert confirmation["service"] == "irs" and confirmation["requested_by"] == "operator"
-    assert confirmation["removed"] == [STAGING_UPLOAD, RECORD]
+    assert confirmation["removed"] == [STAGING_UPLOAD, PART_ITEMS, RECORD]
     assert [kind for kind, _ in harness.publisher.events] == [CONFIRMED]
     assert assert_tombstone(harness, file.upload).staged_object_id == staged[0]
     assert_nothing_staged(harness, staged[0])
@@ -137,7 +147,7 @@ def test_a_deletion_after_success_deletes_the_staged_object(harness: Harness) ->
     deletion.file_deletion_requested(request(file.upload))  # redelivered
 
     removed = [c["removed"] for c in confirmations(harness, file.upload)]
-    assert removed == [[STAGED_OBJECT, RECORD], []]
+    assert removed == [[STAGED_OBJECT, STAGED_MANIFEST, RECORD], []]
     item = assert_tombstone(harness, file.upload)
     assert item.staged_object_id == success["staged_object_id"]
     assert_nothing_staged(harness, item.staged_object_id)

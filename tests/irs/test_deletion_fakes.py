@@ -3,8 +3,8 @@ confirmation, whenever the request comes (before the upload's events, between th
 the file streams, between completing and saving, after the success) and however often.
 
 After every deletion nothing of the file may be left in staging (no object, no open
-multipart upload), no outcome may be published after the tombstone, and a late event of
-the upload must find the tombstone and change nothing.
+multipart upload, no manifest) nor of its part items, no outcome may be published after the
+tombstone, and a late event of the upload must find the tombstone and change nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +15,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.irs.deletion import RECORD, STAGED_OBJECT, STAGING_UPLOAD, Deletion, tombstone
+from functions.irs.deletion import (
+    PART_ITEMS,
+    RECORD,
+    STAGED_MANIFEST,
+    STAGED_OBJECT,
+    STAGING_UPLOAD,
+    Deletion,
+    tombstone,
+)
 from functions.irs.model import DELETED, RUNNING, SUCCEEDED, WAITING, Interrogation, Upload
 from functions.irs.wire import parse
 from shared.crypt import c4gh
 from shared.events import FileDeletionRequested, envelope
+from shared.manifest import manifest_key
 from tests.fakes import InMemoryKeyStore, InMemoryStorage
 from tests.irs.helpers import encrypt_file
 from tests.irs.test_core_fakes import ARCHIVE, FAILURE, SUBMITTER, SUCCESS, Room, _plain
@@ -82,7 +91,7 @@ class DeletionRoom(Room):
         item = self.repository.get(upload.object_id)
         assert item is not None and item.state == DELETED
         assert item.upload is None and item.outcome is None and item.object_size is None
-        assert item.hash_state is None and item.parts == []
+        assert item.hash_state is None and item.parts_staged == 0
         assert item.secret_id is None and item.lease_owner is None
         assert item.deleted_by == "operator"
         return item
@@ -90,6 +99,7 @@ class DeletionRoom(Room):
     def assert_staging_empty(self) -> None:
         assert self.storage.keys("staging") == []
         assert self.storage.list_multipart_uploads("staging") == []
+        assert self.repository.part_items == {}
 
     def assert_late_events_change_nothing(self, upload: Upload, size: int) -> None:
         irs = self.irs()
@@ -164,7 +174,7 @@ def test_a_deletion_mid_stream_stops_the_invocation_and_leaves_nothing_in_stagin
     irs.object_created(upload.object_id, size)
     irs.upload_received(upload)
 
-    assert [c["removed"] for c in confirmations] == [[STAGING_UPLOAD, RECORD]]
+    assert [c["removed"] for c in confirmations] == [[STAGING_UPLOAD, PART_ITEMS, RECORD]]
     assert room.publisher.of(SUCCESS) == room.publisher.of(FAILURE) == []
     room.tombstone(upload)
     room.assert_staging_empty()
@@ -265,8 +275,9 @@ def test_a_deletion_between_completing_and_saving_deletes_the_completed_object()
     irs.object_created(upload.object_id, size)
     irs.upload_received(upload)
 
-    assert len(seen) == 1 and len(seen[0]) == 1
-    assert room.publisher.of(CONFIRMED)[0]["removed"] == [STAGED_OBJECT, RECORD]
+    assert len(seen) == 1 and len(seen[0]) == 2  # the object and its manifest
+    removed = room.publisher.of(CONFIRMED)[0]["removed"]
+    assert removed == [STAGED_OBJECT, STAGED_MANIFEST, RECORD]  # the items went before
     assert room.publisher.of(SUCCESS) == []  # re-read before publishing: it was deleted
     room.tombstone(upload)
     room.assert_staging_empty()
@@ -279,10 +290,11 @@ def test_a_deletion_after_success_removes_the_staged_object() -> None:
     irs.object_created(upload.object_id, size)
     irs.upload_received(upload)
     [success] = room.publisher.of(SUCCESS)
-    assert room.storage.keys("staging") == [success["staged_object_id"]]
+    staged = success["staged_object_id"]
+    assert room.storage.keys("staging") == sorted([staged, manifest_key(staged)])
     assert room.repository.get(upload.object_id).state == SUCCEEDED  # type: ignore[union-attr]
 
-    assert room.delete(upload)["removed"] == [STAGED_OBJECT, RECORD]
+    assert room.delete(upload)["removed"] == [STAGED_OBJECT, STAGED_MANIFEST, RECORD]
     assert room.tombstone(upload).staged_object_id == success["staged_object_id"]
     room.assert_staging_empty()
     room.assert_late_events_change_nothing(upload, size)
@@ -297,7 +309,7 @@ def test_a_deletion_of_a_handed_on_file_leaves_its_continuation_nothing_to_do() 
     irs.upload_received(upload)
     assert len(room.queue.sent) == 1
 
-    assert room.delete(upload)["removed"] == [STAGING_UPLOAD, RECORD]
+    assert room.delete(upload)["removed"] == [STAGING_UPLOAD, PART_ITEMS, RECORD]
     assert room.drain(irs) == 1  # the continuation ran and found the tombstone
     assert room.queue.sent == [] and room.publisher.of(SUCCESS) == []
     room.tombstone(upload)
@@ -316,7 +328,7 @@ def test_a_deletion_wins_over_a_lease_held_by_another_invocation() -> None:
     room.repository.save(item)
     room.repository.stale_saves = 3  # and it keeps saving meanwhile: the tombstone retries
 
-    assert room.delete(upload)["removed"] == [STAGING_UPLOAD, RECORD]
+    assert room.delete(upload)["removed"] == [STAGING_UPLOAD, PART_ITEMS, RECORD]
     room.tombstone(upload)
     room.assert_staging_empty()
 
@@ -329,7 +341,7 @@ def test_a_repeated_request_runs_the_removal_again_and_confirms_again() -> None:
     irs.upload_received(upload)
     [success] = room.publisher.of(SUCCESS)
 
-    assert room.delete(upload)["removed"] == [STAGED_OBJECT, RECORD]
+    assert room.delete(upload)["removed"] == [STAGED_OBJECT, STAGED_MANIFEST, RECORD]
     saves = room.repository.saves
     assert room.delete(upload)["removed"] == []  # nothing left to remove; said again
     assert room.repository.saves == saves  # the tombstone is not written again

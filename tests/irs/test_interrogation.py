@@ -23,9 +23,15 @@ import pytest
 from crypt4gh.keys import get_private_key, get_public_key
 
 from functions.ekss.model import file_secret_id
-from functions.irs.model import Interrogation
+from functions.irs.errors import too_large
+from functions.irs.model import Interrogation, Settings
+from functions.irs.sizing import largest_body
+from functions.irs.store import DynamoInterrogationRepository
+from shared.adapters.s3 import S3Storage
 from shared.crypt import c4gh
-from shared.resources import dlq_name, queue_name
+from shared.events import ManifestRef
+from shared.manifest import manifest_key, read_manifest
+from shared.resources import DECLARATION, dlq_name, queue_name
 from tests.ekss.helpers import read_secret, wait_for_secret
 from tests.irs.helpers import (
     PART_SIZE,
@@ -95,6 +101,9 @@ def _assert_nothing_left(
     if item.staged_object_id:
         assert _staged_object_absent(s3, buckets["staging"], item.staged_object_id)
         assert _open_uploads(s3, buckets["staging"], item.staged_object_id) == []
+        manifest = manifest_key(item.staged_object_id)
+        assert _staged_object_absent(s3, buckets["staging"], manifest)
+    assert DynamoInterrogationRepository().parts(item.object_key) == []
     if item.secret_id:
         deadline = time.monotonic() + 30
         while "secret" in (read_secret(vault, item.secret_id) or {}):
@@ -165,16 +174,21 @@ def test_closed_upload_is_registered_and_decrypts_with_the_standard_tool(
     assert facts["encrypted_size"] == len(submission.data) - facts["offset"]
     assert facts["encrypted_part_size"] == PART_SIZE
     assert facts["staging_bucket"] == buckets["staging"]
-    assert len(facts["encrypted_parts_md5"]) == 5
+    assert facts["parts_manifest"]["parts"] == 5
+    assert facts["parts_manifest"]["key"] == manifest_key(facts["staged_object_id"])
 
     where = registered.payload
     assert where["bucket"] == buckets["permanent"]
-    assert {k: where[k] for k in facts} == facts
+    ref = "parts_manifest"  # the registered file's is the copy beside the permanent object
+    assert {k: where[k] for k in facts if k != ref} == {k: facts[k] for k in facts if k != ref}
+    assert where[ref]["sha256"] == facts[ref]["sha256"]  # a byte-identical copy
     content = s3.get_object(Bucket=where["bucket"], Key=where["object_id"])["Body"].read()
     assert len(content) == facts["encrypted_size"]
     parts = [content[i : i + PART_SIZE] for i in range(0, len(content), PART_SIZE)]
-    assert [md5(p) for p in parts] == facts["encrypted_parts_md5"]
-    assert [sha256(p) for p in parts] == facts["encrypted_parts_sha256"]
+    manifest = read_manifest(S3Storage(s3), ManifestRef(**where[ref]))
+    assert manifest.part_size == PART_SIZE and manifest.size == len(content)
+    assert [md5(p) for p in parts] == manifest.md5
+    assert [sha256(p) for p in parts] == manifest.sha256
     # re-encrypted: no cipher segment of the upload survives
     assert content[:SEG] != submission.data[124 : 124 + SEG]
 
@@ -184,7 +198,11 @@ def test_closed_upload_is_registered_and_decrypts_with_the_standard_tool(
     assert secret_exists(vault, facts["secret_id"])
     item = interrogations(submission.file_id)
     assert item is not None and item.state == "succeeded"
-    assert item.hash_state is None
+    assert item.hash_state is None and item.parts_staged == 5
+    assert DynamoInterrogationRepository().parts(submission.file_id) == []  # in the manifest
+    # the declared checksums, which UCS puts into the inbox, were no upload to IRS
+    wait_until_drained(endpoints, queue_name("irs-inbox", endpoints["resource_prefix"]))
+    assert interrogations(manifest_key(submission.file_id)) is None
 
     decrypted, secret = _decrypt_with_crypt4gh_tool(
         tmp_path, endpoints, facts["file_id"], facts["secret_id"], content
@@ -289,7 +307,7 @@ def test_wrong_declared_checksum_is_rejected_and_cleaned_up(
     reason, item = _rejected(submission, events, interrogations)
     assert reason == "The declared SHA-256 checksum does not match the uploaded file's content."
     # the whole file was staged before the mismatch showed: all of it is gone again
-    assert item.staged_object_id and item.secret_id and len(item.parts) == 2
+    assert item.staged_object_id and item.secret_id and item.parts_staged == 2
     _assert_nothing_left(item, s3, buckets, vault)
 
 
@@ -312,7 +330,7 @@ def test_one_flipped_byte_names_the_damaged_segment(
     submission = submit(plain, tamper=flip)
     reason, item = _rejected(submission, events, interrogations)
     assert reason == "The encrypted file is damaged: segment 84 failed authentication."
-    assert len(item.parts) == 1  # the first part was staged, then aborted with the upload
+    assert item.parts_staged == 1  # the first part was staged, then aborted with the upload
     _assert_nothing_left(item, s3, buckets, vault)
 
 
@@ -333,6 +351,32 @@ def test_truncated_file_is_rejected(
     )
     assert item.secret_id is not None  # made, then deleted again
     assert item.staging_upload_id is None
+    _assert_nothing_left(item, s3, buckets, vault)
+
+
+def test_a_file_too_large_to_stage_is_rejected_before_a_secret_is_made(
+    submit: Callable[..., Submission],
+    events: EventStream,
+    interrogations: Records,
+    s3: Any,
+    buckets: dict[str, str],
+    vault: hvac.Client,
+) -> None:
+    """Declared larger than MAX_PARTS staged parts of the largest size IRS's memory holds:
+    refused from the declaration alone, before EKSS is asked for a secret."""
+    settings = Settings("inbox", "staging", memory_mb=DECLARATION.function("irs").memory_mb)
+    plain_size = largest_body(settings) // c4gh.CIPHER_SEGMENT_SIZE * c4gh.SEGMENT_SIZE + 1
+    body = c4gh.encrypted_body_size(plain_size)
+    secrets_before = list_secrets(vault)
+    declared = {"decrypted_size": plain_size, "encrypted_size": 124 + body}
+    submission = submit(b"small, but declared huge", declared=declared)
+    reason, item = _rejected(submission, events, interrogations)
+    assert reason == too_large(plain_size, body, largest_body(settings))
+    assert item.secret_id is None and item.staged_object_id is None
+    assert item.staging_part_size is None
+    tombstone = file_secret_id(uuid.UUID(submission.file_id))  # EKSS's, for the failure
+    assert list_secrets(vault) - secrets_before <= {tombstone}
+    assert "secret" not in (read_secret(vault, tombstone) or {})
     _assert_nothing_left(item, s3, buckets, vault)
 
 
@@ -372,9 +416,10 @@ def test_empty_and_small_files_pass(
     where = events.wait_for("FileInternallyRegistered", submission.file_id, timeout=60).payload
     assert facts["decrypted_size"] == size and facts["decrypted_sha256"] == sha256(plain)
     assert facts["encrypted_size"] == len(submission.data) - 124
-    assert len(facts["encrypted_parts_md5"]) == 1
+    assert facts["parts_manifest"]["parts"] == 1
     content = s3.get_object(Bucket=where["bucket"], Key=where["object_id"])["Body"].read()
-    assert md5(content) == facts["encrypted_parts_md5"][0]
+    manifest = read_manifest(S3Storage(s3), ManifestRef(**where["parts_manifest"]))
+    assert manifest.md5 == [md5(content)]
     decrypted, _ = _decrypt_with_crypt4gh_tool(
         tmp_path, endpoints, facts["file_id"], facts["secret_id"], content
     )

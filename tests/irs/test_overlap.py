@@ -92,7 +92,10 @@ def _checkpoints(harness: Harness, upload: Upload, plain: bytes, seen: list[int]
     def check(parts: int) -> None:
         item = harness.record(upload)
         covered = plain[: parts * PLAIN_PER_PART]
-        assert len(item.parts) == parts and item.plain_size == len(covered)
+        assert item.parts_staged == parts and item.plain_size == len(covered)
+        # every part the checkpoint counts has its item, and no part beyond it
+        stored = harness.repository.parts(upload.object_id)
+        assert [part.number for part in stored] == list(range(1, parts + 1))
         assert item.hash_state is not None
         resumed = ResumableSha256.from_state(item.hash_state)
         assert resumed.hexdigest() == hashlib.sha256(covered).hexdigest()
@@ -138,10 +141,11 @@ def test_a_refused_upload_keeps_exactly_the_checkpoints_before_it(
     ]
     item = harness.record(upload)
     assert item.state == "running" and item.lease_owner is None  # free for the retry
-    assert len(item.parts) == 2 and item.plain_size == 2 * PLAIN_PER_PART
+    assert item.parts_staged == 2 and item.plain_size == 2 * PLAIN_PER_PART
     listed = _listed_parts(harness, upload)
     assert [p["PartNumber"] for p in listed] == [1, 2]
-    assert [p["ETag"].strip('"') for p in listed] == [part.md5 for part in item.parts]
+    stored = harness.repository.parts(upload.object_id)
+    assert [p["ETag"].strip('"') for p in listed] == [part.md5 for part in stored]
     assert harness.publisher.events == [] and harness.queue.sent == []
 
     # the queue's retry carries on from part 3
@@ -155,11 +159,11 @@ def test_a_refused_upload_keeps_exactly_the_checkpoints_before_it(
     assert payload["decrypted_sha256"] == hashlib.sha256(plain).hexdigest()
     staged = harness.staged(payload)
     pieces = [staged[i : i + PART_SIZE] for i in range(0, len(staged), PART_SIZE)]
-    assert payload["encrypted_parts_md5"] == [
-        hashlib.md5(p, usedforsecurity=False).hexdigest() for p in pieces
-    ]
-    assert payload["encrypted_parts_sha256"] == [hashlib.sha256(p).hexdigest() for p in pieces]
-    assert payload["encrypted_parts_md5"][:2] == [part.md5 for part in item.parts]
+    manifest = harness.manifest(payload)
+    assert manifest.md5 == [hashlib.md5(p, usedforsecurity=False).hexdigest() for p in pieces]
+    assert manifest.sha256 == [hashlib.sha256(p).hexdigest() for p in pieces]
+    assert manifest.md5[:2] == [part.md5 for part in stored]
+    assert harness.repository.parts(upload.object_id) == []  # the manifest holds them now
     assert c4gh.decrypt_body(staged, [ekss.stored_secret(item.secret_id or "")]) == plain
 
 
@@ -178,7 +182,7 @@ def test_a_part_that_s3_received_damaged_is_not_checkpointed_and_staged_again(
     )
     with pytest.raises(StagedPartMismatch, match="staged part 2"):
         harness.start(failing, upload, len(data))
-    assert first == [1] and len(harness.record(upload).parts) == 1
+    assert first == [1] and harness.record(upload).parts_staged == 1
     assert harness.publisher.events == []
 
     second: list[int] = []
@@ -190,7 +194,7 @@ def test_a_part_that_s3_received_damaged_is_not_checkpointed_and_staged_again(
     assert kind == "FileInterrogationSuccess"
     staged = harness.staged(payload)
     pieces = [staged[i : i + PART_SIZE] for i in range(0, len(staged), PART_SIZE)]
-    assert payload["encrypted_parts_md5"] == [
+    assert harness.manifest(payload).md5 == [
         hashlib.md5(p, usedforsecurity=False).hexdigest() for p in pieces
     ]
     item = harness.record(upload)
@@ -225,7 +229,8 @@ def test_damage_behind_an_upload_in_flight_is_rejected_once_that_upload_ended(
         ("abort",),
     ]
     item = harness.record(upload)
-    assert item.state == "failed" and len(item.parts) == 2
+    assert item.state == "failed" and item.parts_staged == 2
+    assert harness.repository.parts(upload.object_id) == []  # a failure leaves no items
     assert item.hash_state is None
     uploads = harness.s3.list_multipart_uploads(Bucket=harness.staging).get("Uploads", [])
     assert [u for u in uploads if u["Key"] == item.staged_object_id] == []
@@ -251,7 +256,7 @@ def test_hand_on_waits_for_the_upload_in_flight_and_stages_no_part_twice(
     # the first invocation handed on with both of its parts checkpointed, nothing beyond
     assert len(harness.queue.sent) == 1 and seen == [1, 2]
     item = harness.record(upload)
-    assert len(item.parts) == 2 and item.lease_owner is None
+    assert item.parts_staged == 2 and item.lease_owner is None
     assert [p["PartNumber"] for p in _listed_parts(harness, upload)] == [1, 2]
 
     assert harness.drain(irs) == 2  # parts 3-4, then part 5

@@ -45,21 +45,24 @@ def test_one_pass_many_invocations_and_a_crash_stage_identical_bytes(
     with pytest.raises(Crash):
         harness.start(dying, crashed, len(data))
     item = harness.record(crashed)
-    assert item.state == "running" and len(item.parts) == 2 and item.lease_owner is not None
+    assert item.state == "running" and item.parts_staged == 2 and item.lease_owner is not None
+    # part 3 was uploaded, its item not written: the checkpoint and the items agree
+    assert [p.number for p in harness.repository.parts(crashed.object_id)] == [1, 2]
     harness.irs(keys).resume(crashed.object_id)  # the lease is still taken: nothing happens
-    assert len(harness.record(crashed).parts) == 2
+    assert harness.record(crashed).parts_staged == 2
     harness.irs(keys, clock=later).resume(crashed.object_id)
 
     results = [harness.outcome(upload) for upload in (one_pass, many, crashed)]
     assert [kind for kind, _ in results] == ["FileInterrogationSuccess"] * 3
     staged = [harness.staged(payload) for _, payload in results]
     assert staged[0] == staged[1] == staged[2]
-    facts = [
-        {k: v for k, v in p.items() if k not in ("file_id", "box_id", "staged_object_id")}
-        for _, p in results
-    ]
+    ids = ("file_id", "box_id", "staged_object_id", "parts_manifest")
+    facts = [{k: v for k, v in p.items() if k not in ids} for _, p in results]
     assert facts[0] == facts[1] == facts[2]
-    assert len(facts[0]["encrypted_parts_md5"]) == 4
+    # the manifests are byte-identical too (beside each staged object, under its own key)
+    refs = [{k: v for k, v in p["parts_manifest"].items() if k != "key"} for _, p in results]
+    assert refs[0] == refs[1] == refs[2] and refs[0]["parts"] == 4
+    assert [harness.manifest(p).size for _, p in results] == [len(staged[0])] * 3
     assert facts[0]["decrypted_sha256"] == hashlib.sha256(plain).hexdigest()
     assert c4gh.decrypt_body(staged[0], [new_secret]) == plain
 
@@ -83,7 +86,7 @@ def test_killed_invocation_resumes_with_the_real_key_store(
     with pytest.raises(Crash):
         harness.drain(first)  # the continuation stages part 2 and dies
     item = harness.record(upload)
-    assert len(item.parts) == 2 and item.lease_owner is not None and item.secret_id
+    assert item.parts_staged == 2 and item.lease_owner is not None and item.secret_id
     assert harness.publisher.events == []
 
     # the redelivered message, after the lease ran out; the secrets come back from EKSS
@@ -118,7 +121,7 @@ def test_key_store_outage_mid_file_is_retried_not_blamed_on_the_file(
             harness.drain(irs)
         item = harness.record(upload)
         # the checkpoint stands, the lease is free for the retry, nothing was published
-        assert item.state == "running" and len(item.parts) == 1 and item.lease_owner is None
+        assert item.state == "running" and item.parts_staged == 1 and item.lease_owner is None
         parts = harness.s3.list_parts(
             Bucket=harness.staging, Key=item.staged_object_id, UploadId=item.staging_upload_id
         )["Parts"]
@@ -130,4 +133,4 @@ def test_key_store_outage_mid_file_is_retried_not_blamed_on_the_file(
     irs.resume(upload.object_id)  # the queue's retry
     kind, payload = harness.outcome(upload)
     assert kind == "FileInterrogationSuccess"
-    assert payload["decrypted_size"] == len(plain) and len(payload["encrypted_parts_md5"]) == 2
+    assert payload["decrypted_size"] == len(plain) and payload["parts_manifest"]["parts"] == 2

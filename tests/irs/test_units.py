@@ -8,22 +8,25 @@ import os
 
 import pytest
 
-from functions.irs.model import (
-    LEASE_SLACK_S,
+from functions.irs.config import LAMBDA_MEMORY_ENV, IrsConfig
+from functions.irs.model import LEASE_SLACK_S, Invocation, Settings, Upload
+from functions.irs.sizing import (
     MIN_PART_SIZE,
-    Invocation,
-    Settings,
-    Upload,
+    largest_body,
+    largest_part_size,
+    parts_in_memory,
     staging_part_size,
 )
 from functions.irs.wire import Continuation, ObjectCreated, continuation_body, parse
+from shared.config import ConfigError, load_config
 from shared.crypt import c4gh
 from shared.crypt.checksums import part_digests as digests
 from shared.crypt.reencrypt import Reencryptor, SegmentDamaged, segment_nonce
 from shared.crypt.resumable_sha256 import InvalidHashState, ResumableSha256
 from shared.events import Envelope
-from shared.multipart import part_count
+from shared.multipart import MAX_OBJECT_SIZE, MAX_PARTS, MIB, part_count
 from shared.ports import FileSecrets
+from shared.resources import DECLARATION
 
 SEG = c4gh.CIPHER_SEGMENT_SIZE
 
@@ -127,15 +130,54 @@ def test_another_key_fails_on_the_first_segment() -> None:
     assert caught.value.index == 0
 
 
-def test_staging_part_size_is_segment_aligned_and_bounded() -> None:
-    assert staging_part_size(67137536) == 67137536
-    assert staging_part_size(5245120) == MIN_PART_SIZE == 80 * SEG
-    assert staging_part_size(5 * 1024**2) == MIN_PART_SIZE
-    assert staging_part_size(100 * SEG + 5) == 100 * SEG
-    assert staging_part_size(5 * 1024**3, 200 * SEG + 1) == 200 * SEG
+def _sized(memory_mb: int = 4096, cap: int | None = None) -> Settings:
+    return Settings("in", "st", memory_mb=memory_mb, max_staging_part_size=cap)
+
+
+def test_staging_part_size_follows_the_upload_on_segment_boundaries() -> None:
+    small = 10 * 1024**3
+    assert staging_part_size(67137536, small, _sized()) == 67137536
+    assert staging_part_size(5245120, small, _sized()) == MIN_PART_SIZE == 80 * SEG
+    assert staging_part_size(5 * 1024**2, small, _sized()) == MIN_PART_SIZE
+    assert staging_part_size(100 * SEG + 5, small, _sized()) == 100 * SEG
+    assert staging_part_size(5 * 1024**3, small, _sized(cap=200 * SEG + 1)) == 200 * SEG
+    # the upload's preference is held to what fits with every overlap: 4 parts in memory
+    preferred = staging_part_size(5 * 1024**3, small, _sized())
+    assert preferred is not None and preferred % SEG == 0
+    assert 4 * preferred <= (4096 - 256) * MIB < 4 * (preferred + SEG)
     assert part_count(0, MIN_PART_SIZE) == 1
     assert part_count(MIN_PART_SIZE, MIN_PART_SIZE) == 1
     assert part_count(MIN_PART_SIZE + 1, MIN_PART_SIZE) == 2
+
+
+def test_the_largest_file_gets_parts_that_fit_max_parts() -> None:
+    # the most plaintext a 5 TiB object holds, and its header-less encrypted body
+    plain = MAX_OBJECT_SIZE // c4gh.CIPHER_SEGMENT_SIZE * c4gh.SEGMENT_SIZE
+    body = c4gh.encrypted_body_size(plain)
+    assert body <= MAX_OBJECT_SIZE
+    size = staging_part_size(c4gh.MIN_ALIGNED_PART_SIZE, body, _sized())
+    assert size is not None and size % SEG == 0
+    assert part_count(body, size) <= MAX_PARTS < part_count(body, size - SEG)
+    # with every overlap at the declared memory: reading, re-encrypting, uploading at once
+    assert parts_in_memory(_sized(), size) == 4
+
+
+def test_a_file_too_large_for_the_memory_gets_no_part_size() -> None:
+    settings = _sized(1024)
+    largest = largest_part_size(settings)
+    assert largest == (1024 - 256) * MIB // 2 // SEG * SEG
+    assert largest_body(settings) == largest * MAX_PARTS
+    assert staging_part_size(MIN_PART_SIZE, largest * MAX_PARTS, settings) == largest
+    assert staging_part_size(MIN_PART_SIZE, largest * MAX_PARTS + 1, settings) is None
+    assert staging_part_size(MIN_PART_SIZE, MAX_OBJECT_SIZE, settings) is None
+
+
+def test_large_parts_run_with_less_overlap_rather_than_more_memory() -> None:
+    settings = _sized(1024)  # 768 MiB for parts
+    assert parts_in_memory(settings, 100 * MIB) == 4
+    assert parts_in_memory(settings, 200 * MIB) == 3
+    assert parts_in_memory(settings, 384 * MIB) == 2
+    assert parts_in_memory(settings, 700 * MIB) == 2  # never fewer than the sequential loop
 
 
 # ---------------------------------------------------------------- wrapping
@@ -164,8 +206,13 @@ def _upload_event() -> dict:
         "submitter_public_key": "k",
         "decrypted_sha256": "00",
         "encrypted_md5": "00-1",
-        "encrypted_parts_md5": ["00"],
-        "encrypted_parts_sha256": ["00"],
+        "parts_manifest": {
+            "bucket": "fs-inbox",
+            "key": "manifests/f1.json",
+            "sha256": "00",
+            "size": 2,
+            "parts": 1,
+        },
     }
 
 
@@ -203,10 +250,15 @@ def _settings(**kwargs: float) -> Settings:
 
 
 def test_invocation_hands_on_at_its_budget_part_limit_or_lambda_deadline() -> None:
-    assert Invocation(_settings(invocation_budget_s=0)).should_hand_on()
+    spent = Invocation(_settings(invocation_budget_s=0))
+    assert spent.time_is_short()
+    assert not spent.should_hand_on()  # never before one part: every turn makes progress
+    spent.parts_done = 1
+    assert spent.should_hand_on()
     relaxed = Invocation(_settings(invocation_budget_s=600), remaining_ms=lambda: 800_000)
     assert not relaxed.should_hand_on()
     short = Invocation(_settings(safety_margin_s=120), remaining_ms=lambda: 119_000)
+    short.parts_done = 1
     assert short.should_hand_on()
     counted = Invocation(_settings(max_parts_per_invocation=2))
     counted.parts_done = 1
@@ -219,3 +271,22 @@ def test_lease_ends_before_the_queue_redelivers() -> None:
     lambda_run = Invocation(_settings(), remaining_ms=lambda: 900_000)
     assert lambda_run.lease_seconds() == 900 + LEASE_SLACK_S < 960
     assert Invocation(_settings(), remaining_ms=lambda: 10_000).lease_seconds() == 40
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_memory_follows_the_function_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "IRS_EKSS_URL": "http://ekss",
+        "IRS_EKSS_TOKEN": "token",
+        "IRS_BUCKETS": json.dumps({"inbox": "in", "staging": "st"}),
+    }
+    monkeypatch.delenv(LAMBDA_MEMORY_ENV, raising=False)
+    declared = DECLARATION.function("irs").memory_mb
+    assert load_config(IrsConfig, "IRS", env).settings().memory_mb == declared
+    monkeypatch.setenv(LAMBDA_MEMORY_ENV, "2048")  # what Lambda says the function has
+    assert load_config(IrsConfig, "IRS", env).settings().memory_mb == 2048
+    assert load_config(IrsConfig, "IRS", {**env, "IRS_MEMORY_MB": "1024"}).memory_mb == 1024
+    with pytest.raises(ConfigError):
+        load_config(IrsConfig, "IRS", {**env, "IRS_MEMORY_MB": "20000"})
