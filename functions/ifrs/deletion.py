@@ -4,8 +4,9 @@ FileDeletionRequested arrives at least once and in any order with the file's own
 The registration record becomes the file's tombstone whatever its state and whoever holds
 its lease (a versioned read-modify-write, retried when another save came first); if there
 is no record yet, the tombstone is created, so that a FileInterrogationSuccess that comes
-later is refused. Only then are the permanent object, its outbox copy (IFRS writes it under
-the permanent object's id) and the staged object removed, each only if it is there, and
+later is refused. Only then are the permanent object and its part manifest, its outbox copy
+(IFRS writes it under the permanent object's id) with the record of a copy to it under way,
+and the staged object and its manifest removed, each only if it is there, and
 FileDeletionConfirmed says what went. A redelivered request removes again (what a crash
 left behind) and confirms again.
 
@@ -20,10 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.ifrs.model import FileRepository, Registration
+from functions.ifrs.model import CopyRepository, FileRepository, Registration
 from shared.clock import utcnow
 from shared.deletion import bury, confirm
 from shared.events import FileDeletionConfirmed, FileDeletionRequested
+from shared.manifest import manifest_key
 from shared.ports import EventPublisher, ObjectStorage
 from shared.storage import abort_open_uploads, delete_if_present
 
@@ -37,6 +39,7 @@ class FileDeletion:
     storage: ObjectStorage
     publisher: EventPublisher
     repository: FileRepository
+    copies: CopyRepository
     staging_bucket: str
     permanent_bucket: str
     outbox_bucket: str
@@ -48,10 +51,12 @@ class FileDeletion:
         removed: list[str] = []
         if tombstone.object_id is not None:
             self._remove_written(tombstone.object_id, removed)
-        if tombstone.staged_object_id is not None and delete_if_present(
-            self.storage, self.staging_bucket, tombstone.staged_object_id
-        ):
-            removed.append("staged object")
+        if tombstone.staged_object_id is not None:
+            staged = tombstone.staged_object_id
+            if delete_if_present(self.storage, self.staging_bucket, staged):
+                removed.append("staged object")
+            if delete_if_present(self.storage, self.staging_bucket, manifest_key(staged)):
+                removed.append("staged manifest")
         if was_record:
             removed.append("registration record")
         return confirm(self.publisher, SERVICE, request, removed)
@@ -82,14 +87,18 @@ class FileDeletion:
         return item, was_record
 
     def _remove_written(self, object_id: str, removed: list[str]) -> None:
-        """What IFRS itself wrote under the permanent object's id: the permanent object, the
-        outbox copy, and any multipart copy of either left open (a killed invocation's, or
-        one still running, which then fails and finds the tombstone on its retry)."""
-        for bucket, what in (
-            (self.permanent_bucket, "permanent object"),
-            (self.outbox_bucket, "outbox copy"),
+        """What IFRS itself wrote under the permanent object's id: the permanent object and
+        its part manifest, the outbox copy and the record of a copy to it under way, and any
+        multipart copy of either left open (a killed invocation's, or one still running,
+        which then fails or loses its next checkpoint and finds the tombstone)."""
+        for key, bucket, what, copied in (
+            (object_id, self.permanent_bucket, "permanent object", True),
+            (manifest_key(object_id), self.permanent_bucket, "permanent manifest", False),
+            (object_id, self.outbox_bucket, "outbox copy", True),
         ):
-            if delete_if_present(self.storage, bucket, object_id):
+            if delete_if_present(self.storage, bucket, key):
                 removed.append(what)
-            if abort_open_uploads(self.storage, bucket, object_id):
+            if copied and abort_open_uploads(self.storage, bucket, key):
                 removed.append(f"open multipart {what}")
+        if self.copies.delete(object_id):
+            removed.append("outbox copy record")

@@ -16,3 +16,9 @@ class NotYetRegistered(RuntimeError):
 
 class OutboxCopyFailed(RuntimeError):
     """The outbox copy of a registered file has the wrong size: retried."""
+
+
+class CopyRestarted(RuntimeError):
+    """A multipart copy's recorded upload is gone (aborted by a deletion, or by the bucket's
+    lifecycle rule) or its result is wrong: the checkpoint is reset and the retry starts
+    the copy again."""

@@ -10,10 +10,17 @@ from typing import Any
 import pytest
 
 from functions.ifrs.model import Registration
-from functions.ifrs.store import DynamoFileRepository, FileRecord
+from functions.ifrs.store import (
+    DynamoCopyRepository,
+    DynamoFileRepository,
+    FileRecord,
+    OutboxCopyRecord,
+)
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
+from shared.adapters.s3 import S3Storage
 from shared.resources import bucket_name, table_name
+from tests.ifrs.helpers import stage_like_irs
 from tests.support import EventStream
 
 
@@ -35,6 +42,12 @@ def files(endpoints: dict[str, Any]) -> DynamoFileRepository:
 
 
 @pytest.fixture(scope="session")
+def copies(endpoints: dict[str, Any]) -> DynamoCopyRepository:
+    bind(OutboxCopyRecord, table_name("copies", endpoints["resource_prefix"]))
+    return DynamoCopyRepository()
+
+
+@pytest.fixture(scope="session")
 def registration(files: DynamoFileRepository) -> Callable[[str], Registration | None]:
     return files.get
 
@@ -50,12 +63,14 @@ def events(endpoints: dict[str, Any]) -> Iterator[EventStream]:
 
 @pytest.fixture
 def staged(s3: Any, buckets: dict[str, str]) -> Callable[..., dict[str, Any]]:
-    """Put an object into staging as IRS would; returns its FileInterrogationSuccess payload."""
+    """Put an object and its part manifest into staging as IRS would; returns its
+    FileInterrogationSuccess payload (and the object's bytes under ``_content``)."""
 
     def put(size: int = 3 * 65564 + 100, **overrides: Any) -> dict[str, Any]:
         content = uuid.uuid4().bytes * (size // 16) + b"x" * (size % 16)
         staged_id = str(uuid.uuid4())
-        s3.put_object(Bucket=buckets["staging"], Key=staged_id, Body=content)
+        part_size = int(overrides.get("encrypted_part_size", 5245120))
+        manifest = stage_like_irs(S3Storage(s3), buckets["staging"], staged_id, content, part_size)
         payload = {
             "file_id": str(uuid.uuid4()),
             "box_id": str(uuid.uuid4()),
@@ -63,9 +78,8 @@ def staged(s3: Any, buckets: dict[str, str]) -> Callable[..., dict[str, Any]]:
             "staging_bucket": buckets["staging"],
             "secret_id": str(uuid.uuid4()),
             "offset": 124,
-            "encrypted_part_size": 5245120,
-            "encrypted_parts_md5": [hashlib.md5(content, usedforsecurity=False).hexdigest()],
-            "encrypted_parts_sha256": [hashlib.sha256(content).hexdigest()],
+            "encrypted_part_size": part_size,
+            "parts_manifest": manifest,
             "decrypted_sha256": hashlib.sha256(b"plain").hexdigest(),
             "decrypted_size": size - 28 * (-(-size // 65564)),
             "encrypted_size": size,

@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 
+from functions.ifrs.copier import Copier
 from functions.ifrs.core import Registry
 from functions.ifrs.deletion import FileDeletion
-from functions.ifrs.store import DynamoFileRepository
+from functions.ifrs.model import CopySettings
+from functions.ifrs.store import DynamoCopyRepository, DynamoFileRepository
 from shared.adapters.s3 import S3Storage
 from shared.events import FileDeletionRequested, FileInterrogationSuccess
+from shared.manifest import manifest_key
 from shared.resources import queue_name, table_name
-from tests.fakes import RecordingPublisher
+from tests.fakes import RecordingPublisher, RecordingQueue
 from tests.support import EventStream, aws, consumers_paused, publish_event, wait_until_drained
 
 Staged = Callable[..., dict[str, Any]]
@@ -131,9 +134,10 @@ def test_deletion_after_registration_and_staging_leaves_nothing_and_refuses_late
         "file_id": file_id,
         "service": "ifrs",
         "requested_by": "operator",
-        "removed": ["permanent object", "outbox copy", "registration record"],
+        "removed": ["permanent object", "permanent manifest", "outbox copy", "registration record"],
     }
     keys = {object_id, payload["staged_object_id"]}
+    keys |= {manifest_key(key) for key in keys}
     assert _left(s3, buckets, keys) == []
     tombstone = _assert_tombstone(endpoints, file_id)
     assert tombstone["object_id"] == {"S": object_id}
@@ -149,12 +153,18 @@ def test_deletion_after_registration_and_staging_leaves_nothing_and_refuses_late
     wait_until_drained(endpoints, queue_name("ifrs-events", endpoints["resource_prefix"]))
     stream.settle()
     assert len(stream.events("FileInternallyRegistered", file_id)) == 1
-    assert _left(s3, buckets, keys | {late["staged_object_id"]}) == []
+    late_keys = {late["staged_object_id"], manifest_key(late["staged_object_id"])}
+    assert _left(s3, buckets, keys | late_keys) == []
     assert _assert_tombstone(endpoints, file_id)["version"] == tombstone["version"]
 
 
 def test_a_deletion_before_the_success_is_a_tombstone_in_the_real_table(
-    staged: Staged, s3: Any, buckets: dict[str, str], files: DynamoFileRepository, endpoints: Any
+    staged: Staged,
+    s3: Any,
+    buckets: dict[str, str],
+    files: DynamoFileRepository,
+    copies: DynamoCopyRepository,
+    endpoints: Any,
 ) -> None:
     """The tombstone without any interrogation fact, on DynamoDB itself, refuses the success
     that was overtaken (the cores on the real adapters, in this process)."""
@@ -165,6 +175,7 @@ def test_a_deletion_before_the_success_is_a_tombstone_in_the_real_table(
         storage=storage,
         publisher=publisher,
         repository=files,
+        copies=copies,
         staging_bucket=buckets["staging"],
         permanent_bucket=buckets["permanent"],
         outbox_bucket=buckets["outbox"],
@@ -180,10 +191,13 @@ def test_a_deletion_before_the_success_is_a_tombstone_in_the_real_table(
         repository=files,
         staging_bucket=buckets["staging"],
         permanent_bucket=buckets["permanent"],
+        copier=Copier(storage=storage, settings=CopySettings()),
+        continuations=RecordingQueue(),
     )
     registry.register(_event(payload))
     assert [kind for kind, _ in publisher.events] == ["FileDeletionConfirmed"]
     assert publisher.events[0][1]["removed"] == []
-    assert _left(s3, buckets, {payload["staged_object_id"]}) == []
+    staged_id = payload["staged_object_id"]
+    assert _left(s3, buckets, {staged_id, manifest_key(staged_id)}) == []
     record = files.get(payload["file_id"])
     assert record is not None and record.state == "deleted" and record.interrogation is None

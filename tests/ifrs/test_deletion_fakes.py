@@ -40,17 +40,19 @@ def _to_outbox(archive: Archive, event: FileInterrogationSuccess, object_id: str
 
 
 def _slow_copies(archive: Archive, to_bucket: str, during: Callable[[], None]) -> None:
-    """From now on a server-side copy into ``to_bucket`` has read its source when ``during``
-    runs, and lands after it (the objects stored so far are kept)."""
+    """From now on a multipart copy into ``to_bucket`` has all its parts when ``during``
+    runs, and its completion lands after it (even if ``during`` aborted the upload: S3 had
+    already begun to complete it); the objects stored so far are kept."""
 
     class SlowCopy(CountingStorage):
-        def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
-            if dst_bucket != to_bucket:
-                return super().copy(src_bucket, src_key, dst_bucket, dst_key)
-            self.copies += 1
-            source = self.objects[(src_bucket, src_key)]
-            during()
-            self.objects[(dst_bucket, dst_key)] = source
+        def complete_multipart(
+            self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+        ) -> str:
+            if bucket == to_bucket:
+                upload = self.uploads[(bucket, upload_id)]
+                during()
+                self.uploads[(bucket, upload_id)] = upload
+            return super().complete_multipart(bucket, key, upload_id, parts)
 
     storage = SlowCopy()
     storage.objects = archive.storage.objects
@@ -109,7 +111,7 @@ def test_a_deletion_after_registration_removes_the_permanent_object() -> None:
     event, item = _registered(archive)
     archive.deletion().on_requested(deletion_request(event.file_id))
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["permanent object", "registration record"]
+    assert confirmed["removed"] == ["permanent object", "permanent manifest", "registration record"]
     _nothing_stored(archive)
     tombstone = _tombstone(archive, event.file_id)
     assert tombstone.object_id == item.object_id  # to remove again on a redelivery
@@ -122,7 +124,12 @@ def test_a_deletion_after_staging_removes_the_outbox_copy_too() -> None:
     _to_outbox(archive, event, item.object_id)
     archive.deletion().on_requested(deletion_request(event.file_id))
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["permanent object", "outbox copy", "registration record"]
+    assert confirmed["removed"] == [
+        "permanent object",
+        "permanent manifest",
+        "outbox copy",
+        "registration record",
+    ]
     _nothing_stored(archive)
     _tombstone(archive, event.file_id)
 
@@ -136,7 +143,12 @@ def test_a_deletion_wins_over_the_lease_of_a_dead_registration() -> None:
         archive.registry(after_copy=_die).register(event)  # killed, lease still running
     archive.deletion().on_requested(deletion_request(event.file_id))
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["permanent object", "staged object", "registration record"]
+    assert confirmed["removed"] == [
+        "permanent object",
+        "staged object",
+        "staged manifest",
+        "registration record",
+    ]
     _nothing_stored(archive)
     _tombstone(archive, event.file_id)  # written whoever held the lease
 
@@ -164,7 +176,12 @@ def test_a_deletion_between_copy_and_publish_stops_the_registration() -> None:
     archive.registry(after_copy=_deleting(archive, event.file_id)).register(event)
     assert archive.publisher.of(REGISTERED_EVENT) == []
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["permanent object", "staged object", "registration record"]
+    assert confirmed["removed"] == [
+        "permanent object",
+        "staged object",
+        "staged manifest",
+        "registration record",
+    ]
     _nothing_stored(archive)
     _tombstone(archive, event.file_id)
 
@@ -180,7 +197,12 @@ def test_a_copy_that_lands_after_the_deletion_looked_is_removed_by_the_registry(
     archive.registry().register(event)
 
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["staged object", "registration record"]  # no copy yet
+    assert confirmed["removed"] == [
+        "open multipart permanent object",
+        "staged object",
+        "staged manifest",
+        "registration record",
+    ]  # the copy not complete yet
     assert archive.publisher.of(REGISTERED_EVENT) == []
     _nothing_stored(archive)  # the copy that landed later went too
     _tombstone(archive, event.file_id)
@@ -203,7 +225,13 @@ def test_a_deletion_between_publish_and_save_makes_the_save_lose_and_the_copy_go
     # published before the tombstone: DCS's own tombstone refuses it (docs/deletion.md)
     assert len(archive.publisher.of(REGISTERED_EVENT)) == 1
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["permanent object", "staged object", "registration record"]
+    assert confirmed["removed"] == [
+        "permanent object",
+        "permanent manifest",
+        "staged object",
+        "staged manifest",
+        "registration record",
+    ]
     _nothing_stored(archive)
     _tombstone(archive, event.file_id)
 
@@ -265,7 +293,13 @@ def test_a_deletion_during_a_staging_copy_removes_the_copy_and_reports_nothing()
     assert staged is False
     assert archive.publisher.of(STAGED_EVENT) == []
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["permanent object", "registration record"]  # before it landed
+    assert confirmed["removed"] == [
+        "permanent object",
+        "permanent manifest",
+        "open multipart outbox copy",
+        "outbox copy record",
+        "registration record",
+    ]  # before the copy landed
     _nothing_stored(archive)
 
 
@@ -282,7 +316,7 @@ def test_a_redelivered_deletion_removes_again_and_confirms_again() -> None:
     first = _tombstone(archive, event.file_id)
     archive.deletion().on_requested(request)
     assert [c["removed"] for c in _confirmations(archive)] == [
-        ["permanent object", "outbox copy", "registration record"],
+        ["permanent object", "permanent manifest", "outbox copy", "registration record"],
         [],
     ]
     assert _tombstone(archive, event.file_id).version == first.version  # written once
@@ -311,7 +345,7 @@ def test_a_deletion_killed_after_the_tombstone_removes_the_rest_on_redelivery() 
     archive.storage.objects = objects
     archive.deletion().on_requested(deletion_request(event.file_id))
     [confirmed] = _confirmations(archive)
-    assert confirmed["removed"] == ["permanent object", "outbox copy"]
+    assert confirmed["removed"] == ["permanent object", "permanent manifest", "outbox copy"]
     _nothing_stored(archive)
 
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from functions.ifrs.copier import Copier
 from functions.ifrs.core import Registry
 from functions.ifrs.errors import RegistrationError
-from functions.ifrs.model import Registration
+from functions.ifrs.model import CopySettings, Registration
 from functions.ifrs.store import DynamoFileRepository
 from shared.adapters.s3 import S3Storage
 from shared.events import FileInterrogationSuccess
+from shared.manifest import manifest_key
 from shared.resources import dlq_name, queue_name
-from tests.fakes import RecordingPublisher
+from tests.fakes import RecordingPublisher, RecordingQueue
 from tests.support import EventStream, aws, publish_event, queue_url, wait_until_drained
 
 Staged = Callable[..., dict[str, Any]]
@@ -26,15 +29,15 @@ class Crash(BaseException):
 
 
 class CountingStorage(S3Storage):
-    """The real S3 adapter, counting server-side copies."""
+    """The real S3 adapter, counting multipart copies opened."""
 
     def __init__(self, s3: Any) -> None:
         super().__init__(s3)
         self.copies = 0
 
-    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
+    def create_multipart(self, bucket: str, key: str) -> str:
         self.copies += 1
-        super().copy(src_bucket, src_key, dst_bucket, dst_key)
+        return super().create_multipart(bucket, key)
 
 
 def _event(payload: dict[str, Any]) -> FileInterrogationSuccess:
@@ -54,6 +57,8 @@ def _registry(
     **kwargs: Any,
 ) -> Registry:
     kwargs.setdefault("storage", CountingStorage(s3))
+    kwargs.setdefault("copier", Copier(storage=kwargs["storage"], settings=CopySettings()))
+    kwargs.setdefault("continuations", RecordingQueue())
     return Registry(
         publisher=publisher,
         repository=files,
@@ -86,10 +91,21 @@ def test_duplicate_events_over_the_stack_copy_and_register_once(
     assert len(events.events("FileInternallyRegistered", file_id)) == 1
     where = registered.payload
     assert where["bucket"] == buckets["permanent"]
+    staged_manifest = payload.pop("parts_manifest")
     assert {k: where[k] for k in payload} == payload
     stored = s3.get_object(Bucket=where["bucket"], Key=where["object_id"])["Body"].read()
     assert stored == content
+    # the manifest beside the permanent object: the same bytes, so the same digest
+    manifest = where["parts_manifest"]
+    assert manifest == {
+        **staged_manifest,
+        "bucket": buckets["permanent"],
+        "key": manifest_key(where["object_id"]),
+    }
+    body = s3.get_object(Bucket=buckets["permanent"], Key=manifest["key"])["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == manifest["sha256"]
     assert not _exists(s3, buckets["staging"], payload["staged_object_id"])
+    assert not _exists(s3, buckets["staging"], staged_manifest["key"])
     record = registration(file_id)
     assert record is not None and record.state == "registered"
     assert record.object_id == where["object_id"] and record.lease_owner is None
