@@ -30,8 +30,8 @@ from connector.upload.inputs import collect_files
 EPILOG = (
     f"{EXIT_CODES_HELP} Environment: {WPAT_ENV} (access token), FS_CONNECTOR_PASSPHRASE "
     "(private key passphrase), FS_CONNECTOR_WKVS_URL, FS_CONNECTOR_PART_SIZE, "
-    "FS_CONNECTOR_CONCURRENCY, FS_CONNECTOR_RETRIES, FS_CONNECTOR_TIMEOUT, "
-    "FS_CONNECTOR_RANGE_SIZE, FS_CONNECTOR_MAX_WAIT, "
+    "FS_CONNECTOR_CONCURRENCY, FS_CONNECTOR_MAX_MEMORY, FS_CONNECTOR_RETRIES, "
+    "FS_CONNECTOR_TIMEOUT, FS_CONNECTOR_RANGE_SIZE, FS_CONNECTOR_MAX_WAIT, "
     "FS_CONNECTOR_STATE_DIR, FS_CONNECTOR_CONFIG (TOML file, default "
     "~/.config/fs-connector/config.toml). Options override environment, environment "
     "overrides the config file."
@@ -59,6 +59,19 @@ WkvsUrl = Annotated[str | None, typer.Option("--wkvs-url", help="Well-known valu
 Retries = Annotated[int | None, typer.Option("--retries", help="Retries per request.")]
 Timeout = Annotated[float | None, typer.Option("--timeout", help="Seconds per request.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
+MaxMemory = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        help=(
+            "Bytes of file data held in memory at once, e.g. 2GiB (the default). Parts in "
+            "flight per file are min(--concurrency, max(1, this / part size)): large parts "
+            "mean fewer at once, never fewer than one (at 2GiB, fewer than 8 only for parts "
+            "above 256 MiB, i.e. files above about 2.4 TiB). Downloads hold 1 MiB per range "
+            "in flight, whatever --range-size."
+        ),
+    ),
+]
 
 
 def _prepare(options: dict[str, Any]) -> tuple[Settings, KeyPair]:
@@ -124,8 +137,10 @@ def upload(
         str | None, typer.Option("--part-size", help="Part size, e.g. 64MiB.")
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", help="Parts in flight.")
+        int | None,
+        typer.Option("--concurrency", help="Parts in flight at most (see --max-memory)."),
     ] = None,
+    max_memory: MaxMemory = None,
     retries: Retries = None,
     timeout: Timeout = None,
     state_dir: Annotated[
@@ -144,6 +159,7 @@ def upload(
                 "wkvs_url": wkvs_url,
                 "part_size": part_size,
                 "concurrency": concurrency,
+                "max_memory": max_memory,
                 "retries": retries,
                 "timeout": timeout,
                 "state_dir": state_dir,
@@ -256,14 +272,22 @@ def download(
     ] = False,
     max_wait: Annotated[
         float | None,
-        typer.Option("--max-wait", help="Seconds to wait for the archive to stage a file."),
+        typer.Option(
+            "--max-wait",
+            help=(
+                "Seconds to wait for the archive to stage a file. Default: scaled with the "
+                "file's size, 3600 + size / 100 MiB/s (about 16 hours for 5 TiB)."
+            ),
+        ),
     ] = None,
     range_size: Annotated[
         str | None, typer.Option("--range-size", help="Bytes per range request, e.g. 64MiB.")
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", help="Ranges in flight.")
+        int | None,
+        typer.Option("--concurrency", help="Ranges in flight at most (see --max-memory)."),
     ] = None,
+    max_memory: MaxMemory = None,
     my_public_key_path: PublicKey = None,
     my_private_key_path: PrivateKey = None,
     wkvs_url: WkvsUrl = None,
@@ -284,6 +308,7 @@ def download(
                 "wkvs_url": wkvs_url,
                 "range_size": range_size,
                 "concurrency": concurrency,
+                "max_memory": max_memory,
                 "retries": retries,
                 "timeout": timeout,
                 "max_wait": max_wait,
@@ -292,7 +317,12 @@ def download(
         settings.require_wkvs_url()
         access = read_access_token(keys)
         options = DownloadOptions(
-            output_dir, settings.range_size, settings.concurrency, verify, decrypt
+            output_dir,
+            settings.range_size,
+            settings.concurrency,
+            verify,
+            decrypt,
+            max_memory=settings.max_memory,
         )
         result = asyncio.run(
             commands.download(

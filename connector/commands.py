@@ -74,6 +74,7 @@ async def upload(
             session.box_id,
             settings.part_size,
             settings.concurrency,
+            settings.max_memory,
         )
         return await uploader.run(files)
 

@@ -38,14 +38,19 @@ def default_state_dir() -> Path:
 class Settings:
     wkvs_url: str | None = None
     part_size: int = 64 * MIB  # rounded up to whole cipher segments per upload
-    concurrency: int = 8  # parts in flight at once
+    concurrency: int = 8  # parts in flight at once, at most (max_memory may allow fewer)
+    # bytes of file data in memory at once: parts (ranges) in flight per file are
+    # min(concurrency, max(1, max_memory // part size)); see connector.transfer.in_flight
+    max_memory: int = 2048 * MIB
     retries: int = 5  # retries after the first attempt of a request
     timeout: float = 60.0  # seconds to wait for a response (read/write)
     connect_timeout: float = 10.0
     backoff_max: float = 30.0  # cap of the exponential back-off, in seconds
     part_url_interval: float = 0.02  # minimum seconds between two part-URL requests
     range_size: int = 64 * MIB  # download: bytes per range request
-    max_wait: float = 3600.0  # download: seconds to wait for a file to be staged
+    # download: seconds to wait for a file to be staged; None: scaled with the file's size
+    # (connector.download.batch.staging_patience: at least an hour)
+    max_wait: float | None = None
     state_dir: Path | None = None  # None: default_state_dir()
     my_public_key_path: Path = Path("key.pub")
     my_private_key_path: Path = Path("key.sec")
@@ -105,6 +110,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "wkvs_url": _url,
     "part_size": lambda v: _bounded(int, 1, 5 * 1024 * MIB)(parse_size(v)),
     "concurrency": _bounded(int, 1, 64),
+    "max_memory": lambda v: _bounded(int, MIB, 1024 * 1024 * MIB)(parse_size(v)),
     "retries": _bounded(int, 0, 20),
     "timeout": _bounded(float, 0.1, 3600),
     "connect_timeout": _bounded(float, 0.1, 600),

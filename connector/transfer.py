@@ -3,7 +3,8 @@
 A producer (reading and encrypting a file, or planning byte ranges) runs in a worker thread
 so the event loop keeps the network busy; at most ``concurrency`` pieces exist at any
 time (the one being produced included), so memory is about concurrency x piece size
-whatever the file size. The first failure cancels the rest and is raised as itself.
+whatever the file size; ``in_flight`` lowers the concurrency to a byte budget. The first
+failure cancels the rest and is raised as itself.
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ async def run_bounded(
                 group.create_task(run(item))
     except BaseExceptionGroup as errors:
         raise first_error(errors) from None
+
+
+def in_flight(concurrency: int, budget: int, piece_size: int) -> int:
+    """Pieces of ``piece_size`` bytes to move at once: ``concurrency``, fewer if that many
+    would hold more than ``budget`` bytes, never fewer than one (a piece is held whole)."""
+    return min(concurrency, max(1, budget // max(1, piece_size)))
 
 
 class BufferPool:

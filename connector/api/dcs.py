@@ -2,7 +2,8 @@
 
 ``GET /objects/{id}`` answers 200 with a DRS object (``size`` is the content size without
 the envelope, ``access_methods[type=s3].access_url.url`` a presigned GET, ``checksums`` the
-plaintext sha-256), or 202 + Retry-After while the archive stages the file.
+plaintext sha-256), or 202 + Retry-After while the archive stages the file (our DCS adds
+X-Content-Size, the size being staged).
 ``GET /objects/{id}/envelopes`` answers the Crypt4GH header for the user's key as plain
 standard base64. Each call carries a download work order token for that file.
 """
@@ -39,11 +40,22 @@ class DrsObject:
     sha256: str | None  # of the plaintext, lowercase hex, if the archive gave one
 
 
+# DCS's 202 names the content size of the file being staged (GHGA's DCS does not)
+CONTENT_SIZE_HEADER = "x-content-size"
+
+
 @dataclass(frozen=True)
 class Staging:
-    """Not in the download area yet: ask again after ``retry_after`` seconds."""
+    """Not in the download area yet: ask again after ``retry_after`` seconds. ``size``:
+    the content size, if the archive said (the wait for staging scales with it)."""
 
     retry_after: float
+    size: int | None = None
+
+
+def _content_size(value: str | None) -> int | None:
+    text = (value or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 20 else None
 
 
 def _sha256(checksums: Any) -> str | None:
@@ -121,7 +133,8 @@ class DownloadClient:
         response = await self._get(file_id, "", (200, 202))
         if response.status_code == 202:
             after = retry_after_seconds(response.headers.get("retry-after"))
-            return Staging(DEFAULT_RETRY_AFTER if after is None else after)
+            size = _content_size(response.headers.get(CONTENT_SIZE_HEADER))
+            return Staging(DEFAULT_RETRY_AFTER if after is None else after, size)
         return parse_drs_object(file_id, json_body(response, SERVICE))
 
     async def envelope(self, file_id: str) -> bytes:

@@ -2,9 +2,11 @@
 
 Files are asked for in order. A file that is not in the download area yet (202) is asked
 for again after the Retry-After the archive names, for at most ``max_wait`` seconds after
-its first 202, while the others go ahead. One file is transferred at a time (its ranges in
-parallel). A refused token or an unreachable service stops the batch; any other failure is
-the file's own, and the others go on.
+its first 202, while the others go ahead. Without ``max_wait`` the wait scales with the
+file's size (``staging_patience``): the archive copies a file to the download area at a
+rate, so a 5 TiB file may take a day where a small one takes seconds. One file is
+transferred at a time (its ranges in parallel). A refused token or an unreachable service
+stops the batch; any other failure is the file's own, and the others go on.
 """
 
 from __future__ import annotations
@@ -24,12 +26,31 @@ from connector.output import BatchResult, FileOutcome, report_outcome
 from connector.progress import Reporter
 
 STILL_WAITING_EVERY = 60.0  # seconds between "still waiting" messages
+MIN_WAIT = 3600.0  # seconds: the least wait for staging without --max-wait
+# bytes/s of staging the wait assumes: half the slowest copy rate DCS assumes (200 MiB/s,
+# DCS_STAGING_COPY_BYTES_PER_S), so the wait covers about two such copies, e.g. one that
+# DCS asked for again after its first request went unanswered
+STAGING_RATE = 100 * 1024 * 1024
+
+
+def staging_patience(size: int | None, max_wait: float | None) -> float:
+    """Seconds to wait for a file to be staged: ``max_wait`` if the user set it, else an
+    hour plus the file's copy at ``STAGING_RATE``."""
+    if max_wait is not None:
+        return max_wait
+    return MIN_WAIT + (size or 0) / STAGING_RATE
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s" if value < 10 else f"{value:.0f}s"
 
 
 @dataclass
 class _Waiting:
+    started: float
     deadline: float
     next_check: float
+    size: int | None
 
 
 class BatchDownloader:
@@ -42,7 +63,7 @@ class BatchDownloader:
         output_dir: Path,
         decrypt: bool,
         overwrite: bool,
-        max_wait: float,
+        max_wait: float | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -132,29 +153,37 @@ class BatchDownloader:
             await _dropped(envelope)
             self._wait(file_id, answer)
             return None
+        size = answer.size
         return await self._files.download(
-            file_id, paths, answer, lambda: self._ready(file_id), envelope
+            file_id, paths, answer, lambda: self._ready(file_id, size), envelope
         )
 
     def _wait(self, file_id: str, answer: Staging) -> None:
         now = self._clock()
         state = self._waiting.get(file_id)
         if state is None:
-            state = self._waiting[file_id] = _Waiting(now + self._max_wait, now)
+            patience = staging_patience(answer.size, self._max_wait)
+            state = _Waiting(now, now + patience, now, answer.size)
+            self._waiting[file_id] = state
             self._reporter.info(
                 f"{file_id}: the archive is preparing this file for download; waiting "
-                f"(at most {self._max_wait:g}s, --max-wait)."
+                f"(at most {_seconds(patience)}, --max-wait)."
             )
+        elif state.size is None and answer.size is not None:  # the size came later
+            state.size = answer.size
+            state.deadline = state.started + staging_patience(answer.size, self._max_wait)
         if now >= state.deadline:
             raise TransferFailed(
-                f"the archive did not make the file ready within {self._max_wait:g}s "
-                "(--max-wait); run the command again later"
+                f"the archive did not make the file ready within "
+                f"{_seconds(state.deadline - state.started)} (--max-wait); run the command "
+                "again later"
             )
         state.next_check = min(now + answer.retry_after, state.deadline)
 
-    async def _ready(self, file_id: str) -> DrsObject:
+    async def _ready(self, file_id: str, size: int) -> DrsObject:
         """A fresh DRS object (a new presigned URL), waiting again if need be."""
-        deadline = self._clock() + self._max_wait
+        patience = staging_patience(size, self._max_wait)
+        deadline = self._clock() + patience
         while True:
             answer = await self._dcs.drs_object(file_id)
             if isinstance(answer, DrsObject):
@@ -162,7 +191,7 @@ class BatchDownloader:
             now = self._clock()
             if now >= deadline:
                 raise TransferFailed(
-                    f"the archive did not make the file ready again within {self._max_wait:g}s"
+                    f"the archive did not make the file ready again within {_seconds(patience)}"
                 )
             await self._sleep(min(answer.retry_after, deadline - now))
 

@@ -36,7 +36,7 @@ from connector.http import RetryPolicy
 from connector.keys import KeyPair
 from connector.output import FileOutcome, human_size
 from connector.progress import Reporter
-from connector.transfer import BufferPool, leaf_errors
+from connector.transfer import BufferPool, in_flight, leaf_errors
 from shared.crypt.c4gh import HeaderError, SegmentAuthError, parse_header
 
 CHECKPOINT_INTERVAL = 1.0  # seconds between two records of the progress
@@ -49,6 +49,13 @@ class DownloadOptions:
     concurrency: int
     verify: bool = True
     decrypt: bool = False
+    max_memory: int | None = None  # bytes of buffers for ranges in flight (CHUNK each)
+
+    def ranges_in_flight(self) -> int:
+        """Ranges fetched at once: each holds one CHUNK buffer, whatever the range size."""
+        if self.max_memory is None:
+            return self.concurrency
+        return in_flight(self.concurrency, self.max_memory, CHUNK)
 
 
 class Checkpoints:
@@ -194,7 +201,9 @@ class FileDownloader:
                 recorder = asyncio.create_task(checkpoints.run())
                 try:
                     async with asyncio.TaskGroup() as group:
-                        fetching = fetch_ranges(ranges, fetcher.fetch, self._options.concurrency)
+                        fetching = fetch_ranges(
+                            ranges, fetcher.fetch, self._options.ranges_in_flight()
+                        )
                         group.create_task(_aborting(fetching, written))
                         if verify is not None:
                             group.create_task(_aborting(verify, written))

@@ -3,6 +3,10 @@
 For each file the box listing decides: already complete → skip; open with a matching local
 resume record → resume (only the parts S3 lacks are sent); open without one, or the file
 changed size → delete that upload and start over; otherwise create a new upload.
+
+A resume seeks to the first part that the parts log and S3 do not both hold, if the file
+is unchanged (size and modification time): the parts before it are not read again. A
+changed modification time makes it read (and compare) from the start, as before.
 """
 
 from __future__ import annotations
@@ -12,17 +16,41 @@ from connector.api.wkvs import WellKnownValues
 from connector.errors import ConnectorError, NotAuthorized, ServiceError, Unreachable
 from connector.http import Http
 from connector.keys import KeyPair
-from connector.output import BatchResult, FileOutcome, report_outcome, state_words
+from connector.output import BatchResult, FileOutcome, human_size, report_outcome, state_words
 from connector.progress import Reporter
 from connector.upload.inputs import FileToUpload
-from connector.upload.plan import UploadPlan, plan_upload
-from connector.upload.resume import ResumeRecord, ResumeStore
-from connector.upload.uploader import PartPutter, TransferResult, upload_parts
+from connector.upload.plan import UploadPlan, aligned_part_size, plan_upload
+from connector.upload.resume import PartDone, ResumeRecord, ResumeStore
+from connector.upload.uploader import PartPutter, ResumePoint, TransferResult, upload_parts
 from shared.crypt.c4gh import make_header, new_session_key
 
 COMPLETE_STATES = frozenset({"inbox", "interrogated", "registered"})
 OPEN_STATE = "init"
 ACTIVE_STATES = COMPLETE_STATES | {OPEN_STATE}
+
+
+def resume_point(
+    record: ResumeRecord,
+    item: FileToUpload,
+    logged: dict[int, PartDone],
+    stored: dict[int, StoredPart],
+) -> ResumePoint | None:
+    """Where a resume goes on without reading what lies before: after the longest run of
+    parts 1..n that the log and the object store agree on (same md5, same length), if the
+    file is the one the log describes (same size, modification and change time, inode);
+    else None, and the resume reads the file from the start."""
+    if item.identity != record.identity:
+        return None
+    plan = UploadPlan(item.size, record.part_size)
+    done: list[PartDone] = []
+    for number in range(1, plan.part_count + 1):
+        part, held = logged.get(number), stored.get(number)
+        if part is None or part.end is None or held is None:
+            break
+        if held.etag != part.md5 or held.size != plan.part_length(number):
+            break
+        done.append(part)
+    return ResumePoint(done) if done else None
 
 
 def by_alias(infos: list[UploadInfo]) -> dict[str, UploadInfo]:
@@ -48,10 +76,11 @@ class BatchUploader:
         box_id: str,
         part_size: int,
         concurrency: int,
+        max_memory: int,
     ) -> None:
         self.http, self.ucs, self.values, self.keys = http, ucs, values, keys
         self.store, self.reporter, self.box_id = store, reporter, box_id
-        self.part_size, self.concurrency = part_size, concurrency
+        self.part_size, self.concurrency, self.max_memory = part_size, concurrency, max_memory
 
     async def run(self, files: list[FileToUpload]) -> BatchResult:
         listing = by_alias(await self.ucs.list_uploads())
@@ -143,6 +172,11 @@ class BatchUploader:
 
     async def _fresh(self, item: FileToUpload) -> FileOutcome:
         plan = plan_upload(item.size, self.part_size)
+        if plan.part_size > aligned_part_size(self.part_size, 0):
+            self.reporter.info(
+                f"{item.alias}: parts of {human_size(plan.part_size)} (more than --part-size) "
+                f"so that the file fits in {plan.part_count} parts"
+            )
         created = await self.ucs.create(
             item.alias, plan.decrypted_size, plan.encrypted_size, plan.part_size
         )
@@ -159,6 +193,9 @@ class BatchUploader:
             part_size=plan.part_size,
             session_key=session_key,
             header=make_header(session_key, self.keys.private_key, archive_key),
+            ctime_ns=item.ctime_ns,
+            inode=item.inode,
+            device=item.device,
         )
         self.store.save(record)  # before the first part: an interruption can resume
         return await self._transfer(item, record, {}, resumed=False)
@@ -171,29 +208,47 @@ class BatchUploader:
         resumed: bool,
     ) -> FileOutcome:
         plan = UploadPlan(item.size, record.part_size)
+        start = None
         if resumed:
+            start = resume_point(record, item, self.store.parts(record.file_id), stored)
+            where = (
+                f"; going on at part {start.first_part} (the parts before are not read again)"
+                if start
+                else ""
+            )
             self.reporter.info(
                 f"{item.alias}: resuming; {len(stored)} of {plan.part_count} part(s) are "
-                "already uploaded"
+                f"already uploaded{where}"
+            )
+        in_flight = plan.parts_in_flight(self.concurrency, self.max_memory)
+        if in_flight < self.concurrency:
+            self.reporter.info(
+                f"{item.alias}: {in_flight} part(s) of {human_size(plan.part_size)} in flight "
+                f"at once, within --max-memory {human_size(self.max_memory)}"
             )
         advance = self.reporter.bar(item.alias, plan.encrypted_size)
-        result = await upload_parts(
-            item.path,
-            plan,
-            record.session_key,
-            record.header,
-            PartPutter(self.http, self.ucs, record.file_id),
-            stored=stored,
-            concurrency=self.concurrency,
-            on_progress=advance,
-        )
+        with self.store.start_log(record.file_id, start.done if start else []) as log:
+            result = await upload_parts(
+                item.path,
+                plan,
+                record.session_key,
+                record.header,
+                PartPutter(self.http, self.ucs, record.file_id),
+                stored=stored,
+                concurrency=self.concurrency,
+                max_memory=self.max_memory,
+                start=start,
+                on_part=log.append,
+                on_progress=advance,
+            )
         await self._close(item, record, result)
         self.store.delete(record.file_id)
         status = "resumed" if resumed else "uploaded"
         detail = f"file id {record.file_id}"
         if resumed:
             detail += (
-                f"; {result.parts_skipped} part(s) were already there, {result.parts_sent} sent"
+                f"; {result.parts_skipped} part(s) were already there "
+                f"({result.parts_not_read} not read again), {result.parts_sent} sent"
             )
         return FileOutcome(item.alias, status, detail, record.file_id)
 

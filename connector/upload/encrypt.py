@@ -7,17 +7,69 @@ shifts them). One part at a time is built, so memory stays around one part.
 Segments are encrypted by ``shared.crypt.segments.SivSegmentEncryptor``, whose nonces are
 deterministic (bound to the running plaintext hash kept here), so that a resumed upload
 gives the same bytes for every unchanged part; the scheme is described there.
+
+After each part the encryptor tells where it stands (``Boundary``): the next segment, the
+running plaintext SHA-256 as a saved state (``shared.crypt.resumable_sha256``) and the
+cipher bytes that spill into the next part (at most 124: the header's shift). Kept in the
+resume record, a boundary lets a resumed upload start at the first missing part without
+reading, let alone encrypting, the parts before it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from connector.errors import TransferFailed
 from connector.upload.plan import UploadPlan
 from shared.crypt.c4gh import CIPHER_DIFF, CIPHER_SEGMENT_SIZE, SEGMENT_SIZE
+from shared.crypt.resumable_sha256 import ResumableHashUnavailable, ResumableSha256
 from shared.crypt.segments import SivSegmentEncryptor
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where the encryption stands at the end of a part: enough to go on from there."""
+
+    segment: int  # index of the next segment to encrypt
+    sha256_state: bytes  # ResumableSha256.state() of the plaintext before that segment
+    carry: bytes  # cipher bytes of the segment before, which begin the next part
+
+    def plain_offset(self, decrypted_size: int) -> int:
+        """Where in the plaintext the next segment starts."""
+        return min(self.segment * SEGMENT_SIZE, decrypted_size)
+
+
+class _RunningHash:
+    """The running plaintext SHA-256: resumable where OpenSSL's context can be saved,
+    else hashlib's (then no boundary can be kept, and a resume re-reads the file)."""
+
+    def __init__(self, state: bytes | None = None) -> None:
+        self._resumable: ResumableSha256 | None = None
+        self._plain = None
+        if state is not None:
+            self._resumable = ResumableSha256.from_state(state)
+            return
+        try:
+            self._resumable = ResumableSha256()
+        except ResumableHashUnavailable:
+            self._plain = hashlib.sha256()
+
+    def update(self, data: memoryview) -> None:
+        (self._resumable or self._plain).update(data)
+
+    def digest(self) -> bytes:
+        """The hash so far; the hash goes on."""
+        if self._resumable is not None:
+            return self._resumable.digest()
+        return self._plain.copy().digest()
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+    def state(self) -> bytes | None:
+        return self._resumable.state() if self._resumable is not None else None
 
 
 def _read_into(fileobj: BinaryIO, view: memoryview) -> int:
@@ -36,25 +88,46 @@ class PartEncryptor:
 
     Not thread-safe: call ``next_part`` from one thread at a time (the uploader runs it
     in a single worker thread). Hashes the plaintext on the way (``decrypted_sha256``).
+    With ``start`` (the boundary at the end of part ``first_part - 1``) it seeks there and
+    begins with part ``first_part``; the bytes before are never read.
     """
 
     def __init__(
-        self, fileobj: BinaryIO, plan: UploadPlan, session_key: bytes, header: bytes
+        self,
+        fileobj: BinaryIO,
+        plan: UploadPlan,
+        session_key: bytes,
+        header: bytes,
+        start: Boundary | None = None,
+        first_part: int = 1,
     ) -> None:
         self._file = fileobj
         self._plan = plan
         self._encryptor = SivSegmentEncryptor(session_key)
-        self._carry = bytearray(header)  # bytes that belong at the start of the next part
         self._plain = bytearray(SEGMENT_SIZE)
         self._scratch = bytearray(CIPHER_SEGMENT_SIZE)
-        self._segment = 0
-        self._plain_left = plan.decrypted_size
-        self._next = 1
-        self._sha256 = hashlib.sha256()
+        if start is None:
+            self._carry = bytearray(header)  # bytes that belong at the start of the next part
+            self._segment, self._next, offset = 0, 1, 0
+            self._sha256 = _RunningHash()
+        else:
+            self._carry = bytearray(start.carry)
+            self._segment, self._next = start.segment, first_part
+            offset = start.plain_offset(plan.decrypted_size)
+            self._sha256 = _RunningHash(start.sha256_state)
+            fileobj.seek(offset)
+        self._plain_left = plan.decrypted_size - offset
 
     @property
     def decrypted_sha256(self) -> str:
         return self._sha256.hexdigest()
+
+    def boundary(self) -> Boundary | None:
+        """Where the part produced last ends (None if the hash state cannot be saved)."""
+        state = self._sha256.state()
+        if state is None:
+            return None
+        return Boundary(self._segment, state, bytes(self._carry))
 
     def next_part(self, buffer: bytearray) -> tuple[int, memoryview] | None:
         """(part number, the part's bytes as a view of ``buffer``), or None after the last.
@@ -78,7 +151,7 @@ class PartEncryptor:
             if not want or _read_into(self._file, plain) < want:
                 raise TransferFailed("The file shrank while it was being uploaded.")
             self._sha256.update(plain)
-            binding = self._sha256.copy().digest()  # P_i: the hash of the plaintext so far
+            binding = self._sha256.digest()  # P_i: the hash of the plaintext so far
             self._plain_left -= want
             size = want + CIPHER_DIFF
             if position + size <= length:

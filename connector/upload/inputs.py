@@ -24,6 +24,16 @@ class FileToUpload:
     alias: str
     size: int
     mtime_ns: int
+    # what tells a file rewritten in place from the one a resume record describes, beyond
+    # size and mtime (which ``touch -r`` or ``rsync -t --inplace`` keep): the inode change
+    # time, which no program can set, and the inode itself
+    ctime_ns: int = 0
+    inode: int = 0
+    device: int = 0
+
+    @property
+    def identity(self) -> tuple[int, int, int, int, int]:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode, self.device)
 
 
 def read_tsv(tsv: Path) -> list[tuple[Path, str]]:
@@ -99,7 +109,17 @@ def collect_files(files: list[Path], tsv: Path | None, part_size: int) -> list[F
         except BadInput as error:
             problems.append(f"{path}: {error}")
             continue
-        result.append(FileToUpload(path, alias, stat.st_size, stat.st_mtime_ns))
+        result.append(
+            FileToUpload(
+                path,
+                alias,
+                stat.st_size,
+                stat.st_mtime_ns,
+                stat.st_ctime_ns,
+                stat.st_ino,
+                stat.st_dev,
+            )
+        )
     if problems:
         raise BadInput("Nothing was uploaded:\n  " + "\n  ".join(problems))
     return result

@@ -2,8 +2,10 @@
 
 Encryption (and the plaintext sha256) runs in one worker thread, part hashing (md5 and
 sha256) in a small pool, PUTs on the event loop; at most ``concurrency`` parts are in
-memory. Parts the object store already holds with the same md5 (after an interruption)
-are hashed but not sent again.
+memory, fewer if ``max_memory`` bytes would not hold that many (``UploadPlan.
+parts_in_flight``). A resume (``ResumePoint``) starts at its first part: the parts before
+it are taken from the resume log, never read. Parts after it that the object store
+already holds with the same md5 are hashed but not sent again.
 """
 
 from __future__ import annotations
@@ -19,18 +21,43 @@ from connector.api.ucs import Checksums, StoredPart, UploadClient
 from connector.errors import TransferFailed, Unreachable
 from connector.http import RETRY_STATUSES, Http
 from connector.transfer import STORAGE, BufferPool, run_bounded, storage_detail
-from connector.upload.encrypt import PartEncryptor
+from connector.upload.encrypt import Boundary, PartEncryptor
 from connector.upload.plan import UploadPlan
+from connector.upload.resume import PartDone
 from shared.crypt.checksums import multipart_etag, part_digests
 
 PutPart = Callable[[int, memoryview], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class ResumePoint:
+    """Go on at ``done[-1]``'s end: parts 1..len(done) are in the object store."""
+
+    done: list[PartDone]
+
+    def __post_init__(self) -> None:
+        if not self.done or [p.number for p in self.done] != list(range(1, len(self.done) + 1)):
+            raise ValueError("a resume point needs parts 1..n")
+        if self.done[-1].end is None:
+            raise ValueError("the last part kept has no boundary")
+
+    @property
+    def first_part(self) -> int:
+        return len(self.done) + 1
+
+    @property
+    def boundary(self) -> Boundary:
+        assert self.done[-1].end is not None
+        return self.done[-1].end
+
+
+@dataclass(frozen=True)
 class TransferResult:
     checksums: Checksums
     parts_sent: int
-    parts_skipped: int
+    parts_skipped: int  # already in the object store (read or not)
+    parts_not_read: int = 0  # of those, the ones before the resume point
+    buffers: int = 0  # part buffers allocated: the memory held is this x the part size
 
 
 class PartBody:
@@ -91,26 +118,35 @@ async def upload_parts(
     *,
     stored: dict[int, StoredPart] | None = None,
     concurrency: int = 8,
+    max_memory: int | None = None,
+    start: ResumePoint | None = None,
+    on_part: Callable[[PartDone], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> TransferResult:
-    """Encrypt ``path`` and upload every part the store does not already hold."""
+    """Encrypt ``path`` (from ``start`` on) and upload every part the store does not
+    already hold; ``on_part`` hears of each part once the store has it."""
     stored = stored or {}
     loop = asyncio.get_running_loop()
-    md5s: dict[int, str] = {}
-    sha256s: dict[int, str] = {}
-    counts = {"sent": 0, "skipped": 0}
-    pool = BufferPool(min(plan.part_size, plan.encrypted_size))
+    done = start.done if start else []
+    md5s: dict[int, str] = {p.number: p.md5 for p in done}
+    sha256s: dict[int, str] = {p.number: p.sha256 for p in done}
+    counts = {"sent": 0, "skipped": len(done)}
+    if max_memory is not None:
+        concurrency = plan.parts_in_flight(concurrency, max_memory)
+    pool = BufferPool(plan.buffer_size)
+    if on_progress and done:
+        on_progress(sum(plan.part_length(p.number) for p in done))
 
-    def produce() -> tuple[int, memoryview, bytearray] | None:
+    def produce() -> tuple[int, memoryview, bytearray, Boundary | None] | None:
         buffer = pool.take()
         part = encryptor.next_part(buffer)
         if part is None:
             pool.give(buffer)
             return None
-        return part[0], part[1], buffer
+        return part[0], part[1], buffer, encryptor.boundary()
 
-    async def handle(item: tuple[int, memoryview, bytearray]) -> None:
-        number, data, buffer = item
+    async def handle(item: tuple[int, memoryview, bytearray, Boundary | None]) -> None:
+        number, data, buffer, end = item
         try:
             digest = loop.run_in_executor(digests, part_digests, data)
             known = stored.get(number)
@@ -130,6 +166,8 @@ async def upload_parts(
             md5s[number], sha256s[number] = md5, sha256
         finally:
             pool.give(buffer)
+        if on_part:
+            on_part(PartDone(number, md5, sha256, end))
         if on_progress:
             on_progress(len(data))
 
@@ -144,7 +182,12 @@ async def upload_parts(
         ThreadPoolExecutor(1, thread_name_prefix="fs-encrypt") as producer,
         ThreadPoolExecutor(hashers, thread_name_prefix="fs-digest") as digests,
     ):
-        encryptor = PartEncryptor(handle_file, plan, session_key, header)
+        if start is None:
+            encryptor = PartEncryptor(handle_file, plan, session_key, header)
+        else:
+            encryptor = PartEncryptor(
+                handle_file, plan, session_key, header, start.boundary, start.first_part
+            )
         await run_bounded(produce, handle, concurrency, producer)
     numbers = list(range(1, plan.part_count + 1))
     if sorted(md5s) != numbers:
@@ -156,4 +199,4 @@ async def upload_parts(
         encrypted_parts_md5=parts_md5,
         encrypted_parts_sha256=[sha256s[n] for n in numbers],
     )
-    return TransferResult(checksums, counts["sent"], counts["skipped"])
+    return TransferResult(checksums, counts["sent"], counts["skipped"], len(done), pool.created)

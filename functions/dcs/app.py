@@ -33,9 +33,17 @@ app = service.chalice
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+# the content size of a file being staged: our connector scales its wait with it (GHGA's
+# client ignores the header); the DRS object gives the same size once the file is staged
+CONTENT_SIZE_HEADER = "X-Content-Size"
+
+
 def _wait(answer: Wait) -> Response:
     # GHGA's client reads Retry-After with int(): whole seconds only
-    return empty_response(202, {"Retry-After": str(answer.retry_after_s), **_NO_STORE})
+    headers = {"Retry-After": str(answer.retry_after_s), **_NO_STORE}
+    if answer.size is not None:
+        headers[CONTENT_SIZE_HEADER] = str(answer.size)
+    return empty_response(202, headers)
 
 
 @service.route("/objects/{file_id}", methods=["GET"])

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from functions.dcs.core import DownloadPolicy
 from functions.dcs.model import MAX_RANGE_BYTES
+from shared.multipart import MIB
 from shared.settings import ResourceSettings
 
 DAY = 24 * 3600
@@ -32,7 +33,12 @@ class DcsConfig(ResourceSettings):
     retry_after_min_s: int = Field(default=5, ge=1, le=3600)
     retry_after_max_s: int = Field(default=300, ge=1, le=DAY)
     staging_bytes_per_s: int = Field(default=100_000_000, ge=1)
+    # a staging request unanswered for staging_timeout_s + size / staging_copy_bytes_per_s
+    # is made again: a quarter of IFRS's planned rate (16 UploadPartCopy streams of about
+    # 60 MiB/s), so a lost request is made again within hours, not days; a copy still
+    # running when it is asked for again drops the repeat (its lease is held)
     staging_timeout_s: int = Field(default=600, ge=10, le=DAY)
+    staging_copy_bytes_per_s: int = Field(default=200 * MIB, ge=1)
     outbox_max_age_s: int = Field(default=7 * DAY, ge=60)
     max_range_bytes: int = Field(default=MAX_RANGE_BYTES, ge=1, le=MAX_RANGE_BYTES)
 

@@ -65,7 +65,8 @@ class DownloadPolicy:
     retry_after_min_s: int
     retry_after_max_s: int
     staging_bytes_per_s: int
-    staging_timeout_s: int  # a staging request older than this is made again
+    staging_timeout_s: int  # the least time after which a staging request is made again
+    staging_copy_bytes_per_s: int  # the slowest copy assumed: the timeout grows with the size
     outbox_max_age_s: int
     max_range_bytes: int
 
@@ -74,12 +75,21 @@ class DownloadPolicy:
         wanted = math.ceil(size / self.staging_bytes_per_s)
         return max(self.retry_after_min_s, min(self.retry_after_max_s, wanted))
 
+    def staging_timeout(self, size: int | None) -> timedelta:
+        """How long a staging request of a ``size``-byte file may stay unanswered before
+        it is made again: the fixed timeout plus a copy at the slowest assumed rate, so
+        that a copy of a large file still running is not asked for a second time."""
+        copy_s = math.ceil((size or 0) / self.staging_copy_bytes_per_s)
+        return timedelta(seconds=self.staging_timeout_s + copy_s)
+
 
 @dataclass(frozen=True)
 class Wait:
-    """Not in the outbox yet: ask again after ``retry_after_s`` seconds."""
+    """Not in the outbox yet: ask again after ``retry_after_s`` seconds. ``size`` is the
+    content size being staged, so a client can scale its patience with it."""
 
     retry_after_s: int
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -271,7 +281,7 @@ class DownloadController:
         )
 
     def _wait(self, item: DrsObject) -> Wait:
-        return Wait(self.policy.retry_after(item.content_size))
+        return Wait(self.policy.retry_after(item.content_size), item.content_size)
 
     def _ready(self, item: DrsObject) -> bool:
         """Whether the content is in the outbox now; asks for staging if it is not."""
@@ -294,7 +304,7 @@ class DownloadController:
 
     def _stale(self, item: DrsObject, now: datetime) -> bool:
         requested = item.staging_requested_at
-        timeout = timedelta(seconds=self.policy.staging_timeout_s)
+        timeout = self.policy.staging_timeout(item.content_size)
         return requested is None or requested + timeout <= now
 
     def _request_staging(self, item: DrsObject, now: datetime) -> None:

@@ -41,7 +41,12 @@ def _listing(env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def _interrupted_upload(
-    endpoints: dict[str, Any], box: UploadBox, home: Path, original: Path, how: signal.Signals
+    endpoints: dict[str, Any],
+    box: UploadBox,
+    home: Path,
+    original: Path,
+    how: signal.Signals,
+    concurrency: int = 2,
 ) -> tuple[subprocess.CompletedProcess, set[int]]:
     """Start an upload, let ALLOWED parts through, interrupt it with ``how``."""
     proxy = RecordingProxy()
@@ -52,7 +57,7 @@ def _interrupted_upload(
         home,
         HTTP_PROXY=proxy.url,
         http_proxy=proxy.url,
-        FS_CONNECTOR_CONCURRENCY="2",
+        FS_CONNECTOR_CONCURRENCY=str(concurrency),
     )
     process = subprocess.Popen(
         [str(BIN / "fs-connector"), "upload", str(original)],
@@ -109,7 +114,73 @@ def test_interrupted_upload_resumes_with_missing_parts_only(
     (done,) = _listing(connector_env(endpoints, box, home)).values()
     assert (done["id"], done["state"]) == (open_upload["id"], "inbox")
     assert not list((home / "state" / "fs-connector").glob("*.json"))
+    assert not list((home / "state" / "fs-connector").glob("*.parts"))
     assert_inbox_decrypts(endpoints, done["id"], original, tmp_path, PARTS)
+
+
+def test_a_resume_of_an_unchanged_file_does_not_read_the_parts_already_uploaded(
+    endpoints: dict[str, Any], box: UploadBox, home: Path, tmp_path: Path
+) -> None:
+    original = tmp_path / "big.bin"
+    original.write_bytes(os.urandom(PARTS * PART_SIZE - 200_000))
+    # one part at a time: parts 1..ALLOWED are in S3 and in the log when it is killed
+    _, stored = _interrupted_upload(endpoints, box, home, original, signal.SIGKILL, 1)
+    assert stored == set(range(1, ALLOWED + 1))
+    proxy = RecordingProxy()
+    try:
+        env = connector_env(endpoints, box, home, HTTP_PROXY=proxy.url, http_proxy=proxy.url)
+        second = run_cli(["upload", str(original)], env)
+    finally:
+        proxy.close()
+    assert second.returncode == 0, second.stderr
+    assert f"going on at part {ALLOWED + 1} (the parts before are not read again)" in (
+        second.stderr
+    )
+    assert f"({ALLOWED} not read again)" in second.stderr
+    assert sorted(proxy.puts(None)) == list(range(ALLOWED + 1, PARTS + 1))
+    (done,) = _listing(connector_env(endpoints, box, home)).values()
+    assert_inbox_decrypts(endpoints, done["id"], original, tmp_path, PARTS)
+
+
+def test_a_file_rewritten_in_place_is_read_again_and_never_mixed(
+    endpoints: dict[str, Any], box: UploadBox, home: Path, tmp_path: Path
+) -> None:
+    """After the interruption, the plaintext of the first three parts is overwritten in
+    place with the modification time kept (as ``touch -r`` or ``rsync -t --inplace`` do).
+    Skipping the parts already uploaded would archive the old parts 1-3 with the new rest
+    and a SHA-256 that matches it; the inode's change time tells the rewrite, so the resume
+    reads the file from the start, sends every part again (the nonces are chained) and the
+    inbox holds the new file, whole."""
+    original = tmp_path / "big.bin"
+    content = os.urandom(PARTS * PART_SIZE - 200_000)
+    original.write_bytes(content)
+    # one part at a time: parts 1..ALLOWED are in S3 and in the log when it is killed
+    _, stored = _interrupted_upload(endpoints, box, home, original, signal.SIGKILL, 1)
+    assert stored == set(range(1, ALLOWED + 1))
+    state = home / "state" / "fs-connector"
+    (log,) = state.glob("*.parts")
+    assert [json.loads(line)["n"] for line in log.read_text().splitlines()] == [1, 2, 3]
+
+    segments = ALLOWED * PART_SIZE // 65_564  # cipher segments that begin in parts 1..3
+    stat = original.stat()
+    with original.open("r+b") as handle:
+        handle.write(bytes(segments * 65_536))  # their plaintext, all of it
+    os.utime(original, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proxy = RecordingProxy()
+    try:
+        env = connector_env(endpoints, box, home, HTTP_PROXY=proxy.url, http_proxy=proxy.url)
+        second = run_cli(["upload", str(original)], env)
+    finally:
+        proxy.close()
+    assert second.returncode == 0, second.stderr
+    assert "going on at part" not in second.stderr and "(0 not read again)" in second.stderr
+    assert sorted(proxy.puts(None)) == list(range(1, PARTS + 1))
+    (done,) = _listing(connector_env(endpoints, box, home)).values()
+    assert done["state"] == "inbox"
+    assert not list(state.iterdir())  # record and log gone
+    expected = tmp_path / "expected.bin"
+    expected.write_bytes(bytes(segments * 65_536) + content[segments * 65_536 :])
+    assert_inbox_decrypts(endpoints, done["id"], expected, tmp_path, PARTS)
 
 
 @pytest.mark.parametrize("change", ["record lost", "file grew"])

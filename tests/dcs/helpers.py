@@ -94,8 +94,14 @@ def registered_payload(
         "secret_id": f.secret_id,
         "offset": 124,
         "encrypted_part_size": max(size, 1),
-        "encrypted_parts_md5": [hashlib.md5(f.content).hexdigest()],  # noqa: S324
-        "encrypted_parts_sha256": [hashlib.sha256(f.content).hexdigest()],
+        # DCS never reads the manifest: a reference of the right shape is enough
+        "parts_manifest": {
+            "bucket": bucket_name("permanent", pfx),
+            "key": f"manifests/{f.object_id}.json",
+            "sha256": hashlib.sha256(f.content).hexdigest(),
+            "size": 1,
+            "parts": 1,
+        },
         "decrypted_sha256": f.sha256,
         "decrypted_size": len(f.plain),
         "encrypted_size": size,

@@ -20,7 +20,7 @@ from functions.dcs.errors import EventsDown, KeyStoreDown, NoSuchObject
 from functions.dcs.model import REGISTERED, STAGED, STAGING, Reader
 from shared.crypt import c4gh
 from shared.crypt.keys import generate_keypair
-from shared.events import FileInternallyRegistered, FileStagedForDownload
+from shared.events import FileInternallyRegistered, FileStagedForDownload, ManifestRef
 from shared.ports import KeyStoreUnavailable
 from tests.fakes import InMemoryKeyStore, InMemoryStorage, RecordingPublisher
 from tests.fakes.dcs import InMemoryDrsRepository, policy
@@ -72,8 +72,13 @@ def registered(
         secret_id=secret_id,
         offset=124,
         encrypted_part_size=size,
-        encrypted_parts_md5=["md5"],
-        encrypted_parts_sha256=["sha"],
+        parts_manifest=ManifestRef(
+            bucket="permanent",
+            key=f"manifests/object-{file_id}.json",
+            sha256="b" * 64,
+            size=1,
+            parts=1,
+        ),
         decrypted_sha256="a" * 64,
         decrypted_size=size - 28,
         encrypted_size=size,
@@ -119,7 +124,7 @@ def dcs() -> Dcs:
 def test_polls_wait_while_staging_and_ask_for_the_copy_once(dcs: Dcs) -> None:
     dcs.register()
     answers = [dcs.downloads.drs_object("file-1", dcs.reader) for _ in range(3)]
-    assert answers == [Wait(dcs.downloads.policy.retry_after(SIZE))] * 3
+    assert answers == [Wait(dcs.downloads.policy.retry_after(SIZE), SIZE)] * 3
     [request] = dcs.publisher.of("NonStagedFileRequested")
     assert request["target_bucket"] == OUTBOX and request["target_object_id"] == "object-file-1"
     assert dcs.repository.get("file-1").state == STAGING
@@ -242,6 +247,52 @@ def test_a_staging_request_not_published_is_undone(dcs: Dcs) -> None:
     dcs.publisher.fail = None
     assert isinstance(dcs.downloads.drs_object("file-1", dcs.reader), Wait)
     assert len(dcs.publisher.of("NonStagedFileRequested")) == 1
+
+
+class FixedClock:
+    """Time stands still until the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = EPOCH
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("size", "patience_s"),
+    [
+        (SIZE, 600 + 1),  # small: the fixed timeout (600 s) and one second of copy
+        (100 * 1024**3, 600 + 512),  # 100 GiB at the assumed 200 MiB/s: 512 s more
+        (5 * 1024**4, 600 + 26_215),  # 5 TiB: about 7.4 hours, and still asked only once
+    ],
+)
+def test_the_staging_timeout_grows_with_the_size(dcs: Dcs, size: int, patience_s: int) -> None:
+    """A staging request is made again only when a copy at the slowest assumed rate would
+    have finished: never while a long copy of a large file may still run."""
+    clock = dcs.downloads.clock = FixedClock()
+    dcs.downloads.on_registered(registered("big", size=size))
+    requested = lambda: dcs.publisher.of("NonStagedFileRequested")  # noqa: E731
+    wait = dcs.downloads.drs_object("big", dcs.reader)
+    assert wait == Wait(dcs.downloads.policy.retry_after(size), size)
+    assert len(requested()) == 1
+    assert dcs.downloads.policy.staging_timeout(size) == timedelta(seconds=patience_s)
+    clock.now = EPOCH + timedelta(seconds=patience_s - 1)
+    assert isinstance(dcs.downloads.drs_object("big", dcs.reader), Wait)
+    assert len(requested()) == 1, "asked again while the copy may still run"
+    clock.now = EPOCH + timedelta(seconds=patience_s)
+    assert isinstance(dcs.downloads.drs_object("big", dcs.reader), Wait)
+    assert len(requested()) == 2, "an unanswered request is made again after the timeout"
+    assert dcs.repository.get("big").staging_requested_at == clock.now
+    assert isinstance(dcs.downloads.drs_object("big", dcs.reader), Wait)
+    assert len(requested()) == 2  # and then the timeout runs from the new request
+
+
+def test_the_copy_rate_of_the_staging_timeout_is_a_setting() -> None:
+    slow = policy(OUTBOX, "host", staging_timeout_s=60, staging_copy_bytes_per_s=1000)
+    assert slow.staging_timeout(None) == timedelta(seconds=60)
+    assert slow.staging_timeout(1) == timedelta(seconds=61)
+    assert slow.staging_timeout(10**6) == timedelta(seconds=60 + 1000)
 
 
 def test_the_clean_up_removes_unused_copies_only(dcs: Dcs) -> None:

@@ -26,7 +26,9 @@ from tests.dcs.helpers import (
 from tests.support import EventStream, Operator, assert_error, upload_wot
 
 
-def _assert_wait(response: httpx.Response, retry_after: int | None = None) -> None:
+def _assert_wait(
+    response: httpx.Response, retry_after: int | None = None, size: int | None = None
+) -> None:
     assert response.status_code == 202, response.text
     assert response.content == b""
     assert response.headers["Cache-Control"] == "no-store"
@@ -34,6 +36,8 @@ def _assert_wait(response: httpx.Response, retry_after: int | None = None) -> No
     assert value.isdigit(), value  # GHGA's client: int(headers["retry-after"])
     if retry_after is not None:
         assert int(value) == retry_after
+    if size is not None:  # the connector scales its wait with it
+        assert response.headers["X-Content-Size"] == str(size)
 
 
 def test_a_file_is_staged_once_then_served(endpoints: dict[str, Any], operator: Operator) -> None:
@@ -129,7 +133,7 @@ def test_retry_after_scales_with_size_within_the_configured_range(
     for size, f in files.items():
         register(endpoints, f, size=size)
     for size, f in files.items():
-        _assert_wait(requester.wait_for(f.file_id, 202), retry_after=expected[size])
+        _assert_wait(requester.wait_for(f.file_id, 202), retry_after=expected[size], size=size)
 
 
 def test_token_for_another_file_is_403(
