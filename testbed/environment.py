@@ -13,6 +13,7 @@ one that carries EKSS's policy alone (testbed/vault.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from infra.settings import to_parameters
@@ -45,9 +46,11 @@ def stack_environment(
     prefix: str,
     secrets: StackSecrets,
     ekss_vault_token: str,
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """What the functions are given (parameter names in place of every secret), and the SSM
-    parameters to put first (name -> value)."""
+    parameters to put first (name -> value). ``overrides`` replace or add settings (a
+    scaled-down stack's budgets, tests/scale: ``fs-stack up --setting NAME=VALUE``)."""
     env: dict[str, str] = {
         "AWS_ENDPOINT_URL": aws_endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -73,7 +76,6 @@ def stack_environment(
             "UCS_OPERATOR_TOKEN_SHA256": operator_hash,
             "UCS_STORAGE_ALIAS": STORAGE_ALIAS,
             "UCS_MAX_OPEN_UPLOADS_PER_BOX": "10",
-            "UCS_DEFAULT_BOX_MAX_SIZE": str(1024**4),
             "UCS_PART_URL_MAX_LIFETIME_S": "3600",
             "UCS_ABANDONED_UPLOAD_AGE_S": str(24 * 3600),
             "UCS_RETRY_AFTER_S": "5",
@@ -103,4 +105,5 @@ def stack_environment(
             "EKSS_STORAGE_ALIAS": STORAGE_ALIAS,
         }
     )
+    env.update(overrides or {})
     return to_parameters(env, prefix)

@@ -55,7 +55,11 @@ class StackProcess:
         return self.process.wait(timeout=timeout)
 
 
-def start_stack_process(state_dir: Path, *extra: str, timeout: float = 120) -> StackProcess:
+def start_stack_process(
+    state_dir: Path, *extra: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> StackProcess:
+    """``env``: variables added to the stack's environment (FS_TEST_MIN_PART_SIZE for a
+    scaled-down stack, tests/scale)."""
     state_dir.parent.mkdir(parents=True, exist_ok=True)
     output = state_dir.parent / f"{state_dir.name}.out"
     with open(output, "wb") as log:
@@ -74,7 +78,11 @@ def start_stack_process(state_dir: Path, *extra: str, timeout: float = 120) -> S
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1],
-            env={**os.environ, "FS_LOG_LEVEL": os.environ.get("FS_LOG_LEVEL", "WARNING")},
+            env={
+                **os.environ,
+                "FS_LOG_LEVEL": os.environ.get("FS_LOG_LEVEL", "WARNING"),
+                **(env or {}),
+            },
         )
     endpoints_file = state_dir / "endpoints.json"
     deadline = time.monotonic() + timeout

@@ -58,6 +58,9 @@ class StackOptions:
     backend: str = "embedded"
     localstack_port: int = DEFAULT_PORT_BASE + 4
     seaweedfs_port: int = DEFAULT_PORT_BASE + 4  # and the next 7: seaweedfs.PORT_COUNT
+    # settings of the functions that replace the stack's own (``--setting NAME=VALUE``):
+    # a scaled-down stack's budgets (tests/scale)
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 class StackError(RuntimeError):
@@ -113,6 +116,12 @@ class Stack:
 
     def start(self) -> dict[str, Any]:
         opts = self.options
+        if _scaled_moto_environment() and opts.backend != "embedded":
+            # both fix S3's 5 MiB minimum in their code and refuse to complete smaller parts
+            raise StackError(
+                "FS_TEST_MIN_PART_SIZE needs the embedded backend: SeaweedFS and LocalStack "
+                "refuse parts below 5 MiB"
+            )
         for name, port in self._ports():
             if not _port_free(opts.host, port):
                 raise StackError(f"port {port} for the {name} server is already in use")
@@ -168,9 +177,14 @@ class Stack:
 
         logs = opts.state_dir / "logs"
         logs.mkdir(exist_ok=True)
+        scaled = _scaled_moto_environment()
+        # a scaled-down stack reads 10,000 ranges of one object: moto through
+        # testbed/moto_ranges.py, which reads a range alone, not the whole object
+        moto = "testbed.moto_ranges" if scaled else "moto.server"
         self._spawn(
-            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(opts.aws_port)],
+            [sys.executable, "-m", moto, "-H", host, "-p", str(opts.aws_port)],
             logs / "moto.log",
+            extra_env=scaled,
         )
         self._spawn(
             [
@@ -206,6 +220,7 @@ class Stack:
             prefix=opts.prefix,
             secrets=secrets,
             ekss_vault_token=ekss_token(vault_url, secrets.vault_token),
+            overrides=opts.settings,
         )
         if localstack_url is not None:
             env.update(localstack_host.aws_environment(localstack_url, aws_url))
@@ -267,6 +282,7 @@ class Stack:
             "storage_alias": "archive",
             "archive_public_key": secrets.archive_public_key_b64,
             "wot_public_key": secrets.wot_public_pem,
+            "min_part_size": _min_part_size(),
             "pid": os.getpid(),
         }
         write_endpoints(opts.state_dir / ENDPOINTS_FILE, self.endpoints)
@@ -347,6 +363,30 @@ class Stack:
         (self.options.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
 
+def _min_part_size() -> int:
+    """S3's minimum part size in this stack: 5 MiB, or FS_TEST_MIN_PART_SIZE where the
+    stack was started with it (tests/scale), which every function (in this process) and
+    the clients read too."""
+    from shared.multipart import MIN_PART_SIZE
+
+    return MIN_PART_SIZE
+
+
+def _scaled_moto_environment() -> dict[str, str]:
+    """moto's own minimum part size, scaled down with FS_TEST_MIN_PART_SIZE."""
+    from shared.multipart import SCALED_MIN_PART_SIZE_ENV
+
+    scaled = os.environ.get(SCALED_MIN_PART_SIZE_ENV)
+    return {"S3_UPLOAD_PART_MIN_SIZE": scaled} if scaled else {}
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isupper():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def put_parameters(ssm: Any, parameters: dict[str, str]) -> None:
     """The stack's secrets as SSM SecureStrings, as the operator puts them on AWS; the
     functions are given their names only (testbed/environment.py)."""
@@ -405,6 +445,16 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--localstack-port", type=int, default=0, help="LocalStack's port (default BASE+4)"
     )
+    up.add_argument(
+        "--setting",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a function setting in place of the stack's own (repeatable; tests/scale). "
+        "FS_TEST_MIN_PART_SIZE scales S3's minimum part size down: it must be in the "
+        "environment, for every process of the stack and its clients",
+    )
     return parser
 
 
@@ -425,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         backend=args.backend,
         localstack_port=args.localstack_port or args.port_base + 4,
         seaweedfs_port=args.port_base + 4,
+        settings=dict(args.setting),
     )
     stack = Stack(options)
     stopping = threading.Event()
