@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from functions.dcs.store import DrsObjectRecord
-from functions.ifrs.store import FileRecord
-from functions.irs.store import InterrogationRecord
+from functions.ifrs.store import FileRecord, OutboxCopyRecord
+from functions.irs.store import InterrogationRecord, PartRecord
 from functions.ucs.store import BoxRecord, UploadRecord
 from functions.wps.store import WorkPackageRecord
 from shared.resources import DECLARATION, Table
@@ -18,7 +18,9 @@ from shared.resources import DECLARATION, Table
 RECORDS: dict[str, Any] = {
     "work_packages": WorkPackageRecord,
     "interrogations": InterrogationRecord,
+    "interrogation_parts": PartRecord,
     "files": FileRecord,
+    "copies": OutboxCopyRecord,
     "boxes": BoxRecord,
     "uploads": UploadRecord,
     "drs_objects": DrsObjectRecord,

@@ -11,7 +11,7 @@ manifest, with the same digest.
 The checksums are of consecutive ranges of ``part_size`` bytes, so they describe any copy of
 the object's bytes, whatever part size the copy was made with.
 
-Whoever removes an object removes its manifest with it (``remove_manifest``).
+Whoever removes an object removes its manifest with it (``remove_with_manifest``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ __all__ = [
     "is_manifest_key",
     "manifest_key",
     "read_manifest",
-    "remove_manifest",
+    "remove_with_manifest",
     "write_manifest",
 ]
 
@@ -129,6 +129,7 @@ def copy_manifest(
     return write_manifest(storage, bucket, object_id, manifest)
 
 
-def remove_manifest(storage: ObjectStorage, bucket: str, object_id: str) -> None:
-    """Delete the manifest of ``object_id`` (idempotent)."""
+def remove_with_manifest(storage: ObjectStorage, bucket: str, object_id: str) -> None:
+    """Delete the object and its manifest, which go together (idempotent)."""
+    storage.delete(bucket, object_id)
     storage.delete(bucket, manifest_key(object_id))

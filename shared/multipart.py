@@ -50,6 +50,13 @@ def round_up(value: int, step: int) -> int:
     return ceil_div(value, step) * step
 
 
+def smallest_part_size(size: int, unit: int = 1) -> int:
+    """The smallest part size, a whole multiple of ``unit`` (a cipher segment, a MiB), in
+    which ``size`` bytes fit in MAX_PARTS parts: what every multipart writer of a large
+    object grows its part size to (the connector, IRS's staging, IFRS's copies)."""
+    return round_up(ceil_div(size, MAX_PARTS), unit)
+
+
 def part_count(size: int, part_size: int) -> int:
     """Parts of a multipart object of ``size`` bytes; an empty body still has one part."""
     return max(1, ceil_div(size, part_size))

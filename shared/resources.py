@@ -112,15 +112,20 @@ DECLARATION = Declaration(
     functions=(
         Function("wkvs", True, 128, 10, "well-known values"),
         Function("wps", True, 256, 15, "work packages and work order tokens"),
-        Function("ucs", True, 256, 30, "upload controller"),
-        Function("irs", False, 1024, 900, "interrogation room: re-encryption into staging"),
+        # an HTTP function answers within API Gateway's 29 s (shared.limits), or not at all
+        Function("ucs", True, 256, 29, "upload controller"),
+        # 4096 MB: four staged parts of 960 MiB in memory at once (functions/irs/sizing.py), so
+        # a 5 TiB object's 550 MB parts (10,000 of them) are staged with every overlap
+        Function("irs", False, 4096, 900, "interrogation room: re-encryption into staging"),
         Function("ekss", True, 256, 15, "key store"),
         Function("ifrs", False, 256, 900, "file registry: staging, permanent, outbox"),
-        Function("dcs", True, 256, 30, "download controller"),
+        Function("dcs", True, 256, 29, "download controller"),
     ),
     buckets=(
-        # above UCS's abandoned-upload clean-up (7 days), which cancels them first
-        Bucket("inbox", "encrypted uploads as the submitters sent them", 14, md5_etags=True),
+        # UCS's clean-up cancels an upload idle for 7 days (by its last part, not its age);
+        # the rule is the backstop for what it misses, and must not cut short an active one:
+        # the largest file (5 TiB) takes 90 days only below about 0.7 MB/s
+        Bucket("inbox", "encrypted uploads as the submitters sent them", 90, md5_etags=True),
         Bucket(
             "staging", "re-encrypted, header-less objects awaiting registration", md5_etags=True
         ),
@@ -139,7 +144,8 @@ DECLARATION = Declaration(
         "wps": ("WorkPackageCreated", "WorkOrderTokenIssued", "WorkPackageRevoked"),
     },
     bucket_access={
-        "ucs": {"inbox": ("presign-write", "multipart", "read-meta", "delete")},
+        # UCS writes the declared part checksums beside the object (manifests/<id>.json)
+        "ucs": {"inbox": ("presign-write", "write", "multipart", "read-meta", "delete")},
         "irs": {"inbox": ("read",), "staging": ("write", "multipart", "read-meta", "delete")},
         "ifrs": {
             "staging": ("read", "delete"),
@@ -177,7 +183,8 @@ DECLARATION = Declaration(
             consumer="ifrs",
             handler="on_event",
             topics=("FileInterrogationSuccess", "NonStagedFileRequested", "FileDeletionRequested"),
-            visibility_timeout_s=960,
+            visibility_timeout_s=960,  # above IFRS's 900 s timeout and its lease
+            senders=("ifrs",),  # the rest of a copy too long for one invocation, handed on
         ),
         Queue(
             "dcs-events",
@@ -200,7 +207,10 @@ DECLARATION = Declaration(
     tables=(
         Table("work_packages", "wps"),
         Table("interrogations", "irs"),
+        # one item per staged part (md5, sha256), keyed by inbox object key and part number
+        Table("interrogation_parts", "irs"),
         Table("files", "ifrs"),
+        Table("copies", "ifrs"),  # outbox copies under way: lease and checkpoint
         Table("boxes", "ucs"),
         Table("uploads", "ucs"),
         Table("drs_objects", "dcs"),

@@ -1,4 +1,5 @@
-"""The object storage port on S3 (boto3): multipart, presigning, ranges, copies."""
+"""The object storage port on S3 (boto3): multipart, presigning, ranges, part copies
+(IFRS's resumable copy, functions/ifrs/copier.py, is made of UploadPartCopy calls)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from botocore.exceptions import ClientError
 from shared.adapters.aws import client
 from shared.ports import ObjectInfo, ObjectNotFound, OpenMultipart, PartInfo
 
-MULTIPART_COPY_THRESHOLD = 5 * 1024**3  # S3 refuses a single CopyObject above 5 GiB
-COPY_PART_SIZE = 512 * 1024**2
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchUpload", "NotFound", "NoSuchBucket"}
 
 
@@ -183,34 +182,6 @@ class S3Storage:
                 raise ObjectNotFound(f"{bucket}/{key}") from error
             raise
         return response["Body"].read()
-
-    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
-        source = self.head(src_bucket, src_key)
-        if source is None:
-            raise ObjectNotFound(f"{src_bucket}/{src_key}")
-        if source.size <= MULTIPART_COPY_THRESHOLD:
-            self._s3.copy_object(
-                Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key}
-            )
-            return
-        upload_id = self.create_multipart(dst_bucket, dst_key)
-        try:
-            parts = []
-            for number, start in enumerate(range(0, source.size, COPY_PART_SIZE), start=1):
-                end = min(start + COPY_PART_SIZE, source.size) - 1
-                response = self._s3.upload_part_copy(
-                    Bucket=dst_bucket,
-                    Key=dst_key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    CopySource={"Bucket": src_bucket, "Key": src_key},
-                    CopySourceRange=f"bytes={start}-{end}",
-                )
-                parts.append((number, _strip(response["CopyPartResult"]["ETag"])))
-            self.complete_multipart(dst_bucket, dst_key, upload_id, parts)
-        except Exception:
-            self.abort_multipart(dst_bucket, dst_key, upload_id)
-            raise
 
     def delete(self, bucket: str, key: str) -> None:
         self._s3.delete_object(Bucket=bucket, Key=key)

@@ -20,6 +20,7 @@ from typing import Any
 import hvac
 from hvac.exceptions import InvalidPath
 
+from shared.manifest import manifest_key
 from shared.resources import bucket_name, table_name
 from tests.irs.helpers import SECRETS_PATH, encrypt_file, random_bytes
 from tests.support import EventStream, aws
@@ -116,7 +117,8 @@ class Archive:
         found: list[str] = []
         for key in BUCKETS:
             bucket = self._bucket(key)
-            for object_key in keys:
+            # each object, and the part manifest beside it (shared/manifest.py)
+            for object_key in sorted(keys | {manifest_key(k) for k in keys}):
                 with contextlib.suppress(self.s3.exceptions.ClientError):
                     self.s3.head_object(Bucket=bucket, Key=object_key)
                     found.append(f"object {object_key} in {key}")
@@ -145,6 +147,15 @@ class Archive:
             ConsistentRead=True,
         )
         found += [f"envelope {e['file_id']['S'][:60]}" for page in pages for e in page["Items"]]
+        parts = self.dynamodb.query(  # IRS's staged part items (one per part)
+            TableName=self._table("interrogation_parts"),
+            KeyConditionExpression="object_key = :key",
+            ExpressionAttributeValues={":key": {"S": file_id}},
+            ConsistentRead=True,
+            Select="COUNT",
+        )["Count"]
+        if parts:
+            found.append(f"{parts} interrogation_parts items")
         for secret_id in secret_ids:
             found += [f"secret {secret_id}: {what}" for what in self._secret_versions(secret_id)]
         return found

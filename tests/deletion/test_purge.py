@@ -152,7 +152,7 @@ def test_delete_while_interrogation_runs(
 
         def staging() -> bool:
             item = archive.item("interrogations", {"object_key": file_id}) or {}
-            return bool(item.get("parts", {}).get("B"))
+            return int(item.get("parts_staged", {}).get("N", "0")) > 0
 
         wait_until(staging, timeout=90, what="IRS staging the first part")
         known = archive.ids_of(file_id, trail)  # the staged object's key, the secret id

@@ -185,12 +185,6 @@ class InMemoryStorage:
             raise ObjectNotFound(f"{bucket}/{key}")
         return found[0][start : end + 1]
 
-    def copy(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str) -> None:
-        found = self.objects.get((src_bucket, src_key))
-        if found is None:
-            raise ObjectNotFound(f"{src_bucket}/{src_key}")
-        self.objects[(dst_bucket, dst_key)] = found
-
     def delete(self, bucket: str, key: str) -> None:
         self.objects.pop((bucket, key), None)
 

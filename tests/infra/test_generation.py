@@ -51,7 +51,7 @@ def test_check_notices_a_changed_queue_and_a_changed_function(
     main = copy / "main.tf.json"
     main.write_text(main.read_text().replace('"fs-irs-inbox"', '"fs-irs-inbox-renamed"'))
     irs = copy / "functions" / "irs" / "chalice.tf.json"
-    irs.write_text(irs.read_text().replace('"memory_size": 1024', '"memory_size": 128'))
+    irs.write_text(irs.read_text().replace('"memory_size": 4096', '"memory_size": 128'))
     (copy / "functions" / "wkvs" / "chalice.tf.json").unlink()
     problems = check(copy)
     assert len(problems) == 3, problems

@@ -21,15 +21,18 @@ from infra.shared_terraform import (
     root_module,
 )
 from shared.adapters.aws import client
+from shared.multipart import MAX_OBJECT_SIZE
 from shared.resources import DECLARATION, bucket_name
 from testbed.bootstrap import create_buckets
 
 DAYS = {b.key: b.abort_incomplete_after_days for b in DECLARATION.buckets}
 
 
-def test_declaration_gives_the_inbox_longer_than_ucs_cleanup() -> None:
-    # UCS cancels abandoned uploads after 7 days itself; the rule is the backstop behind it
-    assert DAYS == {"inbox": 14, "staging": 7, "permanent": 7, "outbox": 7}
+def test_declaration_gives_the_inbox_longer_than_the_largest_upload_takes() -> None:
+    # UCS cancels uploads idle for 7 days itself; the rule is the backstop behind it, and
+    # must leave the largest file (5 TiB) time to arrive at a slow 1 MB/s
+    assert DAYS == {"inbox": 90, "staging": 7, "permanent": 7, "outbox": 7}
+    assert DAYS["inbox"] * 24 * 3600 * 1_000_000 > MAX_OBJECT_SIZE
 
 
 def test_generated_terraform_has_one_abort_rule_per_bucket() -> None:

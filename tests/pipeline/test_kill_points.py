@@ -8,8 +8,9 @@ happened, nothing after it did, as when Lambda kills an invocation. The queues a
 a mailbox that removes a message only once its handler returned, so a killed message is
 redelivered, with a clock moved past every lease, until the file is registered. For every N
 up to the calls of a clean run, what is left must be what one clean run leaves: one secret
-(the one every run received), no open multipart upload, nothing in staging, one permanent
-object with the bytes a clean run stores. Every N gets a fresh upload (its own file id, so its
+(the one every run received), no open multipart upload, nothing in staging (no staged part
+manifest either), no staged part items of IRS's, one permanent object with the bytes a
+clean run stores. Every N gets a fresh upload (its own file id, so its
 own secret) of the same content; nonces are derived from the secret (shared/crypt/reencrypt.py),
 so "the same bytes" is the body re-encrypted under the file's secret, computed here.
 A redelivery that raises counts as a failure too: past every lease, nothing should.
@@ -27,8 +28,9 @@ from typing import Any
 import hvac
 import pytest
 
+from functions.ifrs.copier import Copier
 from functions.ifrs.core import Registry
-from functions.ifrs.model import REGISTERED
+from functions.ifrs.model import REGISTERED, CopySettings
 from functions.ifrs.store import DynamoFileRepository, FileRecord
 from functions.irs.core import Interrogator
 from functions.irs.model import SUCCEEDED, Settings, Upload
@@ -42,7 +44,9 @@ from shared.crypt.keys import decode_key, generate_keypair
 from shared.crypt.reencrypt import Reencryptor
 from shared.crypt.resumable_sha256 import ResumableSha256
 from shared.events import EventSchema, FileInterrogationSuccess
+from shared.manifest import manifest_key
 from shared.resources import bucket_name, table_name
+from tests.fakes import RecordingQueue
 from tests.irs.helpers import PLAIN_PER_PART, list_secrets, random_bytes, secret_exists
 from tests.irs.inprocess import Crash, Harness, InProcessEkss
 
@@ -189,12 +193,16 @@ class Stack:
             ),
             clock=clock,
         )
+        ifrs_storage = count(S3Storage(self.s3), "ifrs.storage")
         registry = Registry(
-            storage=count(S3Storage(self.s3), "ifrs.storage"),
+            storage=ifrs_storage,
             publisher=count(Topics(mailbox), "ifrs.publisher"),
             repository=count(DynamoFileRepository(), "ifrs.repository"),
             staging_bucket=self.staging,
             permanent_bucket=self.permanent,
+            # the copy's part calls count (and are killed after) as IFRS's storage calls
+            copier=Copier(storage=ifrs_storage, settings=CopySettings()),
+            continuations=RecordingQueue(),  # a file this small is never handed on
             clock=clock,
         )
         return irs, registry
@@ -306,8 +314,12 @@ def run_file(stack: Stack, vault: hvac.Client, file: File, kill_at: int | None) 
     left_staged = stack.keys(stack.staging) - staging_before
     if left_staged:
         problems.append(f"objects left in staging: {sorted(left_staged)}")
+    left_parts = stack.harness.repository.parts(upload.object_id)
+    if left_parts:  # IRS's part items go once the staged manifest holds them
+        problems.append(f"{len(left_parts)} staged part items left")
     new_permanent = stack.keys(stack.permanent) - permanent_before
-    if new_permanent != {registration.object_id}:
+    # the registered object and, beside it, its part manifest (IFRS copies it from staging)
+    if new_permanent != {registration.object_id, manifest_key(registration.object_id)}:
         problems.append(f"permanent objects {sorted(new_permanent)}, registered one only")
 
     # the permanent object is what a clean run stages: the same body under the file's secret

@@ -35,8 +35,12 @@ def test_storage_multipart_like_s3() -> None:
     assert storage.get_range("b", "k", 9, 10) == b"\x01\x02"
     with pytest.raises(ObjectNotFound):
         storage.list_parts("b", "k", upload_id)
-    storage.copy("b", "k", "c", "k2")
-    assert storage.head("c", "k2").size == 20
+    copy_id = storage.create_multipart("c", "k2")
+    storage.upload_part_copy("b", "k", "c", "k2", copy_id, 1, 5, 14)
+    storage.complete_multipart(
+        "c", "k2", copy_id, [(1, storage.list_parts("c", "k2", copy_id)[0].etag)]
+    )
+    assert storage.get_range("c", "k2", 0, 100) == bytes([1]) * 5 + bytes([2]) * 5
     storage.delete("b", "k")
     assert storage.head("b", "k") is None
 
