@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": seconds,
                 "state": record.state if record else None,
                 "reason": record.reason if record else None,
-                "parts": len(record.parts) if record else 0,
+                "parts": record.parts_staged if record else 0,
                 "staged_object_id": record.staged_object_id if record else None,
                 "continuations": sum(1 for kind, _ in recorder.sent if kind == "continuation"),
             }

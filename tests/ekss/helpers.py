@@ -14,6 +14,7 @@ from crypt4gh import header as c4gh_header
 from hvac.exceptions import InvalidPath
 
 from shared.crypt import c4gh
+from shared.manifest import manifest_key
 from shared.resources import bucket_name
 from tests.support import aws, publish_event
 
@@ -110,6 +111,7 @@ def registered_payload(
     endpoints: dict[str, Any], file_id: str, secret_id: str, size: int = 1000
 ) -> dict[str, Any]:
     pfx = endpoints["resource_prefix"]
+    object_id = str(uuid.uuid4())
     return {
         "file_id": file_id,
         "box_id": str(uuid.uuid4()),
@@ -118,13 +120,19 @@ def registered_payload(
         "secret_id": secret_id,
         "offset": 124,
         "encrypted_part_size": size,
-        "encrypted_parts_md5": ["0" * 32],
-        "encrypted_parts_sha256": ["0" * 64],
         "decrypted_sha256": "0" * 64,
         "decrypted_size": max(size - 28, 0),
         "encrypted_size": size,
-        "object_id": str(uuid.uuid4()),
+        "object_id": object_id,
         "bucket": bucket_name("permanent", pfx),
+        # EKSS never reads the manifest; the event names one as IFRS's does
+        "parts_manifest": {
+            "bucket": bucket_name("permanent", pfx),
+            "key": manifest_key(object_id),
+            "sha256": "0" * 64,
+            "size": 100,
+            "parts": 1,
+        },
     }
 
 
