@@ -258,7 +258,18 @@ def download(
         typer.Option("--file-id", help="Download only this file (repeatable); default: all."),
     ] = None,
     decrypt: Annotated[
-        bool, typer.Option("--decrypt/--no-decrypt", help="Also write the decrypted file.")
+        bool,
+        typer.Option(
+            "--decrypt/--no-decrypt",
+            help="Write the decrypted file instead of <id>.c4gh (see --keep-encrypted).",
+        ),
+    ] = False,
+    keep_encrypted: Annotated[
+        bool,
+        typer.Option(
+            "--keep-encrypted/--no-keep-encrypted",
+            help="With --decrypt, also keep the encrypted <id>.c4gh.",
+        ),
     ] = False,
     verify: Annotated[
         bool,
@@ -295,7 +306,8 @@ def download(
     timeout: Timeout = None,
     quiet: Quiet = False,
 ) -> None:
-    """Download the files of a work package as <id>.c4gh; run it again to resume."""
+    """Download the files of a work package as <id>.c4gh (with --decrypt: decrypted); run
+    it again to resume."""
     reporter = Reporter(quiet)
 
     def work() -> int:
@@ -323,6 +335,8 @@ def download(
             verify,
             decrypt,
             max_memory=settings.max_memory,
+            keep_encrypted=keep_encrypted,
+            overwrite=overwrite,
         )
         result = asyncio.run(
             commands.download(

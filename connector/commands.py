@@ -131,5 +131,6 @@ async def download(
             decrypt=options.decrypt,
             overwrite=overwrite,
             max_wait=settings.max_wait,
+            keep_encrypted=options.keep_encrypted,
         )
         return await batch.run(wanted)

@@ -64,12 +64,14 @@ class BatchDownloader:
         decrypt: bool,
         overwrite: bool,
         max_wait: float | None,
+        keep_encrypted: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._dcs, self._files, self._reporter = dcs, files, reporter
         self._output_dir, self._decrypt, self._overwrite = output_dir, decrypt, overwrite
         self._max_wait, self._clock, self._sleep = max_wait, clock, sleep
+        self._plain_only = decrypt and not keep_encrypted
         self._waiting: dict[str, _Waiting] = {}
 
     async def run(self, wanted: dict[str, str]) -> BatchResult:
@@ -115,13 +117,14 @@ class BatchDownloader:
             if extension and not safe_extension(extension):
                 self._reporter.warn(f"{file_id}: the extension {extension!r} is not used.")
             paths = DownloadPaths.of(self._output_dir, file_id, extension)
+            done = paths.plain if self._plain_only else paths.encrypted  # what a run leaves
             if problem:
                 outcome = FileOutcome(file_id, "failed", f"cannot be saved: {problem}", file_id)
-            elif paths.encrypted.exists() and not self._overwrite:
+            elif done.exists() and not self._overwrite:
                 outcome = FileOutcome(
                     file_id,
                     "skipped",
-                    f"{paths.encrypted} exists; --overwrite downloads it again",
+                    f"{done} exists; --overwrite downloads it again",
                     file_id,
                 )
             elif self._decrypt and paths.plain.exists() and not self._overwrite:

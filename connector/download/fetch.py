@@ -1,32 +1,41 @@
 """Fetch byte ranges of a file's content from its presigned URL, in parallel.
 
-Each range is streamed into small buffers from a shared pool and written by position as
+Each range is read into small buffers from a shared pool and written by position as
 they fill, so memory is about ``concurrency`` buffers whatever the range size. A range
 that breaks off (connection lost, short body, 5xx) continues from the last byte written;
 a 403 means the presigned URL expired: a fresh one comes from DCS and the range is tried
-again. The URL is a credential: messages name only the storage host.
+again. The URL is a credential: messages name only the storage host. With a ``granule``
+(a cipher segment, when each write is decrypted), only whole granules are written, except
+at the end of the file, and a broken range continues from the last whole one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from connector import __version__
 from connector.api.dcs import DrsObject
-from connector.download.ranges import ByteRange
+from connector.download.direct import TRANSPORT_ERRORS, RangeConnections
+from connector.download.ranges import Aborted, ByteRange
 from connector.errors import TransferFailed, Unreachable
 from connector.http import RETRY_STATUSES, RetryPolicy, origin
 from connector.transfer import STORAGE, BufferPool, run_bounded, storage_detail
+from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE
 
-CHUNK = 1024 * 1024  # bytes gathered before a write
+CHUNK = 16 * CIPHER_SEGMENT_SIZE  # bytes gathered before a write: about 1 MiB, whole segments
 MAX_RENEWALS = 3  # fresh URLs per range before giving up
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
-Write = Callable[[int, memoryview], Awaitable[None]]
+USER_AGENT = f"fs-connector/{__version__}"
+
+Write = Callable[[int, memoryview], None]  # called on the thread that read the bytes
 
 
 class ContentUrl:
@@ -69,33 +78,63 @@ class _Retry(Exception):
         self.reached = reached  # how far the bytes written reach, if any arrived
 
 
+class _DiskError(Exception):
+    """Writing failed (an OSError that is not the network's): carried past the handlers
+    of broken connections, raised again as it was."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class RangeFetcher:
-    """GETs ranges of one file and hands their bytes to ``write(offset, data)``."""
+    """GETs ranges of one file and hands their bytes to ``write(offset, data)``.
+
+    The bodies are read on threads (``connector.download.direct``), and ``write`` is called
+    there too; the retries, renewals and waits stay on the event loop. ``stop`` ends every
+    read in flight (they raise Aborted) so that the threads can be joined.
+    """
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        connections: RangeConnections,
+        threads: ThreadPoolExecutor,
         policy: RetryPolicy,
         url: ContentUrl,
         write: Write,
         pool: BufferPool,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        granule: int = 1,
     ) -> None:
-        self._client = client
+        if pool.size % granule:
+            raise ValueError("the buffers must hold whole granules")
+        self._granule = granule
+        self._connections = connections
+        self._threads = threads
         self._policy = policy
         self._url = url
         self._write = write
         self._pool = pool
         self._sleep = sleep
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Make every read in flight fail now, and every later one at once."""
+        self._stopped.set()
+        self._connections.close()
 
     async def fetch(self, wanted: ByteRange) -> None:
         position, attempt, renewals = wanted.start, 0, 0
+        loop = asyncio.get_running_loop()
         while position < wanted.end:
             generation = self._url.generation
             try:
-                position = await self._attempt(ByteRange(position, wanted.end))
+                piece = ByteRange(position, wanted.end)
+                position = await loop.run_in_executor(self._threads, self._attempt, piece)
                 continue
             except _Retry as problem:
+                if self._stopped.is_set():
+                    raise Aborted from None
                 if problem.reached is not None and problem.reached > position:
                     position, attempt = problem.reached, 0  # progress: patience anew
                 if problem.response is not None and problem.response.status_code == 403:
@@ -116,34 +155,61 @@ class RangeFetcher:
                 await self._sleep(self._policy.wait(attempt, problem.response))
                 attempt += 1
 
-    async def _attempt(self, piece: ByteRange) -> int:
-        """One GET of ``piece``; returns how far the bytes written reach."""
+    def _attempt(self, piece: ByteRange) -> int:
+        """One GET of ``piece`` (on a thread); returns how far the bytes written reach."""
+        try:
+            return self._get(piece)
+        except _DiskError as failed:
+            raise failed.error from None
+
+    def _store(self, offset: int, data: memoryview) -> None:
+        try:
+            self._write(offset, data)
+        except OSError as error:
+            raise _DiskError(error) from error
+
+    def _get(self, piece: ByteRange) -> int:
+        if self._stopped.is_set():
+            raise Aborted
+        url = self._url.drs.url
         headers = {
             "Range": piece.header(),
             "Cache-Control": "no-store",
             "Accept-Encoding": "identity",
+            "User-Agent": USER_AGENT,
         }
         buffer = self._pool.take()
         view, filled, base = memoryview(buffer), 0, piece.start
         try:
-            async with self._client.stream("GET", self._url.drs.url, headers=headers) as response:
-                await self._check(response, piece)
-                async for chunk in response.aiter_raw():
-                    if base + filled + len(chunk) > piece.end:
-                        raise TransferFailed(f"{STORAGE} sent more bytes than asked for.")
-                    data, taken = memoryview(chunk), 0
-                    while taken < len(data):
-                        count = min(len(data) - taken, len(view) - filled)
-                        view[filled : filled + count] = data[taken : taken + count]
-                        filled, taken = filled + count, taken + count
-                        if filled == len(view):
-                            await self._write(base, view)
-                            base, filled = base + filled, 0
-        except httpx.TransportError as error:
-            await self._flush(base, view, filled)  # what arrived is good: keep it
-            raise _Retry(type(error).__name__, reached=base + filled) from None
-        else:
-            await self._flush(base, view, filled)
+            try:
+                response = self._connections.get(url, headers)
+            except TRANSPORT_ERRORS as error:
+                raise self._broken(error) from None
+            try:
+                self._check(response, piece)
+                if response.length is not None and response.length > piece.end - piece.start:
+                    raise TransferFailed(f"{STORAGE} sent more bytes than asked for.")
+                while base + filled < piece.end:
+                    if self._stopped.is_set():
+                        raise Aborted
+                    want = min(len(view) - filled, piece.end - base - filled)
+                    count = response.readinto(view[filled : filled + want])
+                    if not count:
+                        break  # the answer ended early: asked for again below
+                    filled += count
+                    if filled == len(view):
+                        self._store(base, view)
+                        base, filled = base + filled, 0
+            except TRANSPORT_ERRORS as error:
+                self._connections.drop(url)
+                filled = self._flush(base, view, filled)  # what arrived is good: keep it
+                raise self._broken(error, reached=base + filled) from None
+            except BaseException:
+                self._connections.drop(url)
+                raise
+            if not response.isclosed() or base + filled < piece.end:
+                self._connections.drop(url)  # the answer was not read to its end: spent
+            filled = self._flush(base, view, filled)
         finally:
             self._pool.give(buffer)
         end = base + filled
@@ -152,12 +218,21 @@ class RangeFetcher:
             raise _Retry(detail, unreachable=False, reached=end)
         return end
 
-    async def _flush(self, base: int, view: memoryview, filled: int) -> None:
-        if filled:
-            await self._write(base, view[:filled])
+    def _broken(self, error: BaseException, reached: int | None = None) -> BaseException:
+        if self._stopped.is_set():
+            return Aborted()
+        return _Retry(type(error).__name__, reached=reached)
 
-    async def _check(self, response: httpx.Response, piece: ByteRange) -> None:
-        status = response.status_code
+    def _flush(self, base: int, view: memoryview, filled: int) -> int:
+        """Write what the buffer holds (whole granules unless it ends the file); how much."""
+        if base + filled < self._url.drs.size:
+            filled -= filled % self._granule
+        if filled:
+            self._store(base, view[:filled])
+        return filled
+
+    def _check(self, response: http.client.HTTPResponse, piece: ByteRange) -> None:
+        status = response.status
         if status == 206:
             match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
             # a shorter answer from the right start is fine: the rest is asked for again
@@ -173,10 +248,11 @@ class RangeFetcher:
             return  # the whole object, asked for as one range
         if status == 200:
             raise TransferFailed(f"{STORAGE} ignored the byte range asked for.")
-        await response.aread()  # an error: its (small) body says why
+        # an error: its (small) body says why
+        answer = httpx.Response(status, headers=response.getheaders(), content=response.read())
         if status == 403 or status in RETRY_STATUSES:
-            raise _Retry(storage_detail(response), response)
-        raise TransferFailed(f"{STORAGE} refused {piece.header()} ({storage_detail(response)}).")
+            raise _Retry(storage_detail(answer), answer)
+        raise TransferFailed(f"{STORAGE} refused {piece.header()} ({storage_detail(answer)}).")
 
 
 async def fetch_ranges(

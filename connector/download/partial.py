@@ -6,7 +6,8 @@ content intervals known to be on disk. It is rewritten (atomically) only after a
 the partial file, from a list taken before that fsync, so it never claims bytes that a
 crash could lose. A rerun resumes only if the record matches the file (same id, size,
 expected checksum) and the partial file starts with the very envelope DCS hands out now;
-otherwise it starts over.
+otherwise it starts over. ``connector.download.plain`` keeps the same record for a
+download that writes the plaintext alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from connector.download.paths import DownloadPaths
+from connector.download.paths import DownloadPaths, place
 from connector.download.ranges import Intervals
 from connector.errors import TransferFailed
 from connector.files import O_BINARY, write_atomic
@@ -37,6 +38,7 @@ class ResumeRecord:
     envelope_length: int
     expected_sha256: str | None
     done: list[tuple[int, int]]
+    kind: str = "encrypted"  # or "plaintext": what the partial file holds
 
     def to_json(self) -> str:
         return json.dumps({"version": RECORD_VERSION, **asdict(self)})
@@ -56,6 +58,7 @@ class ResumeRecord:
                 envelope_length=int(data["envelope_length"]),
                 expected_sha256=None if expected is None else str(expected),
                 done=[(int(a), int(b)) for a, b in data["done"]],
+                kind=str(data.get("kind", "encrypted")),
             )
         except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"damaged resume record: {type(error).__name__}") from None
@@ -69,6 +72,8 @@ def _write_all(write: Callable[[memoryview, int], int], data: memoryview, offset
 
 class PartialFile:
     """One download's partial file: positional writes from many threads, checkpoints."""
+
+    KIND = "encrypted"
 
     def __init__(
         self,
@@ -92,6 +97,19 @@ class PartialFile:
     def path(self) -> Path:
         return self.paths.partial
 
+    @property
+    def record_path(self) -> Path:
+        return self.paths.record
+
+    @property
+    def final_path(self) -> Path:
+        return self.paths.encrypted
+
+    @property
+    def disk_size(self) -> int:
+        """The partial file's size from the start: envelope and content."""
+        return len(self.envelope) + self.size
+
     def _record(self, done: list[tuple[int, int]]) -> ResumeRecord:
         return ResumeRecord(
             file_id=self.file_id,
@@ -100,6 +118,7 @@ class PartialFile:
             envelope_length=len(self.envelope),
             expected_sha256=self.expected_sha256,
             done=done,
+            kind=self.KIND,
         )
 
     def open(self) -> Intervals:
@@ -109,23 +128,33 @@ class PartialFile:
             if done is not None:
                 self._fd = os.open(self.path, os.O_RDWR | O_BINARY)
                 return done
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o644)
-            _write_all(self._pwrite, memoryview(self.envelope), 0)
-            os.ftruncate(self._fd, len(self.envelope) + self.size)
+            self._fd = self._create()
+            os.ftruncate(self._fd, self.disk_size)
             self._save(self._record([]))
         except OSError as error:
             self.close()
             raise TransferFailed(f"Cannot write {self.path}: {error.strerror}.") from None
         return Intervals()
 
+    def _create(self) -> int:
+        """A fresh partial file (replacing a stale one), the envelope at its start."""
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o644)
+        _write_all(self._pwrite, memoryview(self.envelope), 0)
+        return self._fd
+
+    def _starts_right(self) -> bool:
+        """The file on disk begins with the envelope handed out now."""
+        with self.path.open("rb") as handle:
+            return handle.read(len(self.envelope)) == self.envelope
+
     def _resumable(self) -> Intervals | None:
         """The intervals of a partial file that can go on, or None (reason noted)."""
         if not self.path.exists():
             with contextlib.suppress(FileNotFoundError):
-                self.paths.record.unlink()
+                self.record_path.unlink()
             return None
         try:
-            record = ResumeRecord.from_json(self.paths.record.read_text(encoding="utf-8"))
+            record = ResumeRecord.from_json(self.record_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             self.restart_reason = "a partial download without its resume record was found"
             return None
@@ -133,24 +162,21 @@ class PartialFile:
             self.restart_reason = "the resume record of the partial download is damaged"
             return None
         fresh = self._record(record.done)
-        if (record.file_id, record.size, record.expected_sha256) != (
+        if (record.file_id, record.size, record.expected_sha256, record.kind) != (
             fresh.file_id,
             fresh.size,
             fresh.expected_sha256,
+            fresh.kind,
         ):
             self.restart_reason = "the partial download is of another version of the file"
             return None
-        with self.path.open("rb") as handle:
-            start = handle.read(len(self.envelope))
-            handle.seek(0, os.SEEK_END)
-            length = handle.tell()
         if (record.envelope_length, record.envelope_sha256) != (
             fresh.envelope_length,
             fresh.envelope_sha256,
-        ) or start != self.envelope:
+        ) or not self._starts_right():
             self.restart_reason = "the archive now sends another envelope for this file"
             return None
-        if length != len(self.envelope) + self.size:
+        if self.path.stat().st_size != self.disk_size:
             self.restart_reason = "the partial download has the wrong size"
             return None
         return Intervals(record.done).clipped(self.size)
@@ -179,7 +205,7 @@ class PartialFile:
             self._save(self._record(done))
 
     def _save(self, record: ResumeRecord) -> None:
-        write_atomic(self.paths.record, record.to_json().encode(), 0o644)
+        write_atomic(self.record_path, record.to_json().encode(), 0o644)
 
     def close(self) -> None:
         with self._record_lock:
@@ -187,16 +213,17 @@ class PartialFile:
                 os.close(self._fd)
                 self._fd = None
 
-    def finish(self) -> None:
-        """The download is complete (and verified): give it its final name."""
+    def finish(self, overwrite: bool = True) -> None:
+        """The download is complete (and verified): give it its final name (without
+        ``overwrite``, FileExistsError if a file of that name appeared meanwhile)."""
         self.close()
-        os.replace(self.path, self.paths.encrypted)
+        place(self.path, self.final_path, overwrite)
         with contextlib.suppress(FileNotFoundError):
-            self.paths.record.unlink()
+            self.record_path.unlink()
 
     def discard_as_corrupt(self) -> None:
         """Keep the bad bytes for inspection under a name nobody takes for a good file."""
         self.close()
         os.replace(self.path, self.paths.corrupt)
         with contextlib.suppress(FileNotFoundError):
-            self.paths.record.unlink()
+            self.record_path.unlink()

@@ -3,10 +3,12 @@
 ``<id><ext>.c4gh`` is the download (GHGA's client names it the same way), ``<id><ext>``
 its decrypted content. Both are written under a temporary name and renamed only when
 complete and verified; a download that fails its checksum becomes ``<id><ext>.c4gh.corrupt``.
+A final name never replaces a file that appeared meanwhile, unless the user said so.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -60,3 +62,26 @@ class DownloadPaths:
     @property
     def plain_partial(self) -> Path:
         return self.plain.with_name(self.plain.name + ".part")
+
+    @property
+    def plain_record(self) -> Path:
+        """The resume record of a download that writes the plaintext alone."""
+        return self.plain.with_name(self.plain.name + ".part.json")
+
+
+def place(source: Path, target: Path, overwrite: bool) -> None:
+    """Rename ``source`` to ``target``; without ``overwrite`` never replace an existing
+    file (FileExistsError): a hard link is created exclusively, then the old name goes."""
+    if overwrite:
+        os.replace(source, target)
+        return
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: check, then rename
+        if target.exists():
+            raise FileExistsError(f"{target} exists") from None
+        os.replace(source, target)
+        return
+    os.unlink(source)

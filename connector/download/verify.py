@@ -36,7 +36,8 @@ class SessionDecryptor:
     def __init__(self, session_keys: Sequence[bytes]) -> None:
         if not session_keys:
             raise ValueError("at least one session key is needed")
-        self._aeads = [ChaCha20Poly1305(bytes(key)) for key in session_keys]
+        # a tuple, replaced whole: several threads may decrypt with it at once
+        self._aeads = tuple(ChaCha20Poly1305(bytes(key)) for key in session_keys)
         self._into = all(hasattr(aead, "decrypt_into") for aead in self._aeads)
 
     def decrypt_into(self, cipher: memoryview, out: memoryview, index: int) -> int:
@@ -45,7 +46,8 @@ class SessionDecryptor:
         if not 0 < size <= SEGMENT_SIZE:
             raise SegmentAuthError(f"segment {index} is truncated")
         nonce, body = cipher[:NONCE_SIZE], cipher[NONCE_SIZE:]
-        for number, aead in enumerate(self._aeads):
+        aeads = self._aeads
+        for number, aead in enumerate(aeads):
             try:
                 if self._into:
                     aead.decrypt_into(nonce, body, None, out[:size])
@@ -54,7 +56,7 @@ class SessionDecryptor:
             except InvalidTag:
                 continue
             if number:  # the next segment most likely uses the same key: try it first
-                self._aeads.insert(0, self._aeads.pop(number))
+                self._aeads = (aead, *aeads[:number], *aeads[number + 1 :])
             return size
         raise SegmentAuthError(f"segment {index} does not decrypt: the data is damaged")
 

@@ -117,8 +117,9 @@ def wait_until(condition, timeout: float = 60, what: str | Callable[[], str] = "
         time.sleep(0.05)
 
 
-def resume_record(output_dir: Path, file_id: str) -> dict[str, Any] | None:
-    path = output_dir / f"{file_id}.c4gh.part.json"
+def resume_record(output_dir: Path, file_id: str, plain: bool = False) -> dict[str, Any] | None:
+    """The resume record of the encrypted download (or, ``plain``, of the plaintext alone)."""
+    path = output_dir / (f"{file_id}.part.json" if plain else f"{file_id}.c4gh.part.json")
     try:
         return json.loads(path.read_text())
     except (FileNotFoundError, ValueError):

@@ -117,6 +117,7 @@ def test_an_upload_package_cannot_download(
     )
 
 
+@pytest.mark.parametrize("keep", [True, False], ids=["keep-encrypted", "plaintext-only"])
 @pytest.mark.parametrize("damage", ["checksum", "content"])
 def test_a_damaged_download_is_not_left_looking_good(
     endpoints: dict[str, Any],
@@ -125,6 +126,7 @@ def test_a_damaged_download_is_not_left_looking_good(
     home: Path,
     tmp_path: Path,
     damage: str,
+    keep: bool,
 ) -> None:
     plain = os.urandom(SIZE)
     if damage == "checksum":  # the archive's sha-256 is not that of the content
@@ -134,17 +136,23 @@ def test_a_damaged_download_is_not_left_looking_good(
         f = stage(endpoints, operator, plain, damage_at=150_000)
         why = "its content does not decrypt (segment 2 does not decrypt"
     package = download_package(operator, keys, [f.file_id])
-    result = run_download(download_env(endpoints, package, home), tmp_path, "--decrypt")
+    asked = ["--decrypt", "--keep-encrypted"] if keep else ["--decrypt"]
+    result = run_download(download_env(endpoints, package, home), tmp_path, *asked)
     assert result.exit_code == ExitCode.FAILED, result.stderr
     assert f"{f.file_id}: failed (the download is damaged: {why}" in result.stderr
-    assert f"kept as {f.file_id}.c4gh.corrupt" in result.stderr
-    assert _only(tmp_path) == [f"{f.file_id}.c4gh.corrupt"]  # no .c4gh, no plaintext
+    # no .c4gh, no plaintext; the bad ciphertext only where it was being kept
+    left = [f"{f.file_id}.c4gh.corrupt"] if keep else []
+    if keep:
+        assert f"kept as {f.file_id}.c4gh.corrupt" in result.stderr
+    else:
+        assert "nothing of it was kept" in result.stderr
+    assert _only(tmp_path) == left
 
     # a rerun starts over (and fails the same way), it does not resume the bad file
-    again = run_download(download_env(endpoints, package, home), tmp_path, "--decrypt")
+    again = run_download(download_env(endpoints, package, home), tmp_path, *asked)
     assert again.exit_code == ExitCode.FAILED
     assert "resumed" not in again.stderr
-    assert _only(tmp_path) == [f"{f.file_id}.c4gh.corrupt"]
+    assert _only(tmp_path) == left
 
 
 def test_a_file_not_staged_within_max_wait_fails(

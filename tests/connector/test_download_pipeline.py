@@ -1,6 +1,7 @@
 """The whole way, with nothing played by the test: ``fs-connector upload``, interrogation
 and registration by the archive, then another user's ``fs-connector download --decrypt``
-(DCS asks IFRS to stage the file, the connector waits) gives back the very bytes."""
+(DCS asks IFRS to stage the file, the connector waits) gives back the very bytes, and only
+them: no .c4gh unless asked for."""
 
 from __future__ import annotations
 
@@ -47,4 +48,4 @@ def test_uploaded_file_comes_back_through_the_archive(
     assert f"{file_id}: downloaded (" in result.stderr
     assert "sha-256 verified" in result.stderr
     assert (out / f"{file_id}.bam").read_bytes() == original.read_bytes()
-    assert (out / f"{file_id}.bam.c4gh").exists()
+    assert sorted(p.name for p in out.iterdir()) == [f"{file_id}.bam"]

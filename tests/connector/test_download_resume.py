@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from connector.download.plain import aligned_range_size
 from connector.download.ranges import Intervals
 from connector.output import human_size
+from shared.crypt.c4gh import CIPHER_SEGMENT_SIZE
 from tests.connector.download_helpers import (
     RangeProxy,
     download_env,
@@ -56,7 +58,16 @@ def _assert_downloaded(directory: Path, f: ArchivedFile, keys: KeyFiles) -> None
     assert not list(directory.glob("*.part*"))
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
+@pytest.mark.parametrize(
+    ("how", "plain"),
+    [
+        (signal.SIGINT, False),
+        (signal.SIGKILL, False),
+        (signal.SIGINT, True),
+        (signal.SIGKILL, True),
+    ],
+    ids=["ctrl-c", "killed", "plaintext-only-ctrl-c", "plaintext-only-killed"],
+)
 def test_an_interrupted_download_fetches_only_the_missing_ranges(
     endpoints: dict[str, Any],
     operator: Operator,
@@ -65,8 +76,13 @@ def test_an_interrupted_download_fetches_only_the_missing_ranges(
     home: Path,
     tmp_path: Path,
     how: signal.Signals,
+    plain: bool,
 ) -> None:
+    """Without --decrypt the .c4gh's ranges are kept; with --decrypt alone, the plaintext of
+    the ranges (no ciphertext is written), which the rerun hashes again from the disk."""
     f = ten_ranges
+    step = aligned_range_size(RANGE) if plain else RANGE
+    asked = ["--range-size", str(RANGE)] + (["--decrypt"] if plain else [])
     package = download_package(operator, keys, [f.file_id])
     out = tmp_path / "out"
     out.mkdir()
@@ -75,7 +91,7 @@ def test_an_interrupted_download_fetches_only_the_missing_ranges(
     env = _proxied(endpoints, package, home, proxy, FS_CONNECTOR_CONCURRENCY="2")
     command = [str(BIN / "fs-connector"), "download", "--output-dir", str(out)]
     process = subprocess.Popen(
-        [*command, "--range-size", str(RANGE)],
+        [*command, *asked],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,11 +102,11 @@ def test_an_interrupted_download_fetches_only_the_missing_ranges(
         # the ranges that got through (any three: requests race) are recorded before the end
         wait_until(lambda: len(_answered(proxy)) == ALLOWED, what="three answered ranges")
         stored = _answered(proxy)
-        expected = Intervals((s, min(s + RANGE, len(f.content))) for s in stored).items()
+        expected = Intervals((s, min(s + step, len(f.content))) for s in stored).items()
         recorded = [list(interval) for interval in expected]
         wait_until(
-            lambda: (resume_record(out, f.file_id) or {}).get("done") == recorded,
-            what=lambda: f"a record of {expected}: {resume_record(out, f.file_id)}",
+            lambda: (resume_record(out, f.file_id, plain) or {}).get("done") == recorded,
+            what=lambda: f"a record of {expected}: {resume_record(out, f.file_id, plain)}",
         )
         process.send_signal(how)
         _, stderr = process.communicate(timeout=120)
@@ -105,14 +121,17 @@ def test_an_interrupted_download_fetches_only_the_missing_ranges(
     else:
         assert process.returncode == -signal.SIGKILL
     assert not (out / f"{f.file_id}.c4gh").exists()
-    assert (out / f"{f.file_id}.c4gh.part").exists()
+    if plain:  # the plaintext of the ranges that came, under its temporary name, alone
+        names = sorted(p.name for p in out.iterdir())
+        assert names == [f"{f.file_id}.part", f"{f.file_id}.part.json"], names
+        assert (out / f"{f.file_id}.part").stat().st_mode & 0o077 == 0
+    else:
+        assert (out / f"{f.file_id}.c4gh.part").exists()
     assert _answered(proxy) == stored
 
     again = RangeProxy()
     try:
-        result = run_download(
-            _proxied(endpoints, package, home, again), out, "--range-size", str(RANGE)
-        )
+        result = run_download(_proxied(endpoints, package, home, again), out, *asked)
     finally:
         again.close()
     assert result.exit_code == 0, result.stderr
@@ -122,9 +141,14 @@ def test_an_interrupted_download_fetches_only_the_missing_ranges(
     assert resumed in result.stderr
     # only the ranges that were missing, each once
     assert sorted(start for start, *_ in again.ranges) == sorted(
-        set(range(0, len(f.content), RANGE)) - set(stored)
+        set(range(0, len(f.content), step)) - set(stored)
     )
-    _assert_downloaded(out, f, keys)
+    if plain:
+        assert "sha-256 verified" in result.stderr
+        assert sorted(p.name for p in out.iterdir()) == [f.file_id]
+        assert (out / f.file_id).read_bytes() == f.plain
+    else:
+        _assert_downloaded(out, f, keys)
 
 
 def _answered(proxy: RangeProxy) -> list[int]:
@@ -172,13 +196,41 @@ def test_an_answer_that_breaks_off_is_continued(
     proxy.short_once.add(2 * RANGE)
     try:
         env = _proxied(endpoints, package, home, proxy)
-        result = run_download(env, tmp_path, "--range-size", str(RANGE), "--decrypt")
+        asked = ["--range-size", str(RANGE), "--decrypt", "--keep-encrypted"]
+        result = run_download(env, tmp_path, *asked)
     finally:
         proxy.close()
     assert result.exit_code == 0, result.stderr
     # the broken answer's first half was kept: only the rest was asked for again
     assert (2 * RANGE + RANGE // 2, 3 * RANGE - 1, 206) in proxy.ranges, str(proxy.ranges)
     _assert_downloaded(tmp_path, f, keys)
+    assert (tmp_path / f.file_id).read_bytes() == f.plain
+
+
+def test_a_broken_answer_of_the_plaintext_alone_continues_from_a_whole_segment(
+    endpoints: dict[str, Any],
+    operator: Operator,
+    ten_ranges: ArchivedFile,
+    keys: KeyFiles,
+    home: Path,
+    tmp_path: Path,
+) -> None:
+    """Half a range arrives (1.5 segments): the whole one is decrypted and kept, the rest is
+    asked for again from the second segment's start."""
+    f = ten_ranges
+    segment = CIPHER_SEGMENT_SIZE
+    step = 3 * segment
+    package = download_package(operator, keys, [f.file_id])
+    proxy = RangeProxy()
+    proxy.short_once.add(step)
+    try:
+        env = _proxied(endpoints, package, home, proxy)
+        result = run_download(env, tmp_path, "--range-size", str(step), "--decrypt")
+    finally:
+        proxy.close()
+    assert result.exit_code == 0, result.stderr
+    assert (step + segment, 2 * step - 1, 206) in proxy.ranges, str(proxy.ranges)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f.file_id, "home", "keys"]
     assert (tmp_path / f.file_id).read_bytes() == f.plain
 
 
