@@ -1,5 +1,5 @@
 """What every section of a benchmark run shares: the stack, the user, the work directory,
-the transfer settings and a tap on the event stream."""
+the transfer settings, a tap on the event stream and, with ``--pin``, the stack's pinning."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.pinning import Pinner
 from bench.stack import BenchStack, BenchUser
 from bench.tools import Transfer
 from testbed.events import EventStream
@@ -41,6 +44,7 @@ class Context:
     events: EventStream
     endpoints_file: Path
     bench_bucket: str
+    pinner: Pinner | None = None
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -62,6 +66,21 @@ class Context:
 
     def close(self) -> None:
         self.events.close()
+
+    @contextmanager
+    def placed(self, pinned: bool) -> Iterator[None]:
+        """The stack (and harness) on their own cores for the block, when ``pinned``;
+        unpinned again afterwards, whatever happens in the block."""
+        if not pinned:
+            yield
+            return
+        if self.pinner is None:
+            raise RuntimeError("a pinned measurement without --pin")
+        self.pinner.pin()
+        try:
+            yield
+        finally:
+            self.pinner.unpin()
 
     def say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:7.1f}s] {text}", file=sys.stderr, flush=True)

@@ -3,8 +3,10 @@
 For each backend: start a stack (or attach to a running one with ``--endpoints``), pause
 its own IRS, then per file size: uploads (fs-connector, GHGA's client, boto3, the CPU
 ceiling), one IRS invocation per fs-connector upload, downloads of the file the last
-invocation published; then parallel uploads. Results go to a JSON file, a table in a
-markdown file and a plot (bench/report.py).
+invocation published; then parallel uploads and parallel downloads. Uploads and downloads
+are measured at the same settings for both clients, at each client's defaults, and with
+``--pin`` also with the stack and the client on disjoint cores (bench/variants.py).
+Results go to a JSON file, a table in a markdown file and a plot (bench/report.py).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import download, files, irs, report, upload
+from bench import download, files, irs, parallel, report, upload
 from bench.context import Context
+from bench.pinning import Pinner, PinningError, Placement
 from bench.stack import BenchStack
 from bench.tools import REPO, ToolMissing, Transfer, ghga_bin
+from bench.variants import SAME, client_defaults, variants
 
 SECTIONS = ("upload", "irs", "download", "parallel")
 BACKENDS = ("embedded", "localstack-host", "seaweedfs")
@@ -70,10 +74,22 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--endpoints", type=Path, help="use this running stack's endpoints.json")
     p.add_argument("--sections", type=_choices(SECTIONS), default=list(SECTIONS))
-    p.add_argument("--parallel", type=_counts, default=[1, 2, 4], help="uploads at once")
+    p.add_argument(
+        "--parallel", type=_counts, default=[1, 2, 4], help="files at once, each way (1,2,4)"
+    )
     p.add_argument("--parallel-size", type=files.parse_size, default=256 * 1024**2)
     p.add_argument("--part-size", type=files.parse_size, default=8 * 1024**2)
     p.add_argument("--concurrency", type=int, default=8, help="parts/ranges in flight")
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="also measure with the stack (and harness) on core 0, the client on core 1",
+    )
+    p.add_argument(
+        "--no-defaults",
+        action="store_true",
+        help="skip the runs at each client's own default part size and concurrency",
+    )
     p.add_argument("--workdir", type=Path, help="where test files go (default: a temp dir)")
     p.add_argument("--json", type=Path, default=REPO / "docs" / "benchmarks.json")
     p.add_argument("--markdown", type=Path, default=REPO / "docs" / "benchmarks.md")
@@ -85,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def conditions(args: argparse.Namespace) -> dict[str, Any]:
+def conditions(args: argparse.Namespace, placement: Placement | None) -> dict[str, Any]:
     """What the numbers depend on, recorded with them."""
     import cryptography
 
@@ -114,55 +130,92 @@ def conditions(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "parallel": args.parallel,
         "parallel_size": args.parallel_size,
+        "pinning": placement.to_json() if placement else None,
+        "defaults": None if args.no_defaults else client_defaults(),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
-def bench_stack(stack: BenchStack, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def _file(figures: dict[str, Any], kind: str, by_variant: dict[str, Any]) -> None:
+    """``same`` under ``figures[kind]`` (as before variants), the others under their key."""
+    for key, clients in by_variant.items():
+        if key == SAME:
+            figures[kind] = clients
+        else:
+            figures.setdefault(key, {})[kind] = clients
+
+
+def bench_stack(
+    stack: BenchStack,
+    args: argparse.Namespace,
+    work: Path,
+    placement: Placement | None,
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    """Measure every section on ``stack``, filling ``result`` as it goes (so a failure
+    late in the run keeps what was measured before it)."""
     transfer = Transfer(args.part_size, args.concurrency)
     ctx = Context.open(stack, work, transfer, args.runs)
-    result: dict[str, Any] = {"backend": stack.backend, "sizes": {}}
+    chosen = variants(args.part_size, args.concurrency, placement, not args.no_defaults)
+    result.update({"backend": stack.backend, "sizes": {}})
+    if placement is not None:  # the stack's tree and the harness itself
+        if "pid" not in stack.endpoints:
+            ctx.close()
+            raise PinningError("--pin needs the stack's pid in endpoints.json (fs-stack writes it)")
+        ctx.pinner = Pinner([os.getpid(), int(stack.endpoints["pid"])], placement)
+        result["pinning"] = {**placement.to_json(), "checked": ctx.pinner.checked}
     stack.set_interrogation(False)
     try:
         for size in args.sizes:
             path = work / f"bench-{size}.bin"
             ctx.say(f"writing a {files.human(size)} test file")
             sha256 = files.make_file(path, size)
-            figures: dict[str, Any] = {}
+            figures: dict[str, Any] = result["sizes"].setdefault(str(size), {})
             try:
                 if {"upload", "irs", "download"} & set(args.sections):
-                    figures["upload"], kept = upload.run(ctx, path, size)
+                    by_variant, kept = upload.run(ctx, path, size, chosen)
+                    _file(figures, "upload", by_variant)
                     if {"irs", "download"} & set(args.sections):
                         figures["irs"], published = irs.run(ctx, kept, size)
                         if "download" in args.sections:
-                            figures["download"] = download.run(ctx, published, size, sha256)
+                            by_variant = download.run(ctx, published, size, sha256, chosen)
+                            _file(figures, "download", by_variant)
                     else:
                         for uploaded in kept:
                             ctx.forget_upload(uploaded)
             finally:
                 path.unlink(missing_ok=True)
-            result["sizes"][str(size)] = figures
         if "parallel" in args.sections:
             path = work / "bench-parallel.bin"
-            files.make_file(path, args.parallel_size)
+            sha256 = files.make_file(path, args.parallel_size)
             try:
-                result["parallel"] = upload.parallel(ctx, path, args.parallel_size, args.parallel)
+                size, counts = args.parallel_size, args.parallel
+                result["parallel"], kept = parallel.uploads(ctx, path, size, counts)
+                result["parallel_download"] = parallel.downloads(ctx, kept, size, sha256, counts)
             finally:
                 path.unlink(missing_ok=True)
     finally:
+        if ctx.pinner is not None:
+            ctx.pinner.unpin()
         stack.set_interrogation(True)
         ctx.close()
     return result
 
 
-def run_backend(backend: str | None, args: argparse.Namespace, root: Path) -> dict[str, Any]:
+def run_backend(
+    backend: str | None,
+    args: argparse.Namespace,
+    root: Path,
+    placement: Placement | None,
+    result: dict[str, Any],
+) -> dict[str, Any]:
     if args.endpoints is not None:
         stack = BenchStack.attach(args.endpoints)
     else:
         print(f"starting a stack on backend {backend}", file=sys.stderr, flush=True)
         stack = BenchStack.start(root / f"stack-{backend}" / "state", backend or "embedded")
     try:
-        return bench_stack(stack, args, root / f"work-{stack.backend}")
+        return bench_stack(stack, args, root / f"work-{stack.backend}", placement, result)
     finally:
         stack.stop()
 
@@ -183,23 +236,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         ghga_bin("ghga-connector")
-    except ToolMissing as error:
+        placement = Placement.split() if args.pin else None
+        if placement is not None:
+            Pinner([], placement)  # taskset is there
+    except (ToolMissing, PinningError) as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
-    results: dict[str, Any] = {"conditions": conditions(args), "backends": {}}
+    results: dict[str, Any] = {"conditions": conditions(args, placement), "backends": {}}
     failed = False
     backends = [None] if args.endpoints is not None else args.backends
     with tempfile.TemporaryDirectory(prefix="fs-bench-", dir=args.workdir) as tmp:
         for backend in backends:
+            partial: dict[str, Any] = {}
             try:
-                result = run_backend(backend, args, Path(tmp))
+                result = run_backend(backend, args, Path(tmp), placement, partial)
                 results["backends"][result["backend"]] = result
-            except Exception as error:  # report it, and still write what was measured
+            except (Exception, KeyboardInterrupt) as error:  # still write what was measured
                 failed = True
-                print(f"bench: the {backend or 'attached'} run failed: {error}", file=sys.stderr)
+                what = "interrupted" if isinstance(error, KeyboardInterrupt) else f"{error}"
+                print(f"bench: the {backend or 'attached'} run failed: {what}", file=sys.stderr)
                 if os.environ.get("BENCH_DEBUG"):
                     traceback.print_exc()
-                results["backends"][backend or "attached"] = {"error": f"{error}"[:2000]}
+                name = partial.get("backend") or backend or "attached"
+                results["backends"][name] = {**partial, "error": what[:2000]}
+                if isinstance(error, KeyboardInterrupt):
+                    break
     results["conditions"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     report.write_all(results, args.json, args.markdown, plot)
     print(f"bench: results in {args.json} and {args.markdown}", file=sys.stderr)

@@ -178,11 +178,127 @@ def _cpu_table(sizes: list[tuple[int, dict[str, Any]]]) -> list[str]:
     return lines
 
 
-def _parallel_table(points: dict[str, Any]) -> list[str]:
-    lines = ["| uploads at once | total MiB/s | peak RSS MiB (largest) |", "|---|---|---|"]
-    for count, figure in sorted(points.items(), key=lambda kv: int(kv[0])):
-        lines.append(f"| {count} | {_cell(figure)} | {_cell(figure, 'peak_rss_mib')} |")
+def _parallel_table(backend: dict[str, Any]) -> list[str]:
+    """Total throughput against N, both ways, and its growth over N = 1."""
+    ways = [
+        (w, backend.get(k) or {}) for w, k in (("up", "parallel"), ("down", "parallel_download"))
+    ]
+    lines = [
+        "| files at once | "
+        + " | ".join(
+            f"{w}loads total MiB/s | {w}: over N=1 | {w}: CPU-s per GiB | {w}: peak RSS MiB"
+            for w, _ in ways
+        )
+        + " |",
+        "|---" * (1 + 4 * len(ways)) + "|",
+    ]
+    counts = sorted({int(n) for _, points in ways for n in points})
+    for count in counts:
+        cells = []
+        for _, points in ways:
+            figure, one = points.get(str(count)), points.get(str(counts[0]))
+            cells += [
+                _cell(figure),
+                _ratio(_median(figure), _median(one)),
+                _cell(figure, "cpu_s_per_gib", 1),
+                _cell(figure, "peak_rss_mib"),
+            ]
+        lines.append(f"| {count} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _placement_table(sizes: list[tuple[int, dict[str, Any]]], pinning: dict[str, Any]) -> list[str]:
+    """Each direction unpinned and pinned, side by side: the ratios, and each client's
+    CPU per GiB (a pinned client's CPU is its own, on its own core)."""
+    stack = ",".join(map(str, pinning.get("stack_cores", [])))
+    client = ",".join(map(str, pinning.get("client_cores", [])))
+    clients = CLIENTS[:3]
+    lines = [
+        "| size | direction | placement | "
+        + " | ".join(clients)
+        + " | fs / ghga | fs / boto3 | "
+        + " | ".join(f"{c} CPU-s per GiB" for c in clients[:2])
+        + " | CPU fs / ghga |",
+        "|---" * (len(clients) + 8) + "|",
+    ]
+    for size, figures in sizes:
+        for kind in ("upload", "download"):
+            rows = (
+                ("unpinned", figures.get(kind)),
+                (f"stack on {stack}, client on {client}", figures.get("pinned", {}).get(kind)),
+            )
+            for placement, row in rows:
+                if not row:
+                    continue
+                fs, ghga, raw = (_median(row.get(c)) for c in clients)
+                lines.append(
+                    f"| {human(size)} | {kind} | {placement} | "
+                    + " | ".join(_cell(row.get(c)) for c in clients)
+                    + f" | {_ratio(fs, ghga)} | {_ratio(fs, raw)} | "
+                    + " | ".join(_cell(row.get(c), "cpu_s_per_gib", 1) for c in clients[:2])
+                    + f" | {_cpu_ratio(row)} |"
+                )
+    return lines
+
+
+def _cpu_ratio(row: dict[str, Any]) -> str:
+    """fs-connector's CPU per GiB over GHGA's client's (issue 15 asks for at most 0.5x)."""
+    fs, ghga = (_median(row.get(c), "cpu_s_per_gib") for c in CLIENTS[:2])
+    return _ratio(fs, ghga)
+
+
+def _settings(values: dict[str, Any] | None) -> str:
+    if not values or "part_size" not in values:
+        return "its defaults"
+    flight = values.get("concurrency") or values.get("max_concurrent_uploads")
+    return f"{human(values['part_size'])} x {flight}"
+
+
+def _defaults_table(sizes: list[tuple[int, dict[str, Any]]], c: dict[str, Any]) -> list[str]:
+    """Each client at the harness's settings and at its own defaults, side by side."""
+    defaults = c.get("defaults") or {}
+    fs_own = _settings(defaults.get("fs-connector"))
+    ghga_own = _settings(defaults.get("ghga-connector"))
+    same = f"both {human(c['part_size'])} x {c['concurrency']}"
+    own = f"own defaults (fs {fs_own}, ghga {ghga_own})"
+    clients = CLIENTS[:2]
+    lines = [
+        "| size | direction | settings | "
+        + " | ".join(clients)
+        + " | fs / ghga | "
+        + " | ".join(f"{x} CPU-s per GiB" for x in clients)
+        + " | CPU fs / ghga | "
+        + " | ".join(f"{x} peak RSS MiB" for x in clients)
+        + " |",
+        "|---" * (5 + 3 * len(clients)) + "|",
+    ]
+    for size, figures in sizes:
+        for kind in ("upload", "download"):
+            for label, row in (
+                (same, figures.get(kind)),
+                (own, figures.get("defaults", {}).get(kind)),
+            ):
+                if not row:
+                    continue
+                fs, ghga = (_median(row.get(x)) for x in clients)
+                lines.append(
+                    f"| {human(size)} | {kind} | {label} | "
+                    + " | ".join(_cell(row.get(x)) for x in clients)
+                    + f" | {_ratio(fs, ghga)} | "
+                    + " | ".join(_cell(row.get(x), "cpu_s_per_gib", 1) for x in clients)
+                    + f" | {_cpu_ratio(row)} | "
+                    + " | ".join(_cell(row.get(x), "peak_rss_mib") for x in clients)
+                    + " |"
+                )
+    return lines
+
+
+def _pinning_note(pinning: dict[str, Any] | None) -> str:
+    if not pinning:
+        return "not pinned (every process may use every core); "
+    stack = ",".join(map(str, pinning["stack_cores"]))
+    client = ",".join(map(str, pinning["client_cores"]))
+    return f"unpinned and pinned (stack and harness on core {stack}, client on core {client}); "
 
 
 def markdown(results: dict[str, Any], plot_name: str | None) -> str:
@@ -195,6 +311,7 @@ def markdown(results: dict[str, Any], plot_name: str | None) -> str:
         f"fs-connector {c['fs_connector']}, ghga-connector {c['ghga_connector']}. "
         f"Part size (upload parts, download ranges) {human(c['part_size'])}, "
         f"{c['concurrency']} in flight for both clients; {c['runs']} runs per figure; "
+        f"{_pinning_note(c.get('pinning'))}"
         f"load average {c['load_average_start']} at the start, "
         f"{c.get('load_average_end')} at the end.",
         "",
@@ -207,17 +324,25 @@ def markdown(results: dict[str, Any], plot_name: str | None) -> str:
         out += [f"### Backend: {name}", ""]
         if "error" in backend:
             out += [f"The run failed: `{backend['error'][:500]}`", ""]
-            continue
+            if not backend.get("sizes"):
+                continue
+            out += ["What it measured before it failed:", ""]
         sizes = _sizes(backend)
         out += ["Upload:", "", *_transfer_table(sizes, "upload"), ""]
         out += ["Download (to plaintext):", "", *_transfer_table(sizes, "download"), ""]
         out += ["Interrogation (one IRS invocation per file):", "", *_irs_table(sizes), ""]
         out += ["Peak RSS:", "", *_memory_table(sizes), ""]
         out += ["CPU seconds (user + system) per GiB, whole process:", "", *_cpu_table(sizes), ""]
-        if backend.get("parallel"):
+        if any("pinned" in f for _, f in sizes):
+            out += ["Unpinned and pinned (the same settings for both clients):", ""]
+            out += [*_placement_table(sizes, backend.get("pinning") or c.get("pinning") or {}), ""]
+        if any("defaults" in f for _, f in sizes):
+            out += ["Each client at the same settings and at its own defaults (unpinned):", ""]
+            out += [*_defaults_table(sizes, c), ""]
+        if backend.get("parallel") or backend.get("parallel_download"):
             size = human(c["parallel_size"])
-            out += [f"Parallel fs-connector uploads of {size} each:", ""]
-            out += [*_parallel_table(backend["parallel"]), ""]
+            out += [f"Parallel fs-connector uploads and downloads, one file of {size} each:", ""]
+            out += [*_parallel_table(backend), ""]
     out += ["### Targets", "", "| backend | target | worst value | met |", "|---|---|---|---|"]
     for t in results.get("targets", []):
         out.append(

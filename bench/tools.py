@@ -1,8 +1,10 @@
 """How the harness invokes each client: our fs-connector and GHGA's ghga-connector 4.x.
 
 Both get the same part size and the same number of transfers in flight, so that the
-comparison is of the clients and not of their defaults. GHGA's client reads the access
-token from stdin and needs no controlling terminal for it (docs/ghga-wire-format.md §1).
+comparison is of the clients and not of their defaults; a Transfer without them (the
+"defaults" figures) leaves each client at its own. GHGA's client reads the access token
+from stdin and needs no controlling terminal for it (docs/ghga-wire-format.md §1). A
+Transfer with cores starts the client under ``taskset`` (bench/pinning.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import measure
+from bench import measure, pinning
 from bench.stack import BenchStack, BenchUser
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,8 +35,18 @@ def ghga_bin(name: str) -> Path:
 
 @dataclass(frozen=True)
 class Transfer:
-    part_size: int  # upload part size and download range size, in bytes
-    concurrency: int  # parts or ranges in flight
+    part_size: int | None  # upload part size and download range size; None: the client's
+    concurrency: int | None  # parts or ranges in flight; None: the client's default
+    cores: frozenset[int] | None = None  # where the measured client runs; None: anywhere
+
+    def argv(self, argv: list[str]) -> list[str]:
+        return pinning.client_argv(argv, self.cores)
+
+
+def _settings(env: dict[str, str], values: dict[str, int | None]) -> dict[str, str]:
+    """Only the settings that are given: the rest stay the client's defaults."""
+    env.update({name: str(value) for name, value in values.items() if value is not None})
+    return env
 
 
 def _clean_env() -> dict[str, str]:
@@ -56,31 +68,44 @@ def fs_env(stack: BenchStack, user: BenchUser, wpat: str, state: Path, t: Transf
             "FS_CONNECTOR_WKVS_URL": stack.endpoints["wkvs_url"],
             "FS_CONNECTOR_MY_PUBLIC_KEY_PATH": str(user.public_path),
             "FS_CONNECTOR_MY_PRIVATE_KEY_PATH": str(user.private_path),
-            "FS_CONNECTOR_PART_SIZE": str(t.part_size),
-            "FS_CONNECTOR_RANGE_SIZE": str(t.part_size),
-            "FS_CONNECTOR_CONCURRENCY": str(t.concurrency),
             "FS_CONNECTOR_STATE_DIR": str(state / "resume"),
             "FS_CONNECTOR_MAX_WAIT": "900",
         }
     )
-    return env
+    return _settings(
+        env,
+        {
+            "FS_CONNECTOR_PART_SIZE": t.part_size,
+            "FS_CONNECTOR_RANGE_SIZE": t.part_size,
+            "FS_CONNECTOR_CONCURRENCY": t.concurrency,
+        },
+    )
 
 
 def fs_upload(stack: BenchStack, user: BenchUser, wpat: str, path: Path, work: Path, t: Transfer):
     """Start ``fs-connector upload`` of one file (the caller finishes the measurement)."""
     work.mkdir(parents=True, exist_ok=True)
     env = fs_env(stack, user, wpat, work, t)
-    return measure.start([str(BIN / "fs-connector"), "upload", str(path), "--quiet"], env=env)
+    argv = [str(BIN / "fs-connector"), "upload", str(path), "--quiet"]
+    return measure.start(t.argv(argv), env=env)
+
+
+def fs_download_start(
+    stack: BenchStack, user: BenchUser, wpat: str, out: Path, work: Path, t: Transfer
+):
+    """Start ``fs-connector download --decrypt`` (the caller finishes the measurement)."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = fs_env(stack, user, wpat, work, t)
+    argv = [str(BIN / "fs-connector"), "download", "--output-dir", str(out), "--decrypt"]
+    return measure.start(t.argv([*argv, "--quiet"]), env=env)
 
 
 def fs_download(
     stack: BenchStack, user: BenchUser, wpat: str, out: Path, work: Path, t: Transfer
 ) -> measure.Measured:
     """``fs-connector download --decrypt``: parallel ranges, verified, plaintext written."""
-    out.mkdir(parents=True, exist_ok=True)
-    env = fs_env(stack, user, wpat, work, t)
-    argv = [str(BIN / "fs-connector"), "download", "--output-dir", str(out), "--decrypt"]
-    return measure.run([*argv, "--quiet"], env=env).check("fs-connector download")
+    child = fs_download_start(stack, user, wpat, out, work, t)
+    return measure.finish(*child).check("fs-connector download")
 
 
 def ghga_env(stack: BenchStack, t: Transfer) -> dict[str, str]:
@@ -88,15 +113,19 @@ def ghga_env(stack: BenchStack, t: Transfer) -> dict[str, str]:
     env.update(
         {
             "GHGA_CONNECTOR_WKVS_API_URL": stack.endpoints["wkvs_url"],
-            "GHGA_CONNECTOR_PART_SIZE": str(t.part_size),
-            "GHGA_CONNECTOR_MAX_CONCURRENT_UPLOADS": str(t.concurrency),
-            "GHGA_CONNECTOR_MAX_CONCURRENT_DOWNLOADS": str(t.concurrency),
             "GHGA_CONNECTOR_CLIENT_NUM_RETRIES": "3",
             "GHGA_CONNECTOR_MAX_WAIT_TIME": "900",
             "COLUMNS": "200",
         }
     )
-    return env
+    return _settings(
+        env,
+        {
+            "GHGA_CONNECTOR_PART_SIZE": t.part_size,
+            "GHGA_CONNECTOR_MAX_CONCURRENT_UPLOADS": t.concurrency,
+            "GHGA_CONNECTOR_MAX_CONCURRENT_DOWNLOADS": t.concurrency,
+        },
+    )
 
 
 def _keys(user: BenchUser) -> list[str]:
@@ -116,7 +145,7 @@ def ghga_upload(
     tsv.write_text(f"{path}\t{path.name}\n")
     argv = [str(ghga_bin("ghga-connector")), "batch-upload", "--tsv", str(tsv), *_keys(user)]
     result = measure.run(
-        argv, env=ghga_env(stack, t), cwd=work, stdin=wpat + "\n", new_session=True
+        t.argv(argv), env=ghga_env(stack, t), cwd=work, stdin=wpat + "\n", new_session=True
     )
     return result.check("ghga-connector batch-upload", "All files uploaded successfully")
 
@@ -131,7 +160,15 @@ def ghga_download(
     work.mkdir(parents=True, exist_ok=True)
     env = ghga_env(stack, t)
     fetched = measure.run(
-        [str(ghga_bin("ghga-connector")), "download", "--output-dir", str(encrypted), *_keys(user)],
+        t.argv(
+            [
+                str(ghga_bin("ghga-connector")),
+                "download",
+                "--output-dir",
+                str(encrypted),
+                *_keys(user),
+            ]
+        ),
         env=env,
         cwd=work,
         stdin=wpat + "\n",
@@ -140,16 +177,18 @@ def ghga_download(
     if not any(encrypted.glob("*.c4gh")):
         raise measure.BenchError(f"ghga-connector download wrote nothing: {fetched.stderr[-800:]}")
     decrypted = measure.run(
-        [
-            str(ghga_bin("ghga-connector")),
-            "decrypt",
-            "--input-dir",
-            str(encrypted),
-            "--output-dir",
-            str(plain),
-            "--my-private-key-path",
-            str(user.private_path),
-        ],
+        t.argv(
+            [
+                str(ghga_bin("ghga-connector")),
+                "decrypt",
+                "--input-dir",
+                str(encrypted),
+                "--output-dir",
+                str(plain),
+                "--my-private-key-path",
+                str(user.private_path),
+            ]
+        ),
         env=env,
         cwd=work,
         new_session=True,

@@ -1,11 +1,14 @@
 """The benchmark harness, run small against the session stack so that it cannot rot.
 
-No timing is asserted: only that every figure was measured, reported and checked.
+No timing is asserted: only that every figure was measured, reported and checked, at
+the same settings, at each client's defaults and, where there are two cores, pinned.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +17,7 @@ from bench import report
 from tests.support import REPO, RunningStack
 
 SECTIONS = ("upload", "irs", "download")
+PIN = len(os.sched_getaffinity(0)) >= 2 and shutil.which("taskset") is not None
 
 
 def _bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -50,26 +54,50 @@ def test_a_small_run_measures_and_reports_every_figure(
         "--no-plot",
         "--workdir",
         str(tmp_path),
+        *(["--pin"] if PIN else []),
+        timeout=420,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out_json.read_text())
     assert results["conditions"]["cores"] >= 1 and results["conditions"]["runs"] == 1
     (backend,) = results["backends"].values()
     figures = backend["sizes"][str(6 * 1024**2)]
-    assert set(figures) == set(SECTIONS)
+    variants = {"defaults": 2, **({"pinned": 3} if PIN else {})}  # clients measured
+    assert set(figures) == {*SECTIONS, *variants}
     for section in SECTIONS:
         for client, figure in figures[section].items():
             assert figure["runs"] == 1, (section, client)
             assert figure["mib_per_s"]["median"] > 0, (section, client)
+    for variant, clients in variants.items():
+        for kind in ("upload", "download"):
+            measured = figures[variant][kind]
+            assert len(measured) == clients, (variant, kind)
+            assert all(f["cpu_s_per_gib"]["median"] > 0 for f in measured.values())
+    defaults = results["conditions"]["defaults"]
+    assert defaults["fs-connector"]["part_size"] > 0 and defaults["ghga-connector"]["part_size"]
+    if PIN:
+        pinned = backend["pinning"]
+        assert pinned["stack_cores"] != pinned["client_cores"]
+        assert pinned["checked"]["pinned"]["processes"] >= 2  # the harness and the stack
     for client in ("fs-connector", "ghga-connector", "boto3 (raw)"):
         assert figures["upload"][client]["peak_rss_mib"]["median"] > 10
     assert figures["irs"]["irs invocation"]["peak_rss_mib"]["median"] > 10
-    assert set(backend["parallel"]) == {"1", "2"}
-    assert backend["parallel"]["2"]["bytes"] == 2 * 6 * 1024**2
+    for way in ("parallel", "parallel_download"):
+        assert set(backend[way]) == {"1", "2"}, way
+        assert backend[way]["2"]["bytes"] == 2 * 6 * 1024**2
+        assert backend[way]["2"]["mib_per_s"]["median"] > 0
     assert {t["target"].split(":")[0] for t in results["targets"]} >= {"upload", "download", "irs"}
     text = out_md.read_text()
     assert text.startswith("# Notes kept") and text.endswith("tail\n") and "old" not in text
     assert "| 6 MiB |" in text and "fs-connector" in text
+    assert "| 6 MiB | upload | own defaults (fs " in text
+    assert ("| 6 MiB | download | stack on " in text) is PIN
+    # the stack is unpinned again: every thread of it may use every core
+    from bench import pinning
+
+    everywhere = frozenset(os.sched_getaffinity(0))
+    for pid in pinning.tree([int(running_stack.endpoints["pid"])]):
+        assert set(pinning.allowed(pid).values()) <= {everywhere}, pid
     # the harness left the stack's own interrogation running
     import httpx
 
