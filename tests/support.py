@@ -22,8 +22,11 @@ RunningStack = StackProcess
 
 
 def start_stack(state_dir: Path, *extra: str, timeout: float = 120) -> StackProcess:
-    """Start ``fs-stack up`` in a subprocess and wait for its endpoints file."""
-    return start_stack_process(state_dir, *extra, timeout=timeout)
+    """Start ``fs-stack up`` in a subprocess and wait for its endpoints file.
+
+    On the embedded backend (moto), not the command's default: several tests need the
+    small parts moto takes (tests/seaweedfs starts its own stack on SeaweedFS)."""
+    return start_stack_process(state_dir, "--backend", "embedded", *extra, timeout=timeout)
 
 
 def assert_error(response: httpx.Response, status: int, exception_id: str) -> dict[str, Any]:

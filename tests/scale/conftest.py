@@ -58,6 +58,8 @@ def scale_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProce
     settings = [f"--setting={name}={value}" for name, value in SCALED_SETTINGS.items()]
     stack = start_stack_process(
         tmp_path_factory.mktemp("scale-stack") / "state",
+        "--backend",
+        "embedded",  # the one backend that takes parts below 5 MiB
         *settings,
         # INFO: the journey counts the hand-ons to next invocations in the stack's log
         env={**SCALED_ENVIRONMENT, "FS_LOG_LEVEL": "INFO"},

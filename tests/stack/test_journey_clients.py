@@ -34,7 +34,7 @@ def test_missing_ghga_client_fails_clearly(
     out = capsys.readouterr().out
     assert f"JOURNEY FAILED: GHGA's connector is missing: no {missing}" in out
     assert "make install" in out
-    assert "starting the embedded stack" not in out  # said before any work is done
+    assert "starting the stack" not in out  # said before any work is done
 
 
 def test_a_failing_ghga_step_is_named_with_its_output(
