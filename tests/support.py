@@ -29,6 +29,22 @@ def start_stack(state_dir: Path, *extra: str, timeout: float = 120) -> StackProc
     return start_stack_process(state_dir, "--backend", "embedded", *extra, timeout=timeout)
 
 
+def require_seaweedfs() -> None:
+    """Skip the test where SeaweedFS's ``weed`` is missing; in CI, fail it (CI must run it)."""
+    import os
+
+    import pytest
+
+    from testbed import seaweedfs
+
+    try:
+        seaweedfs.binary()
+    except seaweedfs.SeaweedFSMissing as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"{error} (CI must run these tests)")
+        pytest.skip(str(error))
+
+
 def assert_error(response: httpx.Response, status: int, exception_id: str) -> dict[str, Any]:
     """The GHGA-style error body with this status and exception_id (and a description)."""
     assert response.status_code == status, response.text

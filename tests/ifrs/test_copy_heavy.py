@@ -30,6 +30,7 @@ from shared.adapters.s3 import S3Storage
 from shared.multipart import GIB, MIB, part_count
 from testbed import seaweedfs
 from testbed.process import free_port_base
+from tests.support import require_seaweedfs
 
 pytestmark = pytest.mark.heavy
 
@@ -40,12 +41,7 @@ SIZE = 5 * GIB + 100 * MIB  # above S3's single-copy limit of 5 GiB
 @pytest.fixture(scope="module")
 def weed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A SeaweedFS server alone (S3 only), on loopback ports of its own."""
-    try:
-        seaweedfs.binary()
-    except seaweedfs.SeaweedFSMissing as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"{error} (CI must run this test)")
-        pytest.skip(str(error))
+    require_seaweedfs()
     base = free_port_base(seaweedfs.PORT_COUNT)
     credentials = seaweedfs.Credentials.generate()
     argv, env, root = seaweedfs.command(

@@ -5,25 +5,19 @@ Package-scoped: both test modules share it (starting one takes several seconds).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from testbed import seaweedfs
 from testbed.process import StackProcess, start_stack_process
 from tests.localstack.conftest import ls_client
+from tests.support import require_seaweedfs
 
 
 @pytest.fixture(scope="package")
 def sw_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    try:
-        seaweedfs.binary()
-    except seaweedfs.SeaweedFSMissing as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"{error} (CI must run these tests)")
-        pytest.skip(str(error))
+    require_seaweedfs()
     stack = start_stack_process(
         tmp_path_factory.mktemp("sw-stack") / "state", "--backend", "seaweedfs"
     )

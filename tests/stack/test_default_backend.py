@@ -4,7 +4,6 @@ suite's own stacks stay on moto, which always runs through testbed/moto_ranges.p
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,21 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testbed import journey, seaweedfs
+from testbed import journey
 from testbed.process import StackProcess, start_stack_process
 from tests.localstack.conftest import ls_client
-from tests.support import RunningStack
+from tests.support import RunningStack, require_seaweedfs
 
 
 @pytest.fixture(scope="module")
 def default_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
     """``fs-stack up`` exactly as ``make stack`` runs it: no ``--backend``."""
-    try:
-        seaweedfs.binary()
-    except seaweedfs.SeaweedFSMissing as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"{error} (CI must run these tests)")
-        pytest.skip(str(error))
+    require_seaweedfs()
     stack = start_stack_process(tmp_path_factory.mktemp("default-stack") / "state")
     try:
         yield stack
