@@ -18,7 +18,7 @@ from pathlib import Path
 from crypt4gh.keys import get_private_key, get_public_key
 
 from connector.errors import BadInput
-from shared.crypt.keys import encode_key, public_from_private
+from shared.crypt.keys import WeakKeyError, check_public_key, encode_key, public_from_private
 
 PASSPHRASE_ENV = "FS_CONNECTOR_PASSPHRASE"  # noqa: S105 - a variable name
 PROMPT_ATTEMPTS = 3
@@ -74,7 +74,13 @@ def load_public_key(path: Path) -> bytes:
         key = b""
     if len(key) != KEY_SIZE:
         raise BadInput(f"{path} is not a Crypt4GH (or OpenSSH ed25519) public key.")
-    return bytes(key)
+    try:
+        return check_public_key(bytes(key))
+    except WeakKeyError:
+        raise BadInput(
+            f"{path} holds a weak public key (a point of small order, for which anyone can "
+            "open what is encrypted to it); use a key made by crypt4gh-keygen."
+        ) from None
 
 
 class _Passphrase:

@@ -4,12 +4,19 @@
 anything they raise becomes the GHGA-style JSON error body, never a
 traceback. It also answers ``GET /health`` and parses JSON bodies into
 pydantic models with a 422 that names the bad fields.
+
+The one translation point is ``ThreadSafeChalice.__call__``: whatever Chalice answers by
+itself before or around a handler (415 for a content type a route does not take, 405, its
+400 for a binary answer the request did not accept, its 500) leaves in the GHGA error body
+too, so every non-success answer of every service has ``exception_id``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -70,7 +77,67 @@ class ThreadSafeChalice(Chalice):
 
     def __init__(self, app_name: str) -> None:
         self._per_thread = threading.local()
-        super().__init__(app_name=app_name)
+        # Chalice's own logger would print tracebacks to stdout past our JSON formatter
+        super().__init__(app_name=app_name, configure_logs=False)
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        """Chalice's REST entry point, with its own error answers made GHGA-shaped."""
+        try:
+            answer = super().__call__(event, context)
+        except Exception:
+            log.exception("unhandled error before the handler", extra={"app": self.app_name})
+            return _internal_error_answer()
+        return ghga_shaped(answer)
+
+
+def _internal_error_answer() -> dict[str, Any]:
+    body = ServiceError("An internal error occurred; it has been logged.").body()
+    return {
+        "statusCode": 500,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "body": json.dumps(body),
+    }
+
+
+def _exception_id(code: str) -> str:
+    """Chalice's ``Code`` (``UnsupportedMediaType``, ``MethodNotAllowedError``) as one of
+    our camel-case ids (``unsupportedMediaType``, ``methodNotAllowed``)."""
+    code = re.sub(r"Error$", "", code) or "internal"
+    return code[0].lower() + code[1:]
+
+
+def ghga_shaped(answer: dict[str, Any]) -> dict[str, Any]:
+    """A Lambda proxy answer whose error body is Chalice's ``{Code, Message}`` (or not JSON
+    at all) rewritten as ``{exception_id, description, data}``; other answers unchanged."""
+    status = int(answer.get("statusCode") or 500)
+    if status < 400:
+        return answer
+    raw = answer.get("body") or ""
+    try:
+        text = base64.b64decode(raw) if answer.get("isBase64Encoded") else raw
+        body = json.loads(text or "null")
+    except (ValueError, TypeError):
+        body = None
+    if isinstance(body, dict) and {"exception_id", "description", "data"} <= set(body):
+        return answer
+    if isinstance(body, dict) and isinstance(body.get("Code"), str):
+        exception_id, description = _exception_id(body["Code"]), str(body.get("Message", ""))
+    elif status >= 500:
+        exception_id, description = "internalError", "An internal error occurred."
+    else:
+        exception_id, description = "badRequest", "The request was refused."
+    headers = {
+        k: v
+        for k, v in (answer.get("headers") or {}).items()
+        if k.lower() not in ("content-type", "content-length")
+    }
+    return {
+        **answer,
+        "isBase64Encoded": False,
+        "headers": {**headers, "Content-Type": "application/json"},
+        "body": json.dumps({"exception_id": exception_id, "description": description, "data": {}}),
+    }
 
 
 class ServiceApp:
@@ -147,11 +214,38 @@ class ServiceApp:
             )
 
 
+# No body of ours nests deeper than a few levels; a deeper one is refused before
+# validation walks it (json.loads itself stops at Python's recursion limit, ~1000).
+MAX_JSON_DEPTH = 32
+# What a 422 repeats of the request: field names are the caller's own keys for extra fields
+_MAX_PROBLEMS, _MAX_FIELD = 20, 80
+
+
+def json_depth_exceeds(data: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``data`` (parsed JSON) nests deeper than ``limit``; iterative, so a hostile
+    body cannot exhaust the stack here."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def parse_body(raw: bytes | None, model: type[ModelT]) -> ModelT:
     try:
         data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:
+        # ValueError: bad JSON, bad UTF-8, or an integer past Python's digit limit
         raise BadRequest("The request body is not valid JSON.", exception_id="badJson") from error
+    if json_depth_exceeds(data):
+        raise BadRequest(
+            f"The request body nests deeper than {MAX_JSON_DEPTH} levels.", exception_id="badJson"
+        )
     if data is None:
         data = {}
     return validate(data, model)
@@ -162,8 +256,11 @@ def validate(data: Any, model: type[ModelT]) -> ModelT:
         return model.model_validate(data)
     except ValidationError as error:
         problems = [
-            {"field": ".".join(str(p) for p in issue["loc"]), "problem": issue["msg"]}
-            for issue in error.errors()
+            {
+                "field": ".".join(str(p) for p in issue["loc"])[:_MAX_FIELD],
+                "problem": issue["msg"],
+            }
+            for issue in error.errors(include_url=False, include_input=False)[:_MAX_PROBLEMS]
         ]
         raise Unprocessable(
             "The request is invalid: "

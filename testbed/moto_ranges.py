@@ -14,6 +14,7 @@ Run as ``python -m testbed.moto_ranges -H HOST -p PORT`` (moto.server's argument
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 import sys
 import threading
@@ -105,6 +106,22 @@ def _upload_part_copy(
     return multipart.set_part(part_id, value)
 
 
+# a request line's query: a presigned URL's signature and credential ride in it
+_QUERY = re.compile(r"\?[^\s\"]*")
+QUERY_REMOVED = "?[query removed]"
+
+
+class QueryStripper(logging.Filter):
+    """Takes the query string out of werkzeug's request lines (``"GET /b/k?X-Amz-...
+    HTTP/1.1" 200 -``): moto's log must not hold a usable presigned URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = _QUERY.sub(QUERY_REMOVED, message), ()
+        return True
+
+
 def install() -> None:
     """Patch moto's S3 (this process only); refuses a moto whose code is not the one
     these patches were written against."""
@@ -115,6 +132,7 @@ def install() -> None:
     models.FakeKey.value = property(_value, _original_value.fset)
     responses.S3Response.get_object = _get_object
     models.S3Backend.upload_part_copy = _upload_part_copy
+    logging.getLogger("werkzeug").addFilter(QueryStripper())
 
 
 if __name__ == "__main__":

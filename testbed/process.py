@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 # a stack uses BASE to BASE+11 at most (the seaweedfs backend: BASE+4 to BASE+11)
 PORTS_PER_STACK = 12
@@ -37,6 +37,15 @@ def free_port_base(count: int = 4) -> int:
         if free:
             return base
     raise RuntimeError("no free loopback ports")
+
+
+def open_private(path: Path, *, append: bool = False) -> IO[bytes]:
+    """``path`` opened for writing, readable by its owner alone (0600 even if it existed
+    with a wider mode): the stack's logs may name ids and URLs that are nobody else's."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab" if append else "wb")
 
 
 @dataclass
@@ -62,7 +71,7 @@ def start_stack_process(
     scaled-down stack, tests/scale)."""
     state_dir.parent.mkdir(parents=True, exist_ok=True)
     output = state_dir.parent / f"{state_dir.name}.out"
-    with open(output, "wb") as log:
+    with open_private(output) as log:
         process = subprocess.Popen(
             [
                 sys.executable,

@@ -44,6 +44,30 @@ from typing import Any
 from shared.logs import configure_logging
 from shared.resources import LOCALSTACK_ACCOUNT, MOTO_ACCOUNT
 from testbed import localstack_host, seaweedfs
+from testbed.process import open_private
+
+# where the OpenBao dev server's unseal key is kept (in the state directory, 0600)
+UNSEAL_KEY_FILE = "openbao-unseal-key"
+
+
+class _UnsealKeyKeeper:
+    """Reads the dev server's stdout to its end on a thread: the unseal key goes to a file
+    of its own (0600), every other line (the root token among them) is dropped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def follow(self, stream: Any) -> None:
+        threading.Thread(target=self._read, args=(stream,), name="bao-banner", daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        with stream:
+            for line in stream:
+                text = line.decode("utf-8", "replace").strip()
+                if text.startswith("Unseal Key:"):
+                    with open_private(self.path) as out:
+                        out.write(text.partition(":")[2].strip().encode())
+
 
 log = logging.getLogger("fs.stack")
 
@@ -203,6 +227,10 @@ class Stack:
             ],
             logs / "openbao.log",
             extra_env={"BAO_DEV_ROOT_TOKEN_ID": secrets.vault_token, "HOME": str(opts.state_dir)},
+            # the dev server's banner (stdout) prints the root token and the unseal key;
+            # its log (stderr) does not. The unseal key alone is kept, in a file of its own
+            # (0600, outside logs/), for the tests that seal the store and open it again
+            banner=_UnsealKeyKeeper(opts.state_dir / UNSEAL_KEY_FILE),
         )
         localstack_url = s3_url = credentials = None
         if opts.backend == "localstack-host":
@@ -332,18 +360,26 @@ class Stack:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         grace_s: float = 10,
+        banner: bool | _UnsealKeyKeeper = True,
     ) -> None:
+        """Start a server of the stack, its output appended to ``logfile`` (0600, as is
+        every file the server itself creates: umask 077); ``banner`` not true: its stdout
+        does not reach the log, only stderr (a keeper reads stdout and keeps what it must)."""
         env = env if env is not None else {**os.environ, **(extra_env or {})}
-        with open(logfile, "ab") as out:
+        keeper = banner if isinstance(banner, _UnsealKeyKeeper) else None
+        with open_private(logfile, append=True) as out:
             child = subprocess.Popen(
                 argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=out if banner is True else subprocess.PIPE if keeper else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT if banner is True else out,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 cwd=cwd,
                 start_new_session=True,
+                umask=0o077,
             )
+        if keeper is not None and child.stdout is not None:
+            keeper.follow(child.stdout)
         self._children.append(child)
         self._grace_s[child.pid] = grace_s
 
@@ -473,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
         print("fs-stack: refusing to listen beyond loopback", file=sys.stderr)
         return 2
     configure_logging("fs-stack", os.environ.get("FS_LOG_LEVEL", "WARNING"))
+    # everything the stack writes (state, logs, the servers' own files) is its user's alone
+    os.umask(0o077)
     options = StackOptions(
         host=args.host,
         api_port=args.port_base,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from functions.ekss.errors import InvalidPublicKey
 from functions.ekss.model import CreatedSecret
-from shared.crypt.keys import KeyFormatError, decode_key
+from shared.crypt.keys import KeyFormatError, decode_public_key
 from shared.tokens import bearer
 
 WORK_ORDER_HEADER = "x-work-order-token"  # the reader's download WOT, passed on by DCS
@@ -30,7 +30,7 @@ def caller_token(headers: dict[str, str]) -> str | None:
 def _key(value: Any) -> bytes:
     if not isinstance(value, str):
         raise ValueError("must be a base64 string")
-    return decode_key(value)
+    return decode_public_key(value)
 
 
 class SecretRequest(BaseModel):
@@ -46,7 +46,7 @@ class SecretRequest(BaseModel):
 def reader_key(text: str) -> bytes:
     """The reader's public key from the path (url-safe or standard base64, maybe quoted)."""
     try:
-        return decode_key(unquote(text))
+        return decode_public_key(unquote(text))
     except KeyFormatError as error:
         raise InvalidPublicKey(error) from error
 

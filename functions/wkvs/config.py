@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, field_validator
 
-from shared.crypt.keys import decode_key
+from shared.crypt.keys import decode_public_key
 
 
 class WkvsConfig(BaseModel):
@@ -20,5 +20,5 @@ class WkvsConfig(BaseModel):
         if not keys:
             raise ValueError("at least one storage alias with its public key is needed")
         for key in keys.values():
-            decode_key(key)
+            decode_public_key(key)
         return keys

@@ -29,7 +29,7 @@ from functions.wps.model import (
     WorkPackageRepository,
     WorkType,
 )
-from shared.crypt.keys import KeyFormatError, decode_key, encode_key
+from shared.crypt.keys import KeyFormatError, decode_key, decode_public_key, encode_key
 from shared.crypt.sealedbox import seal
 from shared.ports import EventPublisher
 from shared.tokens import (
@@ -79,7 +79,7 @@ class WorkPackageService:
     ) -> CreatedPackage:
         """A new package; its access token goes back only sealed to the user's key."""
         try:
-            public_key = decode_key(user_public_crypt4gh_key)
+            public_key = decode_public_key(user_public_crypt4gh_key)
         except KeyFormatError as error:
             raise errors.invalid_public_key(error) from error
         if type == "download":

@@ -15,6 +15,27 @@ class KeyFormatError(ValueError):
     """A key that is not base64 of exactly 32 bytes."""
 
 
+class WeakKeyError(KeyFormatError):
+    """A public key of small order: every shared secret with it is one of a few known values
+    (all zero for most), so whatever is sealed or enveloped to it is readable by anyone."""
+
+
+# Curve25519's field prime, and the u-coordinates of the points of small order (orders 1,
+# 2, 4 and 8; libsodium's blocklist): 0, 1, p - 1 and the two points of order 8. The top
+# bit of an encoding is ignored by X25519 and a value >= p is reduced, so both are
+# normalised before the comparison (p and p + 1 are 0 and 1 in disguise).
+_P = 2**255 - 19
+_SMALL_ORDER_U = frozenset(
+    {
+        0,
+        1,
+        _P - 1,
+        325606250916557431795983626356110631294008115727848805560023387167927233504,
+        39382357235489614581723060781553021112529911719440698176882885853963445705823,
+    }
+)
+
+
 def encode_key(key: bytes) -> str:
     if len(key) != KEY_SIZE:
         raise KeyFormatError("a Crypt4GH key has 32 bytes")
@@ -37,6 +58,23 @@ def decode_key(text: str) -> bytes:
     if len(raw) != KEY_SIZE:
         raise KeyFormatError(f"a Crypt4GH key has 32 bytes, this one {len(raw)}")
     return raw
+
+
+def check_public_key(raw: bytes) -> bytes:
+    """``raw`` if it is a usable X25519 public key; ``WeakKeyError`` for a point of small
+    order, which would make the archive seal tokens and envelopes to a key anyone can
+    open (libsodium refuses these only in some calls; this refuses them everywhere)."""
+    if len(raw) != KEY_SIZE:
+        raise KeyFormatError(f"a Crypt4GH key has 32 bytes, this one {len(raw)}")
+    u = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    if u % _P in _SMALL_ORDER_U:
+        raise WeakKeyError("a public key of small order (a point no one has a secret key for)")
+    return raw
+
+
+def decode_public_key(text: str) -> bytes:
+    """``decode_key`` for a public key someone hands us: small-order points are refused."""
+    return check_public_key(decode_key(text))
 
 
 def generate_keypair() -> tuple[bytes, bytes]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,17 +62,22 @@ def declaration(
     submitter_public: bytes,
     part_size: int = PART_SIZE,
     storage: ObjectStorage | None = None,
+    wrong_sha256: Iterable[int] = (),
 ) -> dict[str, Any]:
     """The FileUploadReceived payload for an upload of ``data`` (checksums as the client
     computes them, in a part manifest beside the object as UCS writes it: stored in
-    ``bucket`` when ``storage`` is given; IRS never reads it)."""
+    ``bucket`` when ``storage`` is given: IRS checks the parts' sha256 against it). The
+    parts numbered in ``wrong_sha256`` (1-based) are declared with another sha256."""
     parts = [data[i : i + part_size] for i in range(0, max(len(data), 1), part_size)]
     md5s = [hashlib.md5(p, usedforsecurity=False).hexdigest() for p in parts]
     manifest = PartsManifest(
         part_size=part_size,
         size=len(data),
         md5=md5s,
-        sha256=[hashlib.sha256(p).hexdigest() for p in parts],
+        sha256=[
+            hashlib.sha256(p + (b"!" if n in set(wrong_sha256) else b"")).hexdigest()
+            for n, p in enumerate(parts, start=1)
+        ],
     )
     encoded = manifest.encode()
     if storage is not None:
@@ -136,8 +141,11 @@ def secret_exists(vault: hvac.Client, secret_id: str) -> bool:
 
 
 def unseal_key(state_dir: Path) -> str:
-    """The dev server prints its one unseal key at start-up."""
-    text = (state_dir / "logs" / "openbao.log").read_text()
-    found = re.search(r"Unseal Key: (\S+)", text)
-    assert found, "the OpenBao dev server did not print its unseal key"
-    return found.group(1)
+    """The dev server prints its one unseal key at start-up; the stack keeps it in a file
+    of its own (its log never holds it)."""
+    from testbed.stack import UNSEAL_KEY_FILE
+
+    path = state_dir / UNSEAL_KEY_FILE
+    assert path.exists(), "the stack did not keep the OpenBao dev server's unseal key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    return path.read_text().strip()

@@ -96,3 +96,150 @@ def test_the_running_function_names_the_service() -> None:
     finally:
         current_function.reset(token)
     assert entry["service"] == "irs"
+
+
+# ---------------------------------------------------------------- every secret kind we issue
+
+
+def _presigned_url(session_token: str | None = None) -> str:
+    """A real presigned URL (boto3 signs offline): X-Amz-Signature, -Credential, -Date."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        region_name="eu-central-1",
+        endpoint_url="http://127.0.0.1:9000",
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key=_aws_secret(),
+        aws_session_token=session_token,
+    )
+    return client.generate_presigned_url(
+        "get_object", Params={"Bucket": "outbox", "Key": "0b7f5a7e"}, ExpiresIn=60
+    )
+
+
+def _aws_secret() -> str:
+    import base64
+    import os
+
+    return base64.b64encode(os.urandom(30)).decode()  # 40 characters, AWS's shape
+
+
+def _secret_kinds() -> dict[str, str]:
+    """One real instance of each secret the system creates or handles."""
+    import base64
+    import secrets
+
+    from shared.crypt.c4gh import make_header, new_session_key
+    from shared.crypt.keys import private_key_pem, public_key_pem
+    from shared.crypt.sealedbox import seal
+    from shared.tokens import random_token
+    from testbed.seaweedfs import Credentials
+
+    user_private, user_public = generate_keypair()
+    signing_private, _ = generate_signing_key()
+    wot = TokenSigner(signing_private).sign({"file_id": "x", "type": "download"}, "dcs")
+    wpat = random_token(24)
+    file_secret = new_session_key()
+    return {
+        "wpat": wpat,  # WPS's work package access token (24 alphanumerics)
+        "stack token": random_token(32),  # operator, EKSS caller and Vault tokens
+        "sealed wpat": seal(wpat, user_public),
+        "wot": wot,
+        "sealed wot": seal(wot, user_public),
+        "crypt4gh public key": encode_key(user_public),
+        "crypt4gh private key": encode_key(user_private),
+        "crypt4gh private pem": private_key_pem(user_private),
+        "crypt4gh public pem": public_key_pem(user_public),
+        "es256 signing key": signing_private,
+        "file secret": base64.b64encode(file_secret).decode(),
+        "file secret urlsafe": base64.urlsafe_b64encode(file_secret).decode().rstrip("="),
+        "envelope": base64.b64encode(
+            make_header(file_secret, user_private, generate_keypair()[1])
+        ).decode(),
+        "vault service token": "hvs." + random_token(24),
+        "vault batch token": "hvb." + random_token(90),
+        "vault legacy token": "s." + random_token(24),
+        "aws secret key": _aws_secret(),
+        "seaweedfs secret key": Credentials.generate().secret_key,
+        "hex secret 64": secrets.token_hex(32),
+        "hex secret 32": secrets.token_hex(16),
+        "hex secret 40": secrets.token_hex(20),
+        "urlsafe token": secrets.token_urlsafe(32),
+        "short urlsafe token": secrets.token_urlsafe(16),
+    }
+
+
+def test_every_secret_kind_is_scrubbed_from_messages_and_fields() -> None:
+    from shared.logs import scrub
+
+    for kind, secret in _secret_kinds().items():
+        entry = _capture(
+            lambda log, s=secret: log.info(
+                "got %s here", s, extra={"note": f"x {s} y", "detail": {"value": s}}
+            )
+        )
+        text = json.dumps(entry)
+        for piece in secret.strip().splitlines():
+            if len(piece) >= 16 and not piece.startswith("-----"):
+                assert piece not in text, kind
+        assert scrub(f"({secret})") != f"({secret})", kind
+
+
+def test_presigned_urls_lose_their_whole_query() -> None:
+    from shared.logs import scrub
+
+    for url in (_presigned_url(), _presigned_url(session_token="IQoJb3JpZ2luX2VjE" + "A" * 40)):
+        base, _, query = url.partition("?")
+        cleaned = scrub(f"GET {url} HTTP/1.1")
+        assert cleaned == f"GET {base}{REDACTED} HTTP/1.1"
+        for part in query.split("&"):
+            assert part.split("=", 1)[1] not in cleaned
+    header = (
+        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261203/eu-central-1/s3/aws4_request,"
+        " SignedHeaders=host;x-amz-date, Signature=" + "ab12" * 16
+    )
+    assert "ab12" not in scrub(header) and "AKIAIOSFODNN7EXAMPLE" not in scrub(header)
+    assert scrub("X-Amz-Signature: " + "0f" * 32) == f"X-Amz-Signature: {REDACTED}"
+
+
+def test_ids_names_and_digest_fields_are_kept() -> None:
+    import hashlib
+    import uuid
+
+    from functions.ekss.model import file_secret_id
+    from shared.logs import scrub
+
+    file_id = uuid.uuid4()
+    kept = [
+        str(file_id),
+        file_secret_id(file_id),  # EKSS's secret ids are UUIDs (uuid5)
+        "FileInterrogationSuccess",
+        "FileDeletionRequested",
+        "ResearchDataUploadBox",
+        "s3transfer",
+        "AKIAIOSFODNN7EXAMPLE",  # an access key id is not a secret
+        "upload created for box 0b7f5a7e-3d59-4c5b-9a43-5b1c7a0e1f22",
+        "objects/0b7f5a7e-3d59-4c5b-9a43-5b1c7a0e1f22/assembled",
+        "parts_done=17 part_count=10000",
+        "X-Work-Order-Token",
+        "file_upload_box_id",
+        "Content-Type: application/octet-stream",
+    ]
+    for text in kept:
+        assert scrub(text) == text, text
+    fingerprint = hashlib.sha256(b"public key").hexdigest()
+    entry = _capture(
+        lambda log: log.info(
+            "x",
+            extra={
+                "user_fingerprint": fingerprint,
+                "decrypted_sha256": fingerprint,
+                "encrypted_md5": fingerprint[:32],
+                "note": fingerprint,
+            },
+        )
+    )
+    assert entry["user_fingerprint"] == entry["decrypted_sha256"] == fingerprint
+    assert entry["encrypted_md5"] == fingerprint[:32]
+    assert entry["note"] == REDACTED  # hex in a field not named for a digest is a secret
