@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.errors import BadInput
+from connector.http import insecure_problem
 
 ENV_PREFIX = "FS_CONNECTOR_"
 CONFIG_ENV = "FS_CONNECTOR_CONFIG"
@@ -86,7 +87,10 @@ def parse_size(value: Any) -> int:
 def _url(value: Any) -> str:
     text = str(value).strip()
     if not re.match(r"^https?://[^/\s]+", text):
-        raise ValueError("expected an http:// or https:// URL")
+        raise ValueError("expected an https:// URL")
+    problem = insecure_problem(text)
+    if problem:
+        raise ValueError(problem)
     return text
 
 

@@ -5,11 +5,14 @@ exponential back-off and jitter; a Retry-After header (seconds or an HTTP date) 
 honoured. When the retries are used up, a transport error becomes ``Unreachable`` (exit
 code 4) and the last response is handed back so the caller can say what the service said.
 Messages name only scheme and host, never a path or query: presigned URLs are credentials.
+Plain http:// is refused before any connection unless it goes to this machine
+(``require_secure``): it would carry the bearer token in clear.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
 import time
 import uuid
@@ -34,6 +37,51 @@ def origin(url: str | httpx.URL) -> str:
     parsed = httpx.URL(str(url))
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{parsed.host}{port}"
+
+
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (also as ::ffff:127.x) or the name localhost: this machine only.
+
+    Other names are not resolved to decide: what a name resolves to can change between the
+    check and the connection."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def insecure_problem(url: str) -> str | None:
+    """Why the connector will not send a request to ``url``, or None.
+
+    Plain http:// carries the bearer token (and a presigned URL's signature, and the data)
+    readable to anyone on the way, so only https:// is used, except to this machine (a
+    test stack). The message names scheme and host only."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None  # not ours to judge here: sending it fails with its own message
+    if parsed.scheme != "http" or is_loopback(parsed.host):
+        return None
+    return (
+        f"{origin(parsed)} is a plain http:// address: your access token and data would "
+        "cross the network unencrypted. Use https:// (plain http:// is accepted only for "
+        "this machine: 127.0.0.1, ::1, localhost)."
+    )
+
+
+def require_secure(url: str, what: str) -> None:
+    """BadInput (exit 2) before any connection if ``url`` is plain http:// elsewhere."""
+    problem = insecure_problem(url)
+    if problem:
+        raise BadInput(f"Refusing to contact {what}: {problem}")
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -137,6 +185,7 @@ class Http:
         ``service`` names the other side in messages. A fresh X-Request-Id is sent per
         logical request (the same one on its retries) unless ``request_id`` is False.
         """
+        require_secure(url, service)  # before any connection: no token in clear
         headers = dict(kwargs.pop("headers", None) or {})
         if request_id:
             headers["X-Request-Id"] = str(uuid.uuid4())

@@ -7,7 +7,6 @@ dependencies), so a part size or alias that passes here passes at the upload con
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 from typing import Final
 
@@ -76,23 +75,67 @@ def part_length(size: int, part_size: int, part_number: int) -> int:
     return part_size if part_number < count else size - (count - 1) * part_size
 
 
-_DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
+# Aliases are relative paths ("reads/sample_1.fastq.gz"): a tool turns them back into file
+# names on Windows or POSIX, so every segment must be a name both accept as it is, one that
+# cannot reach outside the directory it is put in. Windows refuses these characters in
+# names; ":" also makes drive letters ("C:x") and alternate data streams ("f:s").
+WINDOWS_FORBIDDEN: Final = frozenset('<>:"|?*\\')
+# device names Windows opens instead of a file, with any extension ("con.txt") and in any
+# case; the superscript digits count as digits there
+WINDOWS_RESERVED: Final = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{device}{digit}" for device in ("COM", "LPT") for digit in "0123456789\u00b9\u00b2\u00b3"]
+)
+# a segment's UTF-8 bytes: 255 is NAME_MAX on POSIX file systems (and less than Windows'
+# 255 UTF-16 units); the rest leaves room for the suffixes a download adds while it runs
+# (".c4gh.part.json")
+MAX_SEGMENT_BYTES: Final = 240
+_INVISIBLE: Final = ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be one file name on Windows and POSIX alike, or None.
+
+    It must be a single segment: no separators, not "." or "..", no device name, no
+    character Windows forbids, no trailing dot or space (Windows drops them, so two names
+    would meet in one file), no control or invisible characters.
+    """
+    if not name:
+        return "must not have empty path segments"
+    if any(unicodedata.category(ch) in _INVISIBLE for ch in name):
+        return "must not contain control or invisible formatting characters"
+    if "/" in name:
+        return "must be a single name, without '/'"
+    forbidden = sorted(WINDOWS_FORBIDDEN.intersection(name))
+    if forbidden:
+        return f"must not contain {' '.join(repr(ch) for ch in forbidden)} (Windows forbids them)"
+    if name in (".", ".."):
+        return "must not contain '.' or '..' path segments"
+    if name != name.strip() or name.endswith("."):
+        return f"must not start or end a segment with a space, nor end it with a dot ({name!r})"
+    if name.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_RESERVED:
+        return f"must not use the device name {name!r} (reserved on Windows)"
+    if len(name.encode("utf-8")) > MAX_SEGMENT_BYTES:
+        return f"must not have a segment longer than {MAX_SEGMENT_BYTES} bytes in UTF-8"
+    return None
 
 
 def alias_problem(alias: str) -> str | None:
-    """Why the archive refuses this alias, or None.
+    """Why the archive refuses this alias, or None; the same rules in UCS and connector.
 
-    Aliases are the submitter's names for files. They never become object keys, but they
-    are shown in listings and used as file names by tools, so they must be printable.
+    Aliases are the submitter's names for files, relative paths with "/" between
+    segments. They never become object keys, but they are shown in listings and tools
+    turn them into file names, so each segment must pass ``name_problem``: then no alias
+    is absolute, names a drive, climbs out with "..", or is a device on any system.
     """
     if not 1 <= len(alias) <= MAX_ALIAS_LENGTH:
         return f"must have 1 to {MAX_ALIAS_LENGTH} characters"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in alias):
-        return "must not contain control or invisible formatting characters"
-    if alias != alias.strip():
-        return "must not start or end with white space"
     if alias.startswith(("/", "\\")):
-        return "must not start with a slash"
-    if _DOT_SEGMENT.search(alias.replace("\\", "/")):
-        return "must not contain '.' or '..' path segments"
+        return "must be a relative path (it starts with a slash)"
+    if "\\" in alias:
+        return "must separate its segments with '/', not '\\'"
+    for segment in alias.split("/"):
+        problem = name_problem(segment)
+        if problem:
+            return problem
     return None

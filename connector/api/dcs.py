@@ -21,7 +21,7 @@ import httpx
 from connector.api.common import check_status, error_details, json_body, unexpected
 from connector.api.wps import WorkPackageClient
 from connector.errors import ServiceError
-from connector.http import Http, retry_after_seconds
+from connector.http import Http, require_secure, retry_after_seconds
 from shared.crypt.c4gh import HeaderError, header_length, plain_size_of_body
 
 SERVICE = "The download controller (DCS)"
@@ -95,6 +95,7 @@ def parse_drs_object(file_id: str, body: Any) -> DrsObject:
             break
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise unexpected(SERVICE, "the DRS object has no s3 access URL")
+    require_secure(url, "the object storage the download service points to")
     return DrsObject(file_id, size, url, _sha256(body.get("checksums")))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from connector.api.dcs import DownloadClient, DrsObject, Staging
 from connector.download.downloader import FileDownloader
-from connector.download.paths import DownloadPaths, file_id_problem, safe_extension
+from connector.download.paths import DownloadPaths, file_id_problem
 from connector.errors import ConnectorError, NotAuthorized, TransferFailed, Unreachable
+from connector.files import existing_problem
 from connector.output import BatchResult, FileOutcome, report_outcome
 from connector.progress import Reporter
 
@@ -114,20 +116,28 @@ class BatchDownloader:
         todo: dict[str, DownloadPaths] = {}
         for file_id, extension in wanted.items():
             problem = file_id_problem(file_id)
-            if extension and not safe_extension(extension):
-                self._reporter.warn(f"{file_id}: the extension {extension!r} is not used.")
-            paths = DownloadPaths.of(self._output_dir, file_id, extension)
-            done = paths.plain if self._plain_only else paths.encrypted  # what a run leaves
             if problem:
                 outcome = FileOutcome(file_id, "failed", f"cannot be saved: {problem}", file_id)
-            elif done.exists() and not self._overwrite:
+                result.outcomes.append(outcome)
+                report_outcome(outcome, self._reporter)
+                continue
+            paths = DownloadPaths.of(self._output_dir, file_id, extension)
+            if extension and paths.plain.name != file_id + extension:
+                self._reporter.warn(f"{file_id}: the extension {extension!r} is not used.")
+            done = paths.plain if self._plain_only else paths.encrypted  # what a run leaves
+            taken = [f"{p} {existing_problem(p)}" for p in paths.all() if existing_problem(p)]
+            if taken:
+                outcome = FileOutcome(
+                    file_id, "failed", f"not written: {taken[0]} (never followed)", file_id
+                )
+            elif os.path.lexists(done) and not self._overwrite:
                 outcome = FileOutcome(
                     file_id,
                     "skipped",
                     f"{done} exists; --overwrite downloads it again",
                     file_id,
                 )
-            elif self._decrypt and paths.plain.exists() and not self._overwrite:
+            elif self._decrypt and os.path.lexists(paths.plain) and not self._overwrite:
                 outcome = FileOutcome(
                     file_id, "failed", f"{paths.plain} exists; --overwrite replaces it", file_id
                 )

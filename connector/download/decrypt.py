@@ -9,12 +9,12 @@ the plaintext hash matched); a damaged file leaves no output.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from connector.download.paths import place
 from connector.download.verify import (
     BackgroundWriter,
     SessionDecryptor,
@@ -22,7 +22,7 @@ from connector.download.verify import (
     file_reader,
 )
 from connector.errors import BadInput
-from connector.files import open_private
+from connector.files import UnsafeFile, discard_own, existing_problem, open_private
 from connector.output import BatchResult, FileOutcome, report_outcome
 from connector.progress import Reporter
 from shared.crypt.c4gh import HeaderError, HeaderTruncatedError, SegmentAuthError, read_header
@@ -37,6 +37,7 @@ class DecryptJob:
     target: Path
     header_length: int
     session_keys: list[bytes]
+    overwrite: bool = False  # the target may be replaced (planned so: it existed)
 
     @property
     def temporary(self) -> Path:
@@ -111,11 +112,13 @@ def plan_decryption(
             problems.append(f"{source}: {header}")
         elif target.resolve() in targets:
             problems.append(f"{source}: another input decrypts to {target} as well")
-        elif target.exists() and not overwrite:
+        elif existing_problem(target):
+            problems.append(f"{source}: {target} {existing_problem(target)}; not written")
+        elif os.path.lexists(target) and not overwrite:
             problems.append(f"{source}: {target} exists; --overwrite replaces it")
         else:
             targets.add(target.resolve())
-            jobs.append(DecryptJob(source, target, *header))
+            jobs.append(DecryptJob(source, target, *header, overwrite=overwrite))
     if problems:
         raise BadInput("Nothing was decrypted:\n  " + "\n  ".join(problems))
     return jobs
@@ -126,7 +129,12 @@ def decrypt_one(job: DecryptJob, reporter: Reporter, expect_sha256: str | None) 
     advance = reporter.bar(job.source.name, body_size)
     job.target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with job.source.open("rb", buffering=0) as source, open_private(job.temporary) as sink:
+        sink = open_private(job.temporary)
+    except (UnsafeFile, OSError) as error:
+        why = error.strerror if isinstance(error, OSError) else str(error)
+        return FileOutcome(str(job.source), "failed", f"not decrypted: {why}")
+    try:
+        with job.source.open("rb", buffering=0) as source, sink:
             writer = BackgroundWriter(sink)
             try:
                 sha256 = decrypt_stream(
@@ -143,15 +151,16 @@ def decrypt_one(job: DecryptJob, reporter: Reporter, expect_sha256: str | None) 
             raise SegmentAuthError(
                 f"the plaintext's sha-256 is {sha256[:16]}..., not {expect_sha256[:16]}..."
             )
-        os.replace(job.temporary, job.target)
+        place(job.temporary, job.target, job.overwrite)
     except (SegmentAuthError, OSError) as error:
-        with contextlib.suppress(FileNotFoundError):
-            job.temporary.unlink()
-        why = error.strerror if isinstance(error, OSError) else str(error)
+        discard_own(job.temporary)
+        if isinstance(error, FileExistsError):
+            why = f"{job.target} appeared meanwhile; --overwrite replaces it"
+        else:
+            why = error.strerror if isinstance(error, OSError) else str(error)
         return FileOutcome(str(job.source), "failed", f"not decrypted: {why}")
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            job.temporary.unlink()
+        discard_own(job.temporary)
         raise
     detail = f"to {job.target}" + ("; sha-256 matches" if expect_sha256 else "")
     return FileOutcome(str(job.source), "decrypted", detail)

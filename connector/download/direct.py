@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from connector.http import require_secure
+from connector.transfer import STORAGE
+
 # what a broken connection raises, before or during a body
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 
@@ -129,6 +132,7 @@ class RangeConnections:
 
     def get(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
         """Send ``GET url`` and read the answer's head (the body is left to read)."""
+        require_secure(url, STORAGE)  # a presigned URL's signature is a credential too
         route = _route(url, self._proxies)
         parts = urllib.parse.urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

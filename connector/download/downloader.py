@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from connector.download.verify import (
     file_reader,
 )
 from connector.errors import ConnectorError, TransferFailed
-from connector.files import open_private
+from connector.files import discard_own, open_own, open_private
 from connector.http import RetryPolicy
 from connector.keys import KeyPair
 from connector.output import FileOutcome, human_size
@@ -141,8 +142,7 @@ class FileDownloader:
             self._corrupt(partial, f"its content does not decrypt ({error})")
         except BaseException as error:  # unverified plaintext is not left behind...
             if not options.plain_only:  # ...unless it is what a rerun resumes from
-                with contextlib.suppress(FileNotFoundError):
-                    paths.plain_partial.unlink()
+                discard_own(paths.plain_partial)
             if isinstance(error, OSError):
                 raise TransferFailed(f"cannot write to {paths.partial.parent}: {error}") from None
             raise
@@ -260,7 +260,7 @@ class FileDownloader:
         self, partial: PartialFile, written: Written, decryptor: SessionDecryptor, size: int
     ) -> str:
         with contextlib.ExitStack() as stack:
-            source = stack.enter_context(partial.path.open("rb", buffering=0))
+            source = stack.enter_context(os.fdopen(open_own(partial.path), "rb", buffering=0))
             writer = None
             if self._options.decrypt:
                 with contextlib.suppress(FileNotFoundError):  # a plaintext-only download's
@@ -279,8 +279,7 @@ class FileDownloader:
 
     def _corrupt(self, partial: PartialFile, why: str) -> None:
         partial.discard_as_corrupt()
-        with contextlib.suppress(FileNotFoundError):
-            partial.paths.plain_partial.unlink()
+        discard_own(partial.paths.plain_partial)
         if isinstance(partial, PlainPartialFile):
             raise TransferFailed(
                 f"the download is damaged: {why}; nothing of it was kept, run the command "

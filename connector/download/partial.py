@@ -24,7 +24,7 @@ from pathlib import Path
 from connector.download.paths import DownloadPaths, place
 from connector.download.ranges import Intervals
 from connector.errors import TransferFailed
-from connector.files import O_BINARY, write_atomic
+from connector.files import PUBLIC, new_file, open_own, read_own, write_atomic
 
 RECORD_VERSION = 1
 _sync = getattr(os, "fdatasync", os.fsync)
@@ -74,6 +74,7 @@ class PartialFile:
     """One download's partial file: positional writes from many threads, checkpoints."""
 
     KIND = "encrypted"
+    MODE = PUBLIC  # Crypt4GH, encrypted for the user's key (connector.files)
 
     def __init__(
         self,
@@ -126,7 +127,7 @@ class PartialFile:
         try:
             done = self._resumable()
             if done is not None:
-                self._fd = os.open(self.path, os.O_RDWR | O_BINARY)
+                self._fd = open_own(self.path, os.O_RDWR, self.MODE)
                 return done
             self._fd = self._create()
             os.ftruncate(self._fd, self.disk_size)
@@ -134,31 +135,34 @@ class PartialFile:
         except OSError as error:
             self.close()
             raise TransferFailed(f"Cannot write {self.path}: {error.strerror}.") from None
+        except BaseException:  # UnsafeFile (a planted link), an interrupt
+            self.close()
+            raise
         return Intervals()
 
     def _create(self) -> int:
         """A fresh partial file (replacing a stale one), the envelope at its start."""
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | O_BINARY, 0o644)
+        self._fd = new_file(self.path, self.MODE, read=True)
         _write_all(self._pwrite, memoryview(self.envelope), 0)
         return self._fd
 
     def _starts_right(self) -> bool:
         """The file on disk begins with the envelope handed out now."""
-        with self.path.open("rb") as handle:
+        with os.fdopen(open_own(self.path), "rb") as handle:
             return handle.read(len(self.envelope)) == self.envelope
 
     def _resumable(self) -> Intervals | None:
         """The intervals of a partial file that can go on, or None (reason noted)."""
-        if not self.path.exists():
+        if not os.path.lexists(self.path):
             with contextlib.suppress(FileNotFoundError):
                 self.record_path.unlink()
             return None
         try:
-            record = ResumeRecord.from_json(self.record_path.read_text(encoding="utf-8"))
+            record = ResumeRecord.from_json(read_own(self.record_path).decode("utf-8"))
         except FileNotFoundError:
             self.restart_reason = "a partial download without its resume record was found"
             return None
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # UnsafeFile is no OSError: it goes up
             self.restart_reason = "the resume record of the partial download is damaged"
             return None
         fresh = self._record(record.done)
@@ -176,7 +180,7 @@ class PartialFile:
         ) or not self._starts_right():
             self.restart_reason = "the archive now sends another envelope for this file"
             return None
-        if self.path.stat().st_size != self.disk_size:
+        if os.lstat(self.path).st_size != self.disk_size:
             self.restart_reason = "the partial download has the wrong size"
             return None
         return Intervals(record.done).clipped(self.size)
@@ -205,7 +209,7 @@ class PartialFile:
             self._save(self._record(done))
 
     def _save(self, record: ResumeRecord) -> None:
-        write_atomic(self.record_path, record.to_json().encode(), 0o644)
+        write_atomic(self.record_path, record.to_json().encode(), self.MODE)
 
     def close(self) -> None:
         with self._record_lock:

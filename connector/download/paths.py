@@ -4,6 +4,12 @@
 its decrypted content. Both are written under a temporary name and renamed only when
 complete and verified; a download that fails its checksum becomes ``<id><ext>.c4gh.corrupt``.
 A final name never replaces a file that appeared meanwhile, unless the user said so.
+
+The file id and extension come from the archive's work package: a hostile or broken
+server must not be able to name a file outside the output directory, a device, or a name
+Windows would change. Every name passes the alias rules' ``name_problem`` (one segment
+that is a file name on Windows and POSIX alike), and ``DownloadPaths.of`` checks again
+that each path it hands out is a direct child of the output directory.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.multipart import name_problem
+
 MAX_ID = 200
 _SAFE_EXTENSION = re.compile(r"^(\.[A-Za-z0-9_+-]{1,20}){0,3}$")
+LONGEST_SUFFIX = ".c4gh.part.json"  # of the names a download uses, the longest addition
 
 
 def file_id_problem(file_id: str) -> str | None:
@@ -26,11 +35,13 @@ def file_id_problem(file_id: str) -> str | None:
         return "the file id contains control or invisible characters"
     if "/" in file_id or "\\" in file_id or ":" in file_id or file_id.startswith("."):
         return "the file id contains a path separator or starts with a dot"
-    return None
+    problem = name_problem(file_id) or name_problem(file_id + LONGEST_SUFFIX)
+    return f"the file id {problem}" if problem else None
 
 
 def safe_extension(extension: str | None) -> str:
-    """The extension if it is a plain one (``.bam``, ``.vcf.gz``), else nothing."""
+    """The extension if it is a plain one (``.bam``, ``.vcf.gz``), else nothing (a file
+    id too long to take it gets none either, see ``DownloadPaths.of``)."""
     if extension and _SAFE_EXTENSION.match(extension):
         return extension
     return ""
@@ -43,8 +54,29 @@ class DownloadPaths:
 
     @classmethod
     def of(cls, output_dir: Path, file_id: str, extension: str | None) -> DownloadPaths:
-        name = file_id + safe_extension(extension)
-        return cls(output_dir / f"{name}.c4gh", output_dir / name)
+        """The paths of one file; ValueError for a file id that ``file_id_problem`` refuses
+        (callers check first, to say so; this is the last line of defence)."""
+        problem = file_id_problem(file_id)
+        if problem:
+            raise ValueError(problem)
+        for suffix in dict.fromkeys((safe_extension(extension), "")):  # too long: no extension
+            name = file_id + suffix
+            paths = cls(output_dir / f"{name}.c4gh", output_dir / name)
+            if all(p.parent == output_dir and not name_problem(p.name) for p in paths.all()):
+                return paths
+        raise ValueError(f"{file_id!r} is not a safe file name in {output_dir}")
+
+    def all(self) -> tuple[Path, ...]:
+        """Every path a download of this file may write."""
+        return (
+            self.encrypted,
+            self.plain,
+            self.partial,
+            self.record,
+            self.corrupt,
+            self.plain_partial,
+            self.plain_record,
+        )
 
     @property
     def partial(self) -> Path:
@@ -71,7 +103,8 @@ class DownloadPaths:
 
 def place(source: Path, target: Path, overwrite: bool) -> None:
     """Rename ``source`` to ``target``; without ``overwrite`` never replace an existing
-    file (FileExistsError): a hard link is created exclusively, then the old name goes."""
+    file (FileExistsError): a hard link is created exclusively, then the old name goes.
+    Neither follows a link at ``target``: a rename replaces the link itself."""
     if overwrite:
         os.replace(source, target)
         return
@@ -80,7 +113,7 @@ def place(source: Path, target: Path, overwrite: bool) -> None:
     except FileExistsError:
         raise
     except OSError:  # a file system without hard links: check, then rename
-        if target.exists():
+        if os.path.lexists(target):
             raise FileExistsError(f"{target} exists") from None
         os.replace(source, target)
         return

@@ -12,7 +12,6 @@ file gets its final name; a damaged download leaves nothing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import threading
@@ -21,7 +20,7 @@ from pathlib import Path
 from connector.download.partial import PartialFile
 from connector.download.ranges import Intervals, Written
 from connector.download.verify import SEGMENTS_PER_READ, SessionDecryptor
-from connector.files import O_BINARY
+from connector.files import PRIVATE, discard_own, new_file, open_own
 from shared.crypt.c4gh import (
     CIPHER_SEGMENT_SIZE,
     SEGMENT_SIZE,
@@ -44,6 +43,7 @@ class PlainPartialFile(PartialFile):
     """The partial plaintext: content offsets in, decrypted segments written by position."""
 
     KIND = "plaintext"
+    MODE = PRIVATE
 
     def __init__(self, *args, decryptor: SessionDecryptor, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -71,10 +71,7 @@ class PlainPartialFile(PartialFile):
         return self.plain_size
 
     def _create(self) -> int:
-        with contextlib.suppress(FileNotFoundError):  # our own stale temporary file
-            self.path.unlink()
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | O_BINARY
-        self._fd = os.open(self.path, flags, 0o600)
+        self._fd = new_file(self.path, self.MODE, read=True)  # replaces our own stale one
         return self._fd
 
     def _starts_right(self) -> bool:
@@ -115,8 +112,7 @@ class PlainPartialFile(PartialFile):
         """Nothing of a damaged download is kept: it is plaintext that cannot be trusted."""
         self.close()
         for path in (self.path, self.record_path):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            discard_own(path)
 
 
 def hash_plaintext(partial: PlainPartialFile, written: Written) -> str:
@@ -124,7 +120,7 @@ def hash_plaintext(partial: PlainPartialFile, written: Written) -> str:
     chunk = SEGMENTS_PER_READ * CIPHER_SEGMENT_SIZE
     buffer = memoryview(bytearray(min(SEGMENTS_PER_READ * SEGMENT_SIZE, partial.plain_size)))
     digest = hashlib.sha256()
-    with partial.path.open("rb", buffering=0) as source:
+    with os.fdopen(open_own(partial.path), "rb", buffering=0) as source:
         for offset in range(0, partial.size, chunk):
             end = min(offset + chunk, partial.size)
             written.wait_for_prefix(end)

@@ -121,6 +121,19 @@ def _nothing(tmp: Path, env: dict[str, str]) -> list[str]:
     return []
 
 
+def _aliased(alias: str) -> Setup:
+    def setup(tmp: Path, env: dict[str, str]) -> list[str]:
+        (tmp / "files.tsv").write_text(f"{_good(tmp)}\t{alias}\n", encoding="utf-8")
+        return ["--tsv", str(tmp / "files.tsv")]
+
+    return setup
+
+
+def _plain_http(tmp: Path, env: dict[str, str]) -> list[str]:
+    env["FS_CONNECTOR_WKVS_URL"] = "http://archive.example/wkvs"
+    return [_good(tmp)]
+
+
 BAD_INPUTS: dict[str, tuple[Setup, str]] = {
     "missing file": (_missing, "nope.txt: no such file"),
     "directory": (_directory, "adir: not a regular file"),
@@ -137,6 +150,13 @@ BAD_INPUTS: dict[str, tuple[Setup, str]] = {
     "bad part size": (_bad_part_size, "Invalid part_size 'huge' in environment variable"),
     "no wkvs url": (_no_wkvs, "No WKVS URL configured"),
     "no files": (_nothing, "No files to upload"),
+    # the alias rules UCS applies (shared.multipart.alias_problem), checked before sending
+    "drive letter alias": (_aliased("C:/x"), "the alias must not contain ':'"),
+    "device name alias": (_aliased("con"), "the alias must not use the device name 'con'"),
+    "dot-dot alias": (_aliased("sub/../f"), "the alias must not contain '.' or '..'"),
+    "backslash alias": (_aliased("sub\\f"), "the alias must separate its segments with '/'"),
+    "trailing dot alias": (_aliased("f."), "nor end it with a dot"),
+    "plain http wkvs": (_plain_http, "http://archive.example is a plain http:// address"),
 }
 
 

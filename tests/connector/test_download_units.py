@@ -77,6 +77,14 @@ def test_written_lets_a_reader_wait_for_the_prefix() -> None:
         ("x\ty", False),
         ("", False),
         ("c:evil", False),
+        ("CON", False),  # Windows devices, with or without an extension
+        ("nul", False),
+        ("Com1", False),
+        ("trailing.", False),  # Windows drops trailing dots and spaces
+        ("trailing ", False),
+        ("a?b", False),
+        ("x" * 200, True),
+        ("é" * 120, False),  # 240 bytes in UTF-8, no room for ".c4gh.part.json"
     ],
 )
 def test_file_ids_cannot_name_paths_elsewhere(file_id: str, ok: bool) -> None:

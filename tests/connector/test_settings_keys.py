@@ -32,7 +32,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_options_over_environment_over_file(tmp_path: Path) -> None:
     config = tmp_path / "fs.toml"
     config.write_text(
-        'wkvs_url = "http://file/wkvs"\npart_size = "16MiB"\nconcurrency = 3\nretries = 1\n'
+        'wkvs_url = "https://file/wkvs"\npart_size = "16MiB"\nconcurrency = 3\nretries = 1\n'
         "part-url-interval = 0.5\n"
     )
     env = _env(
@@ -42,12 +42,12 @@ def test_options_over_environment_over_file(tmp_path: Path) -> None:
         FS_CONNECTOR_CONCURRENCY="4",
     )
     settings = load_settings({"concurrency": 5, "retries": None}, env)
-    assert settings.wkvs_url == "http://file/wkvs"  # file only
+    assert settings.wkvs_url == "https://file/wkvs"  # file only
     assert settings.part_size == 32 * MIB  # env over file
     assert settings.concurrency == 5  # option over env
     assert settings.retries == 1  # an option not given does not count
     assert settings.part_url_interval == 0.5
-    assert settings.require_wkvs_url() == "http://file/wkvs"
+    assert settings.require_wkvs_url() == "https://file/wkvs"
 
 
 def test_default_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +65,11 @@ def test_default_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
     [
         ({"FS_CONNECTOR_CONCURRENCY": "0"}, "Invalid concurrency '0' in environment variable"),
         ({"FS_CONNECTOR_CONCURRENCY": "many"}, "Invalid concurrency"),
-        ({"FS_CONNECTOR_WKVS_URL": "ftp://x"}, "expected an http:// or https:// URL"),
+        ({"FS_CONNECTOR_WKVS_URL": "ftp://x"}, "expected an https:// URL"),
+        ({"FS_CONNECTOR_WKVS_URL": "http://archive.example/wkvs"}, "plain http://"),
+        ({"FS_CONNECTOR_WKVS_URL": "http://192.0.2.2:8080"}, "plain http://"),
+        ({"FS_CONNECTOR_WKVS_URL": "http://[::ffff:10.0.0.1]/"}, "plain http://"),
+        ({"FS_CONNECTOR_WKVS_URL": "http://localhost.example/"}, "plain http://"),
         ({"FS_CONNECTOR_PART_SIZE": "6TiB"}, "Invalid part_size"),
         ({"FS_CONNECTOR_CONFIG": "/nonexistent/fs.toml"}, "does not exist"),
     ],
@@ -73,6 +77,22 @@ def test_default_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_bad_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(BadInput, match=message):
         load_settings({}, _env(tmp_path, **env))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://archive.example/wkvs",
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3/wkvs",
+        "http://[::1]:8080",
+        "http://[::ffff:127.0.0.1]/",
+        "http://localhost:8080/wkvs",
+        "http://LOCALHOST./",
+    ],
+)
+def test_https_and_this_machine_are_accepted(tmp_path: Path, url: str) -> None:
+    assert load_settings({}, _env(tmp_path, FS_CONNECTOR_WKVS_URL=url)).wkvs_url == url
 
 
 def test_bad_config_files(tmp_path: Path) -> None:
@@ -194,3 +214,18 @@ def test_token_claims_are_read_without_verification() -> None:
     assert token_claims(f"e30.{payload.decode()}.sig") == {"exp": 30, "iat": 0}
     assert token_claims("not a jwt") == {}
     assert token_claims("a.!!!.c") == {}
+
+
+@pytest.mark.parametrize("u", [0, 1, 2**255 - 19 - 1])
+def test_a_weak_public_key_file_is_refused(tmp_path: Path, u: int) -> None:
+    from connector.keys import load_public_key
+    from shared.crypt.keys import public_key_pem
+
+    weak = tmp_path / "weak.pub"
+    weak.write_text(public_key_pem(u.to_bytes(32, "little")))
+    with pytest.raises(BadInput, match="weak public key"):
+        load_public_key(weak)
+    _, good = generate_keypair()
+    fine = tmp_path / "good.pub"
+    fine.write_text(public_key_pem(good))
+    assert load_public_key(fine) == good

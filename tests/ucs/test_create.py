@@ -86,6 +86,43 @@ def test_unacceptable_aliases_are_422(submitter: Submitter, alias: str) -> None:
     assert_error(response, 422, "validationError")
 
 
+# what a downloader on Windows or POSIX would turn into a path outside its directory, a
+# device or another file (shared.multipart.alias_problem, the connector's rules too)
+UNSAFE_ON_SOME_SYSTEM = {
+    "C:/x": "Windows forbids",
+    "c:\\x": "'\\'",
+    "con": "device name",
+    "sub/NUL.txt": "device name",
+    "com1.log": "device name",
+    "sub/../f": "'..'",
+    "./f": "'.'",
+    "a//b": "empty",
+    "dir/": "empty",
+    "trailing.": "dot",
+    "a?b": "Windows forbids",
+    "x" * 241: "bytes",
+}
+
+
+@pytest.mark.parametrize("alias", list(UNSAFE_ON_SOME_SYSTEM))
+def test_aliases_unsafe_as_file_names_are_refused_and_nothing_is_created(
+    submitter: Submitter, alias: str
+) -> None:
+    error = assert_error(create_raw(submitter, body(alias=alias)), 422, "validationError")
+    assert UNSAFE_ON_SOME_SYSTEM[alias] in error["description"], error
+    listed = submitter.list()
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
+
+
+def test_relative_paths_are_aliases(submitter: Submitter) -> None:
+    """What ``upload -r DIR`` sends: a path below the directory, with '/' between names."""
+    alias = "run_1/reads/sample 1.fastq.gz"
+    response = create_raw(submitter, body(alias=alias))
+    assert response.status_code == 201, response.text
+    assert response.json()["alias"] == alias
+
+
 def test_malformed_bodies_are_refused(submitter: Submitter) -> None:
     assert_error(create_raw(submitter, body(decrypted_size="1000")), 422, "validationError")
     assert_error(create_raw(submitter, body(decrypted_size=-1)), 422, "validationError")

@@ -50,7 +50,8 @@ def test_multipart_etag_is_s3s() -> None:
 
 
 @pytest.mark.parametrize(
-    "alias", ["a", "reads/sample_1.fastq.gz", "x" * 255, "Ünïcode name.txt", "dir/.hidden"]
+    "alias",
+    ["a", "reads/sample_1.fastq.gz", "/".join(["x" * 63] * 4), "Ünïcode name.txt", "dir/.hidden"],
 )
 def test_acceptable_aliases(alias: str) -> None:
     assert alias_problem(alias) is None
@@ -70,6 +71,10 @@ def test_acceptable_aliases(alias: str) -> None:
         "trail ",
         "..",
         "a/./b",
+        "C:/x",
+        "con",
+        "sub/../f",
+        "x" * 241,  # one segment longer than a file name may be
     ],
 )
 def test_unacceptable_aliases(alias: str) -> None:
