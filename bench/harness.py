@@ -27,6 +27,7 @@ from bench import download, files, irs, parallel, report, upload
 from bench.context import Context
 from bench.pinning import Pinner, PinningError, Placement
 from bench.stack import BenchStack
+from bench.stackmem import StackMemory
 from bench.tools import REPO, ToolMissing, Transfer, ghga_bin
 from bench.variants import SAME, client_defaults, variants
 
@@ -165,12 +166,17 @@ def bench_stack(
         ctx.pinner = Pinner([os.getpid(), int(stack.endpoints["pid"])], placement)
         result["pinning"] = {**placement.to_json(), "checked": ctx.pinner.checked}
     stack.set_interrogation(False)
+    memory = StackMemory.of_endpoints(stack.endpoints)
+    if memory is not None:
+        memory.start()
     try:
         for size in args.sizes:
             path = work / f"bench-{size}.bin"
             ctx.say(f"writing a {files.human(size)} test file")
             sha256 = files.make_file(path, size)
             figures: dict[str, Any] = result["sizes"].setdefault(str(size), {})
+            if memory is not None:
+                memory.reset()
             try:
                 if {"upload", "irs", "download"} & set(args.sections):
                     by_variant, kept = upload.run(ctx, path, size, chosen)
@@ -185,6 +191,8 @@ def bench_stack(
                             ctx.forget_upload(uploaded)
             finally:
                 path.unlink(missing_ok=True)
+                if memory is not None:  # what the stack held while this size went through
+                    figures["stack_peak_rss_mib"] = round(memory.peak() / 1024**2, 1)
         if "parallel" in args.sections:
             path = work / "bench-parallel.bin"
             sha256 = files.make_file(path, args.parallel_size)
@@ -195,6 +203,8 @@ def bench_stack(
             finally:
                 path.unlink(missing_ok=True)
     finally:
+        if memory is not None:
+            memory.stop()
         if ctx.pinner is not None:
             ctx.pinner.unpin()
         stack.set_interrogation(True)

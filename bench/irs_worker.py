@@ -5,7 +5,9 @@ It is wired exactly as the Lambda is (functions/irs/inject.py ``inject()``, the 
 IRS_* settings, real S3, DynamoDB and EKSS), except: one invocation may stage the whole
 file (no part limit, no time budget), and without ``--publish`` the outcome is recorded
 instead of published, so that repeated runs leave the pipeline alone. Prints one JSON
-line: seconds, the outcome's type, staged parts, continuations sent.
+line: seconds, the invocation's CPU seconds (every thread, the interpreter's start-up and
+imports left out) and where they went (bench/irs_cpu.py), the outcome, staged parts,
+continuations sent.
 """
 
 from __future__ import annotations
@@ -79,25 +81,30 @@ def main(argv: list[str] | None = None) -> int:
     endpoints = json.loads(args.endpoints.read_text())
     os.environ.update(environment(endpoints))
 
+    from bench.irs_cpu import Ledger, instrument
     from functions.irs.inject import inject
     from functions.irs.model import Upload
     from shared.events import FileUploadReceived
 
+    ledger = Ledger()
+    instrument(ledger)
     irs = inject().interrogator
     recorder = Recorder()
     irs.continuations = recorder
     if not args.publish:
         irs.publisher = recorder
     upload = Upload.from_event(FileUploadReceived(**json.loads(args.event.read_text())))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     irs.object_created(upload.object_id, args.size)
     irs.upload_received(upload)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     record = irs.repository.get(upload.object_id)
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "cpu_breakdown": ledger.breakdown(cpu_seconds),
                 "state": record.state if record else None,
                 "reason": record.reason if record else None,
                 "parts": record.parts_staged if record else 0,

@@ -9,6 +9,7 @@ duplicates apart.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -51,13 +52,14 @@ class UploadDeclaration(EventSchema):
     part_size: int
     submitter_public_key: str
     decrypted_sha256: str
+    # the declared encrypted_parts_sha256 (and _md5, where declared), in the inbox beside
+    # the object; IRS checks the sha256 of every part against it
+    parts_manifest: ManifestRef
 
 
 class FileUploadReceived(UploadDeclaration):
     alias: str
     encrypted_md5: str
-    # the declared encrypted_parts_md5 and _sha256, in the inbox beside the object
-    parts_manifest: ManifestRef
 
 
 class FileInterrogationSuccess(EventSchema):
@@ -98,12 +100,42 @@ class FileStagedForDownload(NonStagedFileRequested):
     pass
 
 
+# what a FileDownloadServed says was handed out (docs/audit.md)
+ACCESS_DRS_OBJECT = "drs_object"  # GET /objects/{id}: a presigned URL of the whole content
+ACCESS_ENVELOPE = "envelope"  # GET /objects/{id}/envelopes: the header for the reader's key
+ACCESS_ASSEMBLED = "assembled"  # GET /objects/{id}/assembled: envelope + content bytes
+
+
+def key_fingerprint(public_key: bytes) -> str:
+    """How audit events name a Crypt4GH public key: the sha256 (hex) of its 32 raw bytes."""
+    return hashlib.sha256(public_key).hexdigest()
+
+
 class FileDownloadServed(EventSchema):
+    """Audit: DCS handed a reader something of a file (docs/audit.md).
+
+    GHGA's fields first (``context`` names who, as GHGA's does); ours after them, with
+    defaults, so that GHGA's consumers and older events still parse. One event per
+    (work package, file, reader key, access, range) within DCS's audit window: retries
+    and renewals inside it publish nothing more. ``read_id`` names the read (the same in
+    every window), so that a consumer can drop the rare duplicate within one window."""
+
     file_id: str
     target_object_id: str
     target_bucket: str
     decrypted_sha256: str
     context: str = ""
+    access: str = ACCESS_DRS_OBJECT  # one of the ACCESS_* above
+    user_id: str = ""
+    work_package_id: str = ""
+    reader_key_fingerprint: str = ""  # key_fingerprint() of the reader's key, never the key
+    size: int | None = None  # bytes of the whole that was accessed (content, envelope, file)
+    range_start: int | None = None  # a partial read: its first and last byte (inclusive)
+    range_end: int | None = None
+    read_id: str = ""
+    # the reader read more ranges of the file in this window than are itemised
+    # (DCS_AUDIT_MAX_RANGES): this event stands for all further ones until the window ends
+    more_ranges: bool = False
 
 
 class FileDeletionRequested(EventSchema):

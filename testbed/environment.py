@@ -97,6 +97,8 @@ def stack_environment(
             # hand on after two staged parts, so that every upload of more than two parts
             # takes the path of files too large for one Lambda invocation
             "IRS_MAX_PARTS_PER_INVOCATION": "2",
+            # and staged parts as small as the upload's, so that small files have several
+            "IRS_MIN_STAGING_PART_SIZE": "0",
             "EKSS_VAULT_URL": vault_addr,
             "EKSS_VAULT_TOKEN": ekss_vault_token,  # not the root token: testbed/vault.py
             "EKSS_IRS_TOKEN_SHA256": hash_secret(secrets.irs_ekss_token),

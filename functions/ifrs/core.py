@@ -151,7 +151,9 @@ class Registry:
                     f"the event says {item.encrypted_size}"
                 )
         manifest = self._staged_manifest(item)
-        if staged is not None and staged.etag != multipart_etag(manifest.md5):
+        if staged is not None and (
+            manifest.md5 is None or staged.etag != multipart_etag(manifest.md5)
+        ):
             # IRS staged in parts of the manifest's part size: S3's ETag of the staged object
             # follows from the manifest's md5s, or the two do not belong together
             raise RegistrationError(

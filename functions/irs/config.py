@@ -1,4 +1,5 @@
-"""IRS settings (``IRS_*`` variables); the defaults are the core's, from model.py."""
+"""IRS settings (``IRS_*`` variables); the defaults are the core's, from model.py (the
+staged part size's floor too, which the core's own Settings leave at the upload's size)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import os
 
 from pydantic import Field, SecretStr
 
-from functions.irs.model import INVOCATION_BUDGET_S, SAFETY_MARGIN_S, Settings
+from functions.irs.model import (
+    DEFAULT_MIN_STAGING_PART_SIZE,
+    INVOCATION_BUDGET_S,
+    SAFETY_MARGIN_S,
+    Settings,
+)
 from functions.irs.sizing import MIN_PART_SIZE, RUNTIME_RESERVE_MB
 from shared.limits import LAMBDA_MAX_MEMORY_MB
 from shared.resources import DECLARATION
@@ -40,6 +46,8 @@ class IrsConfig(ResourceSettings):
         default_factory=function_memory_mb, gt=RUNTIME_RESERVE_MB, le=LAMBDA_MAX_MEMORY_MB
     )
     max_staging_part_size: int | None = Field(default=None, ge=MIN_PART_SIZE)
+    # the smallest staged part (sizing.py; 0: the upload's own part size)
+    min_staging_part_size: int = Field(default=DEFAULT_MIN_STAGING_PART_SIZE, ge=0)
 
     def settings(self) -> Settings:
         """The core's policy, with the buckets of the declaration."""
@@ -48,6 +56,7 @@ class IrsConfig(ResourceSettings):
             staging_bucket=self.buckets["staging"],
             memory_mb=self.memory_mb,
             max_staging_part_size=self.max_staging_part_size,
+            min_staging_part_size=self.min_staging_part_size,
             invocation_budget_s=self.invocation_budget_s,
             max_parts_per_invocation=self.max_parts_per_invocation,
             safety_margin_s=self.safety_margin_s,

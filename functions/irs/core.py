@@ -35,6 +35,7 @@ from functions.irs.model import (
     InterrogationRepository,
     Invocation,
     Settings,
+    StagedPart,
     Upload,
     Workshop,
 )
@@ -208,6 +209,7 @@ class Interrogator:
             keys=self.keys,
             settings=self.settings,
             save=self.save,
+            checkpoint=self.checkpoint,
             repository=self.repository,
             after_part=self.after_part,
         )
@@ -215,6 +217,10 @@ class Interrogator:
     def save(self, item: Interrogation) -> None:
         """Save under the lease (LeaseLost if another invocation saved meanwhile)."""
         lease.save_held(self.repository.save, item)
+
+    def checkpoint(self, item: Interrogation, part: StagedPart) -> None:
+        """A staged part's item and the checkpoint counting it, under the lease."""
+        lease.save_held(lambda held: self.repository.checkpoint(held, part), item)
 
     def hand_on(self, item: Interrogation) -> None:
         """Checkpoint is saved; free the lease and queue the rest for a next invocation."""
@@ -229,7 +235,7 @@ class Interrogator:
         item.state = FAILING
         item.reason = reason
         item.outcome = failure_payload(item, reason)
-        item.hash_state = None
+        item.hash_state = item.parts_hash_state = None
         self.save(item)
         log.info("upload rejected", extra={**_ids(item), "reason": reason})
         self.finish_failure(item)

@@ -20,6 +20,9 @@ HEADER_CUT = "The file is truncated: it ends inside its Crypt4GH header."
 BAD_SUBMITTER_KEY = "The declared submitter public key is not a Crypt4GH public key."
 OBJECT_GONE = "The uploaded file is no longer in the inbox."
 KEY_LOST = "The archive lost the key of this upload during its check; please upload it again."
+DECLARATION_UNREADABLE = (
+    "The upload's declared part checksums cannot be read from the inbox; please upload it again."
+)
 
 _BY_EXCEPTION_ID = {
     "notCrypt4gh": NOT_CRYPT4GH,
@@ -40,6 +43,13 @@ class Rejected(Exception):
 
 def damaged(segment_number: int) -> str:
     return f"The encrypted file is damaged: segment {segment_number} failed authentication."
+
+
+def part_mismatch(part_number: int) -> str:
+    return (
+        f"The uploaded file does not match its declared checksums: part {part_number} has "
+        "another SHA-256 than the one declared for it."
+    )
 
 
 def truncated(expected: int, found: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from functools import cache
 
@@ -51,4 +52,8 @@ def inject() -> Wiring:
     deletion = Deletion(
         storage=storage, publisher=publisher, repository=repository, settings=settings
     )
+    # what was built here (botocore's service models above all) lives as long as the
+    # process: out of the collector's sight, so that the full collections the per-part
+    # requests trigger need not walk it again and again
+    gc.freeze()
     return Wiring(cfg=cfg, interrogator=interrogator, deletion=deletion)

@@ -37,7 +37,7 @@ LEASE_S = 900.0  # below the queue's visibility timeout (960 s)
 
 class Upload(UploadDeclaration):
     """The submitter's declaration from FileUploadReceived (its fields are typed once, in
-    shared/events.py)."""
+    shared/events.py), the manifest of its declared part checksums included."""
 
     @classmethod
     def from_event(cls, event: FileUploadReceived) -> Upload:
@@ -71,7 +71,9 @@ class Interrogation:
     staging_part_size: int | None = None
     parts_staged: int = 0  # parts 1..parts_staged are staged, each with its StagedPart item
     plain_size: int = 0
-    hash_state: bytes | None = None
+    hash_state: bytes | None = None  # of the plaintext so far
+    # of the inbox bytes read so far in the upload part the checkpoint lies in (declared.py)
+    parts_hash_state: bytes | None = None
     reason: str | None = None
     outcome: dict[str, Any] | None = None  # payload of the outcome event, once decided
     deleted_by: str | None = None  # who asked for the deletion (tombstones only)
@@ -91,9 +93,10 @@ class InterrogationRepository(Protocol):
         bump ``item.version``; shared.lease.StaleRecord otherwise."""
         ...
 
-    def put_part(self, object_key: str, part: StagedPart) -> None:
-        """Store one staged part's checksums (idempotent: a re-staged part has the same
-        bytes, so the same item)."""
+    def checkpoint(self, item: Interrogation, part: StagedPart) -> None:
+        """Store one staged part's checksums and save ``item`` (as ``save``) at once: both
+        or neither (idempotent for the part: a re-staged part has the same bytes, so the
+        same item)."""
         ...
 
     def parts(self, object_key: str) -> list[StagedPart]:
@@ -105,6 +108,10 @@ class InterrogationRepository(Protocol):
         ...
 
 
+# the deployed floor of the staged part size (sizing.py says why)
+DEFAULT_MIN_STAGING_PART_SIZE = 64 * 1024**2
+
+
 @dataclass(frozen=True)
 class Settings:
     inbox_bucket: str
@@ -112,6 +119,10 @@ class Settings:
     # the staged part size follows from the memory (sizing.py); None: no lower cap than that
     memory_mb: int = DEFAULT_MEMORY_MB
     max_staging_part_size: int | None = None
+    # staged parts are at least this large (where the memory allows): fewer requests and
+    # checkpoints per GiB than parts of the upload's size. 0 (here) keeps the upload's part
+    # size; deployments get DEFAULT_MIN_STAGING_PART_SIZE from config.py
+    min_staging_part_size: int = 0
     invocation_budget_s: float = INVOCATION_BUDGET_S
     max_parts_per_invocation: int = 0  # 0: no limit besides time
     safety_margin_s: float = SAFETY_MARGIN_S
@@ -128,5 +139,6 @@ class Workshop:
     keys: KeyStore
     settings: Settings
     save: Callable[[Interrogation], None]
+    checkpoint: Callable[[Interrogation, StagedPart], None]  # a part's item, and the save
     repository: InterrogationRepository  # for the part items (the record: ``save``)
     after_part: Callable[[int], None] | None = None

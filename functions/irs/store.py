@@ -1,6 +1,8 @@
 """IRS's tables (pynamodb) and the repository on them: one interrogation item per inbox
 object key, saved with optimistic concurrency (version attribute), and one item per staged
-part (its checksums), so that no item grows with the file's part count."""
+part (its checksums), so that no item grows with the file's part count. A part's item and
+the checkpoint that counts it are written in one transaction: one request per part, not
+two (each costs the invocation a few milliseconds of CPU)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from functions.irs.model import Interrogation, StagedPart, Upload
-from shared.adapters.dynamo import entity_from, record_from, save_versioned
+from shared.adapters.dynamo import entity_from, lost_condition, record_from, save_versioned
 from shared.lease import StaleRecord
 
 
@@ -39,6 +44,7 @@ class InterrogationRecord(Model):
     parts_staged = NumberAttribute(default=0)
     plain_size = NumberAttribute(default=0)
     hash_state = BinaryAttribute(null=True, legacy_encoding=False)
+    parts_hash_state = BinaryAttribute(null=True, legacy_encoding=False)
     reason = UnicodeAttribute(null=True)
     outcome = JSONAttribute(null=True)  # small: the parts are named by a manifest reference
     deleted_by = UnicodeAttribute(null=True)
@@ -74,6 +80,9 @@ def to_part_record(object_key: str, part: StagedPart) -> PartRecord:
 
 
 class DynamoInterrogationRepository:
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
     def get(self, object_key: str) -> Interrogation | None:
         try:
             record = InterrogationRecord.get(object_key, consistent_read=True)
@@ -93,8 +102,22 @@ class DynamoInterrogationRepository:
             raise StaleRecord(item.object_key)
         item.version = record.version
 
-    def put_part(self, object_key: str, part: StagedPart) -> None:
-        to_part_record(object_key, part).save()
+    def checkpoint(self, item: Interrogation, part: StagedPart) -> None:
+        record = to_record(item)
+        if item.version is not None:
+            record.version = item.version
+        if self._connection is None:
+            meta = InterrogationRecord.Meta
+            self._connection = Connection(region=meta.region, host=meta.host)
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(to_part_record(item.object_key, part))
+                tx.save(record)  # on the condition of its version (pynamodb adds it)
+        except TransactWriteError as error:
+            if lost_condition(error):
+                raise StaleRecord(item.object_key) from error
+            raise
+        item.version = record.version
 
     def parts(self, object_key: str) -> list[StagedPart]:
         # a Query of the hash key, in range-key order; pynamodb follows LastEvaluatedKey

@@ -3,12 +3,13 @@
 Reads the inbox object in ranges of whole cipher segments, re-encrypts them into a
 header-less multipart object in the staging bucket, and after every part stores its
 checksums as an item of its own, then saves a checkpoint (how many parts are staged, the
-plaintext size, the SHA-256 state). When every part is staged, their items become the
-staged object's part manifest (shared/manifest.py), beside it in staging, which the
-success names. Anything wrong with the upload raises Rejected with the reason for the
-submitter; anything wrong with the archive raises for a retry. A file too large to stage in
-MAX_PARTS parts (sizing.py) is rejected before anything else is done, a secret asked for
-included.
+plaintext size, the SHA-256 states). As the inbox bytes are read, the SHA-256 the
+submitter declared for each upload part is checked (declared.py). When every part is
+staged, their items become the staged object's part manifest (shared/manifest.py), beside
+it in staging, which the success names. Anything wrong with the upload raises Rejected
+with the reason for the submitter; anything wrong with the archive raises for a retry. A
+file too large to stage in MAX_PARTS parts (sizing.py) is rejected before anything else is
+done, a secret asked for included.
 
 The work on consecutive parts overlaps, each kind in a thread of its own, so that their
 times do not add up: reading part N+2 from the inbox, re-encrypting part N+1 (this thread),
@@ -29,6 +30,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from functions.irs.declared import DeclaredParts
 from functions.irs.errors import (
     CHECKSUM_MISMATCH,
     KEY_LOST,
@@ -76,6 +78,8 @@ def stream(shop: Workshop, item: Interrogation, invocation: Invocation) -> bool:
     secrets = _secrets(shop, item)
     if item.staging_upload_id is None:
         _check_sizes(item)
+    declared = _declared(shop, item)  # the header is read before anything is staged
+    if item.staging_upload_id is None:
         _open_staging(shop, item)
     assert item.upload and item.object_size is not None and item.offset is not None
     hasher = ResumableSha256.from_state(item.hash_state) if item.hash_state else ResumableSha256()
@@ -85,11 +89,13 @@ def stream(shop: Workshop, item: Interrogation, invocation: Invocation) -> bool:
         ThreadPoolExecutor(1, thread_name_prefix="irs-stage") as stager,
         ThreadPoolExecutor(1, thread_name_prefix="irs-checksum") as summer,
     ):
-        pipe = _Pipeline(reencryptor, hasher, reader, stager, summer)
+        pipe = _Pipeline(reencryptor, hasher, declared, reader, stager, summer)
         staged = _stage_parts(shop, item, invocation, pipe)
     # leaving the executors waited for their threads: nothing is read or uploaded any more
     if not staged:
         return False
+    if not declared.complete:  # implied by the part loop; cheap
+        raise StagingIncomplete(f"not every declared part of {item.object_key} was checked")
     digest = hasher.hexdigest()
     if digest != item.upload.decrypted_sha256.lower():
         raise Rejected(CHECKSUM_MISMATCH)
@@ -98,7 +104,7 @@ def stream(shop: Workshop, item: Interrogation, invocation: Invocation) -> bool:
     manifest = _write_manifest(shop, item)
     item.outcome = success_payload(item, digest, shop.settings.staging_bucket, manifest)
     item.state = COMPLETING
-    item.hash_state = None
+    item.hash_state = item.parts_hash_state = None
     shop.save(item)
     return True
 
@@ -189,18 +195,49 @@ def _read(shop: Workshop, item: Interrogation, start: int, end: int) -> bytes:
     return data
 
 
-def _read_part(shop: Workshop, item: Interrogation, index: int) -> bytes:
-    """The inbox bytes behind staged part ``index`` (0-based)."""
+def _declared(shop: Workshop, item: Interrogation) -> DeclaredParts:
+    """The check of the declared part SHA-256s, brought to where the checkpoint is (the
+    header, on the first turn: the staged parts begin after it)."""
+    assert item.upload and item.object_size is not None and item.offset is not None
+    assert item.staging_part_size
+    position = min(item.object_size, item.offset + item.parts_staged * item.staging_part_size)
+    declared = DeclaredParts.of_upload(
+        shop.storage,
+        item.upload.parts_manifest,
+        item.object_size,
+        position,
+        item.parts_hash_state,
+    )
+    declared.catch_up(
+        lambda start, end: _read(shop, item, start, end), position, item.staging_part_size
+    )
+    return declared
+
+
+@dataclass(frozen=True)
+class _Cipher:
+    """The inbox bytes behind one staged part, and the declared parts' check after them."""
+
+    data: bytes
+    declared_state: bytes
+
+
+def _read_part(shop: Workshop, item: Interrogation, index: int, declared: DeclaredParts) -> _Cipher:
+    """The inbox bytes behind staged part ``index`` (0-based), checked against the declared
+    part SHA-256s (Rejected when an upload part they end differs)."""
     assert item.object_size is not None and item.offset is not None
     assert item.staging_part_size
     start = item.offset + index * item.staging_part_size
-    return _read(shop, item, start, min(start + item.staging_part_size, item.object_size))
+    data = _read(shop, item, start, min(start + item.staging_part_size, item.object_size))
+    declared.update(data, start)
+    return _Cipher(data, declared.state())
 
 
 @dataclass(frozen=True)
 class _Pipeline:
     reencryptor: Reencryptor
     hasher: ResumableSha256
+    declared: DeclaredParts  # touched by one thread at a time: reads are in order
     reader: ThreadPoolExecutor  # reads the part after the one being built
     stager: ThreadPoolExecutor  # uploads the part before it
     summer: ThreadPoolExecutor  # meanwhile takes that part's checksums
@@ -215,6 +252,7 @@ class _InFlight:
     size: int
     plain_size: int
     hash_state: bytes
+    declared_state: bytes
     upload: Future[str]  # the ETag
     checksums: Future[tuple[str, str]]  # (md5, sha256)
 
@@ -237,19 +275,24 @@ def _stage_parts(
     index = item.parts_staged  # 0-based: the next part to build
     depth = parts_in_memory(shop.settings, item.staging_part_size)
     read_ahead, upload_behind = depth >= FULL_OVERLAP, depth > LEAST_OVERLAP
-    ahead: Future[bytes] | None = None
+    ahead: Future[_Cipher] | None = None
     flying: _InFlight | None = None
     while index < total:
         if invocation.parts_done and invocation.should_hand_on():
             break
         try:
-            cipher = ahead.result() if ahead is not None else _read_part(shop, item, index)
+            cipher = (
+                ahead.result()
+                if ahead is not None
+                else _read_part(shop, item, index, pipe.declared)
+            )
             ahead = (
-                pipe.reader.submit(_read_part, shop, item, index + 1)
+                pipe.reader.submit(_read_part, shop, item, index + 1, pipe.declared)
                 if read_ahead and index + 1 < total
                 else None
             )
-            chunk = _reencrypt(item, pipe, cipher, index)
+            chunk = _reencrypt(item, pipe, cipher.data, index)
+            declared_state = cipher.declared_state
             del cipher
         except BaseException:
             _settle(shop, item, flying)
@@ -260,6 +303,7 @@ def _stage_parts(
             size=len(chunk.data),
             plain_size=chunk.plain_size,
             hash_state=pipe.hasher.state(),
+            declared_state=declared_state,
             upload=pipe.stager.submit(
                 _upload, shop, item.staged_object_id, item.staging_upload_id, index + 1, chunk.data
             ),
@@ -304,12 +348,13 @@ def _settle(shop: Workshop, item: Interrogation, flying: _InFlight | None) -> No
     if etag.lower() != md5:
         raise StagedPartMismatch(flying.number)
     assert item.parts_staged + 1 == flying.number, "checkpoints are written in order"
-    # the part's item first: a checkpoint never counts a part whose checksums are not stored
-    shop.repository.put_part(item.object_key, StagedPart(flying.number, md5, sha256))
     item.parts_staged = flying.number
     item.plain_size += flying.plain_size
     item.hash_state = flying.hash_state
-    shop.save(item)
+    item.parts_hash_state = flying.declared_state
+    # with the part's item, in one write: a checkpoint never counts a part whose checksums
+    # are not stored
+    shop.checkpoint(item, StagedPart(flying.number, md5, sha256))
     log.info(
         "part staged",
         extra={"inbox_object_id": item.object_key, "part": flying.number, "bytes": flying.size},

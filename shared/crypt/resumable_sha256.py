@@ -103,6 +103,25 @@ class ResumableSha256:
         if size and self._lib.SHA256_Update(ctypes.byref(self._ctx), pointer, size) != 1:
             raise RuntimeError("SHA256_Update failed")
 
+    def update_range(self, data: bytes | bytearray, start: int, end: int) -> None:
+        """Hash ``data[start:end]`` where it lies: no copy, of read-only bytes too (a
+        memoryview slice of ``bytes`` is read-only, and ``update`` would copy it)."""
+        if not 0 <= start <= end <= len(data):
+            raise ValueError(f"range {start}..{end} is not within {len(data)} bytes")
+        if end == start:
+            return
+        if isinstance(data, bytes):  # the address of its bytes; the caller keeps it alive
+            base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+        else:
+            base = ctypes.addressof((ctypes.c_char * len(data)).from_buffer(data))
+        if self._lib.SHA256_Update(ctypes.byref(self._ctx), base + start, end - start) != 1:
+            raise RuntimeError("SHA256_Update failed")
+
+    @property
+    def length(self) -> int:
+        """Bytes hashed so far (from the state's bit count)."""
+        return ((self._ctx.Nh << 32) | self._ctx.Nl) // 8
+
     def _final(self) -> bytes:
         copy = _Sha256Ctx.from_buffer_copy(self._ctx)  # finishing must not end this hash
         out = ctypes.create_string_buffer(32)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import report
+from bench import irs_cpu, report
 from tests.support import REPO, RunningStack
 
 SECTIONS = ("upload", "irs", "download")
@@ -62,8 +62,14 @@ def test_a_small_run_measures_and_reports_every_figure(
     assert results["conditions"]["cores"] >= 1 and results["conditions"]["runs"] == 1
     (backend,) = results["backends"].values()
     figures = backend["sizes"][str(6 * 1024**2)]
+    irs = figures["irs"]["irs invocation"]  # its own CPU, and where it went
+    assert irs["cpu_s_per_gib"]["median"] > 0 and irs["process_cpu_s_per_gib"]["median"] > 0
+    assert list(irs["cpu_breakdown_s_per_gib"]) == list(irs_cpu.CATEGORIES)
+    assert figures["irs"]["cpu ceiling (1 core)"]["cpu_s_per_gib"]["median"] > 0
+    assert "Interrogation CPU per GiB, and where it goes:" in out_md.read_text()
     variants = {"defaults": 2, **({"pinned": 3} if PIN else {})}  # clients measured
-    assert set(figures) == {*SECTIONS, *variants}
+    assert set(figures) == {*SECTIONS, *variants, "stack_peak_rss_mib"}
+    assert figures["stack_peak_rss_mib"] > 50  # moto, OpenBao and the runtime at least
     for section in SECTIONS:
         for client, figure in figures[section].items():
             assert figure["runs"] == 1, (section, client)

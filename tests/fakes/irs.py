@@ -35,9 +35,12 @@ class InMemoryInterrogationRepository:
         self.items[item.object_key] = copy.deepcopy(item)
         self.saves += 1
 
-    def put_part(self, object_key: str, part: StagedPart) -> None:
-        self.part_items[(object_key, part.number)] = part
-        self.part_puts += 1
+    def checkpoint(self, item: Interrogation, part: StagedPart) -> None:
+        stored = self.items.get(item.object_key)
+        if not self.stale_saves and (stored.version if stored else None) == item.version:
+            self.part_items[(item.object_key, part.number)] = part
+            self.part_puts += 1
+        self.save(item)  # StaleRecord, and nothing written, if the version moved on
 
     def parts(self, object_key: str) -> list[StagedPart]:
         return [part for (key, _), part in sorted(self.part_items.items()) if key == object_key]

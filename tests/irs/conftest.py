@@ -77,10 +77,12 @@ def submit(
 ) -> Callable[..., Submission]:
     """Upload a file to the inbox as the connector would and declare it as UCS would.
 
-    ``tamper`` changes the uploaded bytes (not the declaration); ``event_first`` publishes
-    FileUploadReceived before the object exists; ``events`` publishes it that many times.
-    The declared part checksums go into the inbox as UCS puts them there (a manifest, whose
-    S3 notification reaches IRS too).
+    ``tamper`` changes the uploaded bytes (not the declared plaintext: the part checksums
+    are those of what was uploaded, as a client that damaged the file before sending it
+    declares them); ``wrong_sha256`` declares another sha256 for those parts (1-based);
+    ``event_first`` publishes FileUploadReceived before the object exists; ``events``
+    publishes it that many times. The declared part checksums go into the inbox as UCS puts
+    them there (a manifest, whose S3 notification reaches IRS too).
     """
 
     def run(
@@ -91,23 +93,25 @@ def submit(
         declared: dict[str, Any] | None = None,
         event_first: bool = False,
         times: int = 1,
+        wrong_sha256: tuple[int, ...] = (),
     ) -> Submission:
         data = encrypt_file(plain, submitter[0], recipient or archive_public)
         submission = Submission.new(plain, data)
+        if tamper is not None:
+            submission.data = tamper(data)
         submission.declared = {
             **declaration(
                 file_id=submission.file_id,
                 box_id=submission.box_id,
                 bucket=buckets["inbox"],
                 plain=plain,
-                data=data,
+                data=submission.data,
                 submitter_public=submitter[1],
                 storage=S3Storage(s3),
+                wrong_sha256=wrong_sha256,
             ),
             **(declared or {}),
         }
-        if tamper is not None:
-            submission.data = tamper(data)
 
         def announce() -> None:
             for _ in range(times):

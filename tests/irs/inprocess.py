@@ -142,7 +142,11 @@ class Harness:
             settings=Settings(inbox_bucket=self.inbox, staging_bucket=self.staging),
         )
 
-    def upload(self, data: bytes, plain: bytes, submitter_public: bytes) -> Upload:
+    def upload(
+        self, data: bytes, plain: bytes, submitter_public: bytes, wrong_sha256: tuple[int, ...] = ()
+    ) -> Upload:
+        """Upload ``data`` to the inbox and declare it (``wrong_sha256``: those parts with
+        another sha256, 1-based)."""
         key = str(uuid.uuid4())
         put_multipart(self.s3, self.inbox, key, data)
         declared = declaration(
@@ -152,6 +156,8 @@ class Harness:
             plain=plain,
             data=data,
             submitter_public=submitter_public,
+            storage=S3Storage(self.s3),
+            wrong_sha256=wrong_sha256,
         )
         return Upload.from_event(FileUploadReceived(**declared))
 

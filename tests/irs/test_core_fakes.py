@@ -22,7 +22,13 @@ from shared.events import FileUploadReceived, ManifestRef
 from shared.manifest import manifest_key, read_manifest
 from tests.fakes import InMemoryKeyStore, InMemoryStorage, RecordingPublisher, RecordingQueue
 from tests.fakes.irs import InMemoryInterrogationRepository
-from tests.irs.helpers import PLAIN_PER_PART, declaration, encrypt_file, random_bytes
+from tests.irs.helpers import (
+    PART_SIZE,
+    PLAIN_PER_PART,
+    declaration,
+    encrypt_file,
+    random_bytes,
+)
 
 SUCCESS, FAILURE = "FileInterrogationSuccess", "FileInterrogationFailure"
 ARCHIVE = generate_keypair()
@@ -52,7 +58,13 @@ class Room:
         )
 
     def upload(
-        self, plain: bytes, *, tamper_at: int | None = None, **declared: object
+        self,
+        plain: bytes,
+        *,
+        tamper_at: int | None = None,
+        wrong_sha256: tuple[int, ...] = (),
+        part_size: int = PART_SIZE,
+        **declared: object,
     ) -> tuple[Upload, int]:
         data = encrypt_file(plain, SUBMITTER[0], ARCHIVE[1])
         if tamper_at is not None:
@@ -66,6 +78,9 @@ class Room:
             plain=plain,
             data=data,
             submitter_public=SUBMITTER[1],
+            storage=self.storage,
+            wrong_sha256=wrong_sha256,
+            part_size=part_size,
         )
         return Upload.from_event(FileUploadReceived(**{**payload, **declared})), len(data)
 

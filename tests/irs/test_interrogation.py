@@ -23,7 +23,7 @@ import pytest
 from crypt4gh.keys import get_private_key, get_public_key
 
 from functions.ekss.model import file_secret_id
-from functions.irs.errors import too_large
+from functions.irs.errors import part_mismatch, too_large
 from functions.irs.model import Interrogation, Settings
 from functions.irs.sizing import largest_body
 from functions.irs.store import DynamoInterrogationRepository
@@ -308,6 +308,23 @@ def test_wrong_declared_checksum_is_rejected_and_cleaned_up(
     assert reason == "The declared SHA-256 checksum does not match the uploaded file's content."
     # the whole file was staged before the mismatch showed: all of it is gone again
     assert item.staged_object_id and item.secret_id and item.parts_staged == 2
+    _assert_nothing_left(item, s3, buckets, vault)
+
+
+def test_a_part_whose_declared_sha256_differs_is_rejected_and_cleaned_up(
+    submit: Callable[..., Submission],
+    events: EventStream,
+    interrogations: Records,
+    s3: Any,
+    buckets: dict[str, str],
+    vault: hvac.Client,
+) -> None:
+    plain = random_bytes(2 * PLAIN_PER_PART + 10, seed=13)  # three upload parts
+    submission = submit(plain, wrong_sha256=(2,))
+    reason, item = _rejected(submission, events, interrogations)
+    assert reason == part_mismatch(2)
+    # found while the bytes of part 2 were read: part 1 was staged, and is gone again
+    assert item.parts_staged == 1 and item.staged_object_id
     _assert_nothing_left(item, s3, buckets, vault)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import hvac
 import pytest
 
+from functions.irs.errors import part_mismatch
 from shared.crypt import c4gh
 from shared.crypt.keys import generate_keypair
 from shared.ports import KeyStoreUnavailable
@@ -134,3 +135,24 @@ def test_key_store_outage_mid_file_is_retried_not_blamed_on_the_file(
     kind, payload = harness.outcome(upload)
     assert kind == "FileInterrogationSuccess"
     assert payload["decrypted_size"] == len(plain) and payload["parts_manifest"]["parts"] == 2
+
+
+@pytest.mark.parametrize("wrong", [1, 3, 4])
+def test_resumed_invocations_check_every_declared_part(harness: Harness, wrong: int) -> None:
+    """One staged part per invocation: each upload part's boundary (shifted by the header)
+    lies inside the read of a later turn, which carries the running hash of the part over
+    from the checkpoint; the wrong one is found in whichever turn it ends."""
+    plain = random_bytes(3 * PLAIN_PER_PART + 4321, seed=14)  # four parts
+    submitter_private, submitter_public = generate_keypair()
+    session_key, new_secret = os.urandom(32), os.urandom(32)
+    data = c4gh.make_header(
+        session_key, submitter_private, harness.archive_public
+    ) + c4gh.encrypt_body(plain, session_key)
+    upload = harness.upload(data, plain, submitter_public, wrong_sha256=(wrong,))
+    stepwise = harness.irs(FixedKeyStore(session_key, new_secret), max_parts=1)
+    harness.start(stepwise, upload, len(data))
+    turns = 1 + harness.drain(stepwise)
+    kind, payload = harness.outcome(upload)
+    assert (kind, payload["reason"]) == ("FileInterrogationFailure", part_mismatch(wrong))
+    assert turns == wrong  # part N ends inside staged part N: read in the N-th turn
+    assert harness.record(upload).state == "failed"

@@ -9,7 +9,13 @@ import os
 import pytest
 
 from functions.irs.config import LAMBDA_MEMORY_ENV, IrsConfig
-from functions.irs.model import LEASE_SLACK_S, Invocation, Settings, Upload
+from functions.irs.model import (
+    DEFAULT_MIN_STAGING_PART_SIZE,
+    LEASE_SLACK_S,
+    Invocation,
+    Settings,
+    Upload,
+)
 from functions.irs.sizing import (
     MIN_PART_SIZE,
     largest_body,
@@ -44,6 +50,20 @@ def test_resumable_sha256_equals_hashlib_across_a_saved_state(split: int) -> Non
     resumed.update(bytearray(data[150_000:]))
     assert resumed.hexdigest() == hashlib.sha256(data).hexdigest()
     assert first.hexdigest() == hashlib.sha256(data[:split]).hexdigest()
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray])
+def test_a_range_is_hashed_in_place_and_counted(kind: type) -> None:
+    data = kind(os.urandom(300_001))
+    hasher = ResumableSha256()
+    hasher.update_range(data, 7, 100_000)
+    hasher.update_range(data, 100_000, 100_000)  # empty
+    resumed = ResumableSha256.from_state(hasher.state())
+    resumed.update_range(data, 100_000, len(data))
+    assert resumed.hexdigest() == hashlib.sha256(bytes(data[7:])).hexdigest()
+    assert (hasher.length, resumed.length) == (100_000 - 7, len(data) - 7)
+    with pytest.raises(ValueError):
+        resumed.update_range(data, 5, len(data) + 1)
 
 
 def test_digest_does_not_end_the_hash() -> None:
@@ -130,8 +150,27 @@ def test_another_key_fails_on_the_first_segment() -> None:
     assert caught.value.index == 0
 
 
-def _sized(memory_mb: int = 4096, cap: int | None = None) -> Settings:
-    return Settings("in", "st", memory_mb=memory_mb, max_staging_part_size=cap)
+def _sized(memory_mb: int = 4096, cap: int | None = None, floor: int = 0) -> Settings:
+    return Settings(
+        "in", "st", memory_mb=memory_mb, max_staging_part_size=cap, min_staging_part_size=floor
+    )
+
+
+def test_staged_parts_are_at_least_the_floor_where_the_memory_allows() -> None:
+    small = 10 * 1024**3
+    floor = DEFAULT_MIN_STAGING_PART_SIZE
+    assert floor == 64 * MIB  # deployed: 8 MiB uploads are staged in 64 MiB parts
+    assert Settings("in", "st").min_staging_part_size == 0  # the core's: the upload's size
+    assert staging_part_size(8 * MIB, small, _sized(floor=floor)) == floor // SEG * SEG
+    # a larger upload part is kept; a cap, and the memory, still bound the floor
+    assert staging_part_size(96 * MIB, small, _sized(floor=floor)) == 96 * MIB // SEG * SEG
+    assert staging_part_size(8 * MIB, small, _sized(cap=16 * MIB, floor=floor)) == (
+        16 * MIB // SEG * SEG
+    )
+    low = _sized(memory_mb=512, floor=floor)  # 256 MiB for parts: 4 of 64 MiB
+    assert staging_part_size(8 * MIB, small, low) == 64 * MIB // SEG * SEG
+    lower = _sized(memory_mb=384, floor=floor)  # 128 MiB: the floor gives way
+    assert staging_part_size(8 * MIB, small, lower) == 32 * MIB // SEG * SEG
 
 
 def test_staging_part_size_follows_the_upload_on_segment_boundaries() -> None:
@@ -290,3 +329,10 @@ def test_memory_follows_the_function_unless_set(monkeypatch: pytest.MonkeyPatch)
     assert load_config(IrsConfig, "IRS", {**env, "IRS_MEMORY_MB": "1024"}).memory_mb == 1024
     with pytest.raises(ConfigError):
         load_config(IrsConfig, "IRS", {**env, "IRS_MEMORY_MB": "20000"})
+
+
+def test_a_deployment_stages_in_parts_of_at_least_the_floor() -> None:
+    from functions.irs.config import IrsConfig
+
+    fields = IrsConfig.model_fields
+    assert fields["min_staging_part_size"].default == DEFAULT_MIN_STAGING_PART_SIZE

@@ -305,14 +305,14 @@ def save_largest_interrogation() -> None:
         staging_part_size=PART_SIZE,
         plain_size=DECRYPTED_SIZE,
         hash_state=b"h" * 1024,
+        parts_hash_state=b"h" * 1024,
         reason="r" * 1000,
         outcome=interrogation_success().model_dump(),
         lease_owner=_id(),
         lease_until=NOW,
     )
     item.parts_staged = PARTS
-    repository.save(item)
-    repository.put_part(item.object_key, irs.StagedPart(PARTS, MD5, SHA256))
+    repository.checkpoint(item, irs.StagedPart(PARTS, MD5, SHA256))
 
 
 def save_largest_registration() -> None:
