@@ -26,10 +26,11 @@ import httpx
 
 from shared.crypt.keys import encode_key, generate_keypair, private_key_pem, public_key_pem
 from shared.crypt.sealedbox import unseal
+from shared.events import ACCESS_ASSEMBLED, ACCESS_DRS_OBJECT, ACCESS_ENVELOPE
 from testbed import journey_ghga
 from testbed.events import EventStream
 from testbed.ghga_client import GHGA_CONNECTOR, GhgaConnectorMissing, ghga_connector
-from testbed.journey_base import Journey, JourneyFailed, Step
+from testbed.journey_base import Journey, JourneyFailed, Step, audit_reads
 from testbed.journey_base import sha256_file as _sha256_file
 from testbed.process import start_stack_process
 from testbed.report import print_report
@@ -267,6 +268,7 @@ def staging_really_happened(journey: Journey) -> str:
     events: EventStream = journey.facts["events"]
     events.settle()
     seen = journey.facts.setdefault("staging", {})  # alias: (requested, staged, served)
+    package_id = journey.facts["download_wpat"].partition(":")[0]
     for alias, file_id in journey.facts["file_ids"].items():
         requested = events.events("NonStagedFileRequested", file_id)
         staged = events.events("FileStagedForDownload", file_id)
@@ -278,8 +280,66 @@ def staging_really_happened(journey: Journey) -> str:
             raise JourneyFailed(f"{alias}: no FileStagedForDownload")
         if not served:
             raise JourneyFailed(f"{alias}: no FileDownloadServed")
+        reads = audit_reads(events, file_id, package_id)
+        if reads != {ACCESS_DRS_OBJECT: 1, ACCESS_ENVELOPE: 1}:
+            raise JourneyFailed(
+                f"{alias}: audited reads {reads}, expected one DRS object and one envelope"
+            )
     return (
-        "per file: one NonStagedFileRequested, then FileStagedForDownload, then FileDownloadServed"
+        "per file: one NonStagedFileRequested, then FileStagedForDownload, then exactly one "
+        "FileDownloadServed for the DRS object and one for the envelope"
+    )
+
+
+def _download_token(journey: Journey, file_id: str) -> str:
+    """A download work order token of the journey's download package, as a client gets it."""
+    package_id, _, sealed = journey.facts["download_wpat"].partition(":")
+    access = unseal(sealed, journey.facts["user_private"])
+    wot = httpx.post(
+        f"{journey.endpoints['wps_url']}/work-packages/{package_id}/files/{file_id}"
+        "/work-order-tokens",
+        headers={"Authorization": f"Bearer {access}"},
+        timeout=30,
+    )
+    if wot.status_code != 201:
+        raise JourneyFailed(f"download WOT answered {wot.status_code}: {wot.text}")
+    return unseal(wot.json(), journey.facts["user_private"])
+
+
+ASSEMBLED_FILE = "one-segment.txt"  # read through /assembled by a plain range reader
+ASSEMBLED_READS = (None, None, "bytes=0-99", "bytes=0-99", "bytes=100-65599")
+
+
+def assembled_reads_audited(journey: Journey) -> str:
+    """A plain HTTP range reader: each distinct read is audited once, repeats are not."""
+    file_id = journey.facts["file_ids"][ASSEMBLED_FILE]
+    package_id = journey.facts["download_wpat"].partition(":")[0]
+    for byte_range in ASSEMBLED_READS:
+        headers = {"Authorization": f"Bearer {_download_token(journey, file_id)}"}
+        if byte_range is not None:
+            headers["Range"] = byte_range
+        answer = httpx.get(
+            f"{journey.endpoints['dcs_url']}/objects/{file_id}/assembled",
+            headers={"Accept": "application/octet-stream", **headers},
+            timeout=60,
+        )
+        if answer.status_code != (200 if byte_range is None else 206):
+            raise JourneyFailed(f"/assembled {byte_range} answered {answer.status_code}")
+    events: EventStream = journey.facts["events"]
+    events.settle()
+    reads = audit_reads(events, file_id, package_id)
+    expected = {
+        ACCESS_DRS_OBJECT: 1,
+        ACCESS_ENVELOPE: 1,
+        ACCESS_ASSEMBLED: 1,
+        f"{ACCESS_ASSEMBLED} 0-99": 1,
+        f"{ACCESS_ASSEMBLED} 100-65599": 1,
+    }
+    if reads != expected:
+        raise JourneyFailed(f"{ASSEMBLED_FILE}: audited reads {reads}, expected {expected}")
+    return (
+        f"{len(ASSEMBLED_READS)} reads of /assembled (whole twice, 0-99 twice, 100-65599): "
+        "three FileDownloadServed, one per distinct read"
     )
 
 
@@ -306,17 +366,7 @@ def operator_deletes_a_file(journey: Journey) -> str:
     status = journey.run("fs-admin", "file-status", file_id).split()[0].rstrip(":")
     if status != "deleted":
         raise JourneyFailed(f"fs-admin file-status says {status!r} after FileDeleted")
-    package_id, _, sealed = journey.facts["download_wpat"].partition(":")
-    access = unseal(sealed, journey.facts["user_private"])
-    wot = httpx.post(
-        f"{journey.endpoints['wps_url']}/work-packages/{package_id}/files/{file_id}"
-        "/work-order-tokens",
-        headers={"Authorization": f"Bearer {access}"},
-        timeout=30,
-    )
-    if wot.status_code != 201:
-        raise JourneyFailed(f"download WOT answered {wot.status_code}: {wot.text}")
-    token = unseal(wot.json(), journey.facts["user_private"])
+    token = _download_token(journey, file_id)
     answer = httpx.get(
         f"{journey.endpoints['dcs_url']}/objects/{file_id}",
         headers={"Authorization": f"Bearer {token}"},
@@ -343,6 +393,7 @@ STEPS: list[tuple[str, Callable[[Journey], str]]] = [
     ("download with fs-connector", download_files),
     ("staging happened, seen in the event stream", staging_really_happened),
     ("downloads equal the originals", downloads_equal_originals),
+    ("reads of /assembled audited once each", assembled_reads_audited),
     ("operator deletes a file everywhere", operator_deletes_a_file),
 ]
 

@@ -94,3 +94,19 @@ def sha256_file(path: Path) -> str:
         while chunk := source.read(1024**2):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def audit_reads(events: Any, file_id: str, package_id: str) -> dict[str, int]:
+    """FileDownloadServed seen for one file and work package, counted per read: the access
+    (``drs_object``, ``envelope``, ``assembled``), with ``first-last`` for a partial one
+    (docs/audit.md). ``events``: a testbed.events.EventStream that has settled."""
+    counts: dict[str, int] = {}
+    for event in events.events("FileDownloadServed", file_id):
+        payload = event.payload
+        if payload.get("work_package_id") != package_id:
+            continue
+        read = payload.get("access", "")
+        if payload.get("range_start") is not None:
+            read += f" {payload['range_start']}-{payload['range_end']}"
+        counts[read] = counts.get(read, 0) + 1
+    return counts

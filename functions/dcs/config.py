@@ -41,6 +41,12 @@ class DcsConfig(ResourceSettings):
     staging_copy_bytes_per_s: int = Field(default=200 * MIB, ge=1)
     outbox_max_age_s: int = Field(default=7 * DAY, ge=60)
     max_range_bytes: int = Field(default=MAX_RANGE_BYTES, ge=1, le=MAX_RANGE_BYTES)
+    # a read (reader, file, access, range) repeated within this many seconds is audited
+    # once (functions/dcs/audit.py): as long as a DRS object's URL serves, by default
+    audit_window_s: int = Field(default=3600, ge=1, le=7 * DAY)
+    # partial /assembled reads of one file itemised per reader and window; one event with
+    # more_ranges stands for the rest (a whole file read by range must not flood the audit)
+    audit_max_ranges: int = Field(default=256, ge=1, le=100_000)
 
     @field_validator("api_url")
     @classmethod

@@ -13,6 +13,9 @@ after the tombstone is removed instead of served.
 Envelopes come from the key store and are kept per (file, secret, reader key): a header is
 randomised each time it is built, and a range reader that reads the envelope in two
 requests must get the bytes of one and the same header.
+
+Whatever is handed out (a DRS object's URL, an envelope, bytes of the assembled file) is
+audited first, once per read and window (audit.py, docs/audit.md).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from functions.dcs.audit import DownloadAudit
 from functions.dcs.errors import (
     ContentUnavailable,
     EventsDown,
@@ -35,8 +39,10 @@ from functions.dcs.model import REGISTERED, STAGED, STAGING, DrsObject, DrsRepos
 from functions.dcs.ranges import ByteRange, check_size, parse_range, split
 from shared.clock import utcnow
 from shared.events import (
+    ACCESS_ASSEMBLED,
+    ACCESS_DRS_OBJECT,
+    ACCESS_ENVELOPE,
     EventSchema,
-    FileDownloadServed,
     FileInternallyRegistered,
     FileStagedForDownload,
     NonStagedFileRequested,
@@ -69,6 +75,8 @@ class DownloadPolicy:
     staging_copy_bytes_per_s: int  # the slowest copy assumed: the timeout grows with the size
     outbox_max_age_s: int
     max_range_bytes: int
+    audit_window_s: int  # a read repeated within it is not audited again (audit.py)
+    audit_max_ranges: int  # partial reads of a file itemised per reader and window
 
     def retry_after(self, size: int) -> int:
         """Whole seconds to wait for a copy of ``size`` bytes, within the configured range."""
@@ -125,6 +133,9 @@ class DownloadController:
         self.keys = keys
         self.policy = policy
         self.clock = clock or utcnow
+        self.audit = DownloadAudit(
+            repository, self._publish, policy.audit_window_s, policy.audit_max_ranges, self.clock
+        )
 
     # ------------------------------------------------------------ HTTP side
 
@@ -136,13 +147,16 @@ class DownloadController:
         url = self.storage.presign_get(
             self.policy.outbox_bucket, item.object_id, self.policy.presigned_url_lifetime_s
         )
-        self._publish(FileDownloadServed(**self._target(item), context=reader.audit_context()))
+        self.audit.served(item, reader, ACCESS_DRS_OBJECT, self._target(item), item.content_size)
         log.info("download served", extra={"file_id": file_id})
         return Served(item, f"drs://{self.policy.drs_host}/{item.file_id}", url)
 
     def envelope(self, file_id: str, reader: Reader) -> bytes:
         """The file's Crypt4GH header for the reader's key (the same bytes every time)."""
-        return self._envelope(self._known(file_id), reader)
+        item = self._known(file_id)
+        envelope = self._envelope(item, reader)
+        self.audit.served(item, reader, ACCESS_ENVELOPE, self._target(item), len(envelope))
+        return envelope
 
     def assembled(
         self, file_id: str, reader: Reader, range_header: str | None, head: bool = False
@@ -172,6 +186,7 @@ class DownloadController:
                 return self._wait(item)
         if len(data) != served.length:
             raise ContentUnavailable("The file could not be read completely; try again shortly.")
+        self.audit.served(item, reader, ACCESS_ASSEMBLED, self._target(item), total, served)
         return Assembled(data, total, wanted)
 
     # ------------------------------------------------------------ events

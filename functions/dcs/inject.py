@@ -9,7 +9,12 @@ from functions.dcs.auth import DownloadAuthorizer
 from functions.dcs.config import DcsConfig
 from functions.dcs.core import DownloadController
 from functions.dcs.deletion import DeletionHandler
-from functions.dcs.store import DrsObjectRecord, DynamoDrsRepository, EnvelopeRecord
+from functions.dcs.store import (
+    AuditRecord,
+    DrsObjectRecord,
+    DynamoDrsRepository,
+    EnvelopeRecord,
+)
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient
 from shared.adapters.s3 import S3Storage
@@ -34,6 +39,7 @@ def inject() -> Wiring:
     configure_logging("dcs", cfg.log_level)
     bind(DrsObjectRecord, cfg.tables["drs_objects"])
     bind(EnvelopeRecord, cfg.tables["drs_objects"])
+    bind(AuditRecord, cfg.tables["drs_objects"])
     repository, storage, publisher = DynamoDrsRepository(), S3Storage(), SnsPublisher(cfg.topics)
     policy = cfg.policy()
     downloads = DownloadController(

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from shared.events import key_fingerprint
+
 REGISTERED = "registered"
 STAGING = "staging"
 STAGED = "staged"
@@ -62,6 +64,10 @@ class Reader:
 
     def audit_context(self) -> str:
         return f"user_id={self.user_id};work_package_id={self.work_package_id}"
+
+    @property
+    def key_fingerprint(self) -> str:
+        return key_fingerprint(self.public_key)
 
 
 class DrsRepository(Protocol):
@@ -118,4 +124,23 @@ class DrsRepository(Protocol):
 
     def drop_envelopes(self, file_id: str) -> int:
         """Delete every envelope kept for the file; how many there were (idempotent)."""
+        ...
+
+    def claim_audit(self, read_id: str, file_id: str, now: datetime, until: datetime) -> bool:
+        """Claim the audit of one read (``read_id``, of ``file_id``) until ``until``: True
+        unless a claim whose event went out still holds at ``now``. A claim whose event
+        is not confirmed is claimed again (its publishing may have failed), so that no
+        read is served unaudited; two requests racing for a new claim may both win."""
+        ...
+
+    def confirm_audit(self, read_id: str, file_id: str) -> None:
+        """The event of the claim went out: later reads within its window publish nothing."""
+        ...
+
+    def count_audited_range(
+        self, reader_id: str, file_id: str, now: datetime, until: datetime
+    ) -> tuple[int, datetime]:
+        """One more partial read of the file by the reader in the current window (a new
+        window, until ``until``, if the last one ended by ``now``): how many so far, this
+        one included, and when the window ends."""
         ...

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -32,10 +33,13 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from functions.dcs.errors import EventsDown
 from functions.dcs.model import DELETED, REGISTERED, STAGED, STAGING, DrsObject
 from shared.adapters.dynamo import entity_from, lost_condition, record_from
 
 _ENVELOPE_PREFIX = "envelope#"
+_AUDIT_PREFIX = "audit#"
+_NOT_FILES = (_ENVELOPE_PREFIX, _AUDIT_PREFIX)  # ids of the other items in the table
 
 
 class ByStateIndex(GlobalSecondaryIndex["DrsObjectRecord"]):
@@ -86,6 +90,28 @@ class EnvelopeRecord(Model):
         return f"{_ENVELOPE_PREFIX}{file_id}#{secret_id}#{reader_b64url}"
 
 
+class AuditRecord(Model):
+    """The audit claim of one read (functions/dcs/audit.py); in the ``drs_objects`` table.
+
+    It holds the read's name and its window, nothing of who read: that is in the event."""
+
+    class Meta:
+        table_name = "drs_objects"  # bound to the same table as DrsObjectRecord
+
+    file_id = UnicodeAttribute(hash_key=True)  # the key below, not a file id
+    until = UTCDateTimeAttribute()  # the read is not audited again before this
+    published = BooleanAttribute(default=False)
+    ranges = NumberAttribute(null=True)  # a reader's counter: partial reads in the window
+
+    @staticmethod
+    def key(file_id: str, read_id: str) -> str:
+        return f"{_AUDIT_PREFIX}{file_id}#{read_id}"
+
+    @staticmethod
+    def counter_key(file_id: str, reader_id: str) -> str:
+        return f"{_AUDIT_PREFIX}{file_id}#{reader_id}#ranges"
+
+
 # ------------------------------------------------------------------ repository
 
 
@@ -133,8 +159,8 @@ class DynamoDrsRepository:
         return TransactWrite(connection=self._connection)
 
     def get(self, file_id: str) -> DrsObject | None:
-        if file_id.startswith(_ENVELOPE_PREFIX):
-            return None  # those ids name envelopes in the same table
+        if file_id.startswith(_NOT_FILES):
+            return None  # those ids name envelopes and audit claims in the same table
         try:
             return entity_from(DrsObjectRecord.get(file_id, consistent_read=True), DrsObject)
         except DrsObjectRecord.DoesNotExist:
@@ -290,6 +316,51 @@ class DynamoDrsRepository:
                 actions=[DrsObjectRecord.envelopes.delete(set(keys))]
             )
         return len(keys)
+
+    def claim_audit(self, read_id: str, file_id: str, now: datetime, until: datetime) -> bool:
+        record = AuditRecord(
+            file_id=AuditRecord.key(file_id, read_id), until=until, published=False
+        )
+        condition = (
+            AuditRecord.file_id.does_not_exist()
+            | (AuditRecord.until <= now)
+            | (AuditRecord.published == False)  # noqa: E712 (an expression)
+        )
+        try:
+            record.save(condition=condition)
+        except PutError as error:
+            return _won(error)
+        return True
+
+    def confirm_audit(self, read_id: str, file_id: str) -> None:
+        AuditRecord(file_id=AuditRecord.key(file_id, read_id)).update(
+            actions=[AuditRecord.published.set(True)]
+        )
+
+    def count_audited_range(
+        self, reader_id: str, file_id: str, now: datetime, until: datetime
+    ) -> tuple[int, datetime]:
+        key = AuditRecord.counter_key(file_id, reader_id)
+        for _ in range(_TX_ATTEMPTS):
+            counter = AuditRecord(file_id=key)
+            try:  # the current window: one more (the update answers the new item)
+                counter.update(
+                    actions=[AuditRecord.ranges.add(1)], condition=AuditRecord.until > now
+                )
+                return int(counter.ranges), counter.until
+            except UpdateError as error:
+                if not lost_condition(error):
+                    raise
+            fresh = AuditRecord(file_id=key, until=until, ranges=1)
+            ended = AuditRecord.file_id.does_not_exist() | (AuditRecord.until <= now)
+            try:  # none, or it ended: a new window, unless another request opened it first
+                fresh.save(condition=ended)
+                return 1, until
+            except PutError as error:
+                if not lost_condition(error):
+                    raise
+        # pragma: no cover - three races in a row: the read is not served unaudited
+        raise EventsDown("The request could not be completed; try again shortly.")
 
     @staticmethod
     def _update(file_id: str, actions: list, condition: object) -> bool:

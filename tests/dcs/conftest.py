@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from functions.dcs.core import DownloadController
-from functions.dcs.store import DrsObjectRecord, DynamoDrsRepository, EnvelopeRecord
+from functions.dcs.store import (
+    AuditRecord,
+    DrsObjectRecord,
+    DynamoDrsRepository,
+    EnvelopeRecord,
+)
 from shared.adapters.aws import client
 from shared.adapters.dynamo import bind
 from shared.adapters.ekss import EkssClient
@@ -44,6 +49,7 @@ def repository(endpoints: dict[str, Any]) -> DynamoDrsRepository:
     table = table_name("drs_objects", endpoints["resource_prefix"])
     bind(DrsObjectRecord, table)
     bind(EnvelopeRecord, table)
+    bind(AuditRecord, table)
     return DynamoDrsRepository()
 
 

@@ -10,6 +10,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -96,8 +97,9 @@ def staged(file_id: str) -> FileStagedForDownload:
     )
 
 
-def build_dcs() -> Dcs:
-    """DCS's core on fresh fakes (the deletion tests build on it too)."""
+def build_dcs(**overrides: Any) -> Dcs:
+    """DCS's core on fresh fakes (the deletion tests build on it too); ``overrides``
+    change the policy."""
     archive_private, _ = generate_keypair()
     reader_private, reader_public = generate_keypair()
     repository, storage = InMemoryDrsRepository(), InMemoryStorage()
@@ -107,7 +109,7 @@ def build_dcs() -> Dcs:
         storage=storage,
         publisher=publisher,
         keys=keys,
-        policy=policy(OUTBOX, "dcs.example.org"),
+        policy=policy(OUTBOX, "dcs.example.org", **overrides),
         clock=Clock(),
     )
     reader = Reader(reader_public, "user-1", "package-1", "the-reader-s-wot")

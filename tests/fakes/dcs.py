@@ -33,6 +33,10 @@ class InMemoryDrsRepository:
         self.items: dict[str, DrsObject] = {}
         self.envelopes: dict[tuple[str, str, bytes], bytes] = {}
         self.before_keep: Callable[[], None] | None = None
+        # audit claims by (file, read id): (until, published)
+        self.audit_claims: dict[tuple[str, str], tuple[datetime, bool]] = {}
+        # partial reads counted per (file, reader id): (window end, count)
+        self.range_counts: dict[tuple[str, str], tuple[datetime, int]] = {}
 
     def get(self, file_id: str) -> DrsObject | None:
         return self.items.get(file_id)
@@ -140,3 +144,23 @@ class InMemoryDrsRepository:
         for key in mine:
             del self.envelopes[key]
         return len(mine)
+
+    def claim_audit(self, read_id: str, file_id: str, now: datetime, until: datetime) -> bool:
+        held = self.audit_claims.get((file_id, read_id))
+        if held is not None and held[1] and held[0] > now:
+            return False
+        self.audit_claims[(file_id, read_id)] = (until, False)
+        return True
+
+    def confirm_audit(self, read_id: str, file_id: str) -> None:
+        until, _ = self.audit_claims[(file_id, read_id)]
+        self.audit_claims[(file_id, read_id)] = (until, True)
+
+    def count_audited_range(
+        self, reader_id: str, file_id: str, now: datetime, until: datetime
+    ) -> tuple[int, datetime]:
+        window_end, count = self.range_counts.get((file_id, reader_id), (now, 0))
+        if window_end <= now:
+            window_end, count = until, 0
+        self.range_counts[(file_id, reader_id)] = (window_end, count + 1)
+        return count + 1, window_end
