@@ -20,7 +20,7 @@ import httpx
 import typer
 
 from connector.output import STATE_WORDS
-from shared.crypt.keys import KeyFormatError, decode_key, encode_key
+from shared.crypt.keys import KeyFormatError, decode_public_key, encode_key
 
 app = typer.Typer(
     name="fs-admin",
@@ -117,7 +117,7 @@ def _public_key(path: Path) -> str:
         raise AdminError(f"cannot read the public key {path}: {error.strerror}", 2) from error
     lines = [line for line in text.splitlines() if not line.startswith("-----")]
     try:
-        return encode_key(decode_key("".join(lines)))
+        return encode_key(decode_public_key("".join(lines)))
     except KeyFormatError as error:
         raise AdminError(f"{path} is not a Crypt4GH public key ({error})", 2) from error
 
@@ -125,12 +125,39 @@ def _public_key(path: Path) -> str:
 @app.command("create-box")
 def create_box(
     max_size: Annotated[int | None, typer.Option(help="Size limit of the box in bytes.")] = None,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared/--private",
+            help="Shared: every submitter of the box sees and changes every upload in it. "
+            "Private (the default): each submitter only their own.",
+        ),
+    ] = False,
 ) -> None:
     """Create an upload box and print its id."""
     target = _target()
-    body = {} if max_size is None else {"max_size": max_size}
+    body: dict[str, Any] = {"shared": shared}
+    if max_size is not None:
+        body["max_size"] = max_size
     box = _call(target.client(), "POST", f"{target.ucs_url}/boxes", 201, json=body)
     typer.echo(box["id"])
+
+
+@app.command("share-box")
+def share_box(box_id: str) -> None:
+    """Make a box shared: every submitter of it sees and changes every upload in it."""
+    target = _target()
+    _call(target.client(), "PATCH", f"{target.ucs_url}/boxes/{box_id}", 200, json={"shared": True})
+    typer.echo(f"{box_id} shared")
+
+
+@app.command("unshare-box")
+def unshare_box(box_id: str) -> None:
+    """Make a box private again: each submitter sees and changes only their own uploads."""
+    target = _target()
+    body = {"shared": False}
+    _call(target.client(), "PATCH", f"{target.ucs_url}/boxes/{box_id}", 200, json=body)
+    typer.echo(f"{box_id} private")
 
 
 @app.command("lock-box")
@@ -160,6 +187,14 @@ def create_work_package(
         list[str] | None, typer.Option("--file-id", help="File id (download); repeatable.")
     ] = None,
     days: Annotated[int | None, typer.Option(help="Lifetime in days.")] = None,
+    user_id: Annotated[
+        str | None,
+        typer.Option(
+            "--user-id",
+            help="The user's id (default: a new one). Give a submitter's id again for a "
+            "new package of theirs: in a private box, uploads belong to the user id.",
+        ),
+    ] = None,
 ) -> None:
     """Create a work package and print what the user pastes into the connector."""
     if type not in ("upload", "download"):
@@ -175,6 +210,8 @@ def create_work_package(
         body["file_ids"] = file_id
     if days:
         body["lifetime_days"] = days
+    if user_id is not None:
+        body["user_id"] = user_id
     target = _target()
     created = _call(target.client(), "POST", f"{target.wps_url}/work-packages", 201, json=body)
     typer.echo(f"{created['id']}:{created['token']}")

@@ -11,6 +11,10 @@ manifest, with the same digest.
 The checksums are of consecutive ranges of ``part_size`` bytes, so they describe any copy of
 the object's bytes, whatever part size the copy was made with.
 
+An inbox manifest of an upload with part checksums (the wire extension, docs/checksums.md)
+has no md5s (``md5`` absent): S3 verified each part's SHA-256 instead. Every other manifest
+(GHGA's uploads, IRS's staged objects, their permanent copies) has both lists.
+
 Whoever removes an object removes its manifest with it (``remove_with_manifest``).
 """
 
@@ -55,26 +59,30 @@ class PartsManifest(BaseModel):
     version: int = FORMAT_VERSION
     part_size: int = Field(gt=0)  # every part but the last
     size: int = Field(ge=0)  # of the whole object
-    md5: list[str] = Field(max_length=MAX_PARTS)  # hex, one per part
+    # hex, one per part; None (absent): the parts' SHA-256s were verified by S3 instead
+    md5: list[str] | None = Field(default=None, max_length=MAX_PARTS)
     sha256: list[str] = Field(max_length=MAX_PARTS)
 
     @model_validator(mode="after")
     def _one_entry_per_part(self) -> PartsManifest:
         count = part_count(self.size, self.part_size)
-        if len(self.md5) != count or len(self.sha256) != count:
+        md5s = count if self.md5 is None else len(self.md5)
+        if md5s != count or len(self.sha256) != count:
             raise ValueError(
                 f"an object of {self.size} bytes in parts of {self.part_size} has {count} "
-                f"parts; the manifest lists {len(self.md5)} md5 and {len(self.sha256)} sha256"
+                f"parts; the manifest lists {md5s} md5 and {len(self.sha256)} sha256"
             )
         return self
 
     @property
     def parts(self) -> int:
-        return len(self.md5)
+        return len(self.sha256)
 
     def encode(self) -> bytes:
-        """Compact, canonical JSON: the same manifest always has the same bytes."""
-        return json.dumps(self.model_dump(), separators=(",", ":"), sort_keys=True).encode()
+        """Compact, canonical JSON: the same manifest always has the same bytes (an absent
+        md5 list is left out, so GHGA's manifests keep the bytes they always had)."""
+        data = self.model_dump(exclude_none=True)
+        return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
 
 def manifest_key(object_id: str) -> str:

@@ -22,6 +22,9 @@ class PartInfo:
     # when the part was stored (ListParts' LastModified): the last sign of life of an
     # upload whose client talks to S3 alone (None where the store does not say)
     last_modified: datetime | None = None
+    # the part's SHA-256 (hex) as S3 verified it, for a multipart upload created with
+    # checksum_sha256 (None where the store does not report it: SeaweedFS, moto)
+    checksum_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,11 @@ class ObjectNotFound(Exception):
 
 
 class ObjectStorage(Protocol):
-    def create_multipart(self, bucket: str, key: str) -> str: ...
+    def create_multipart(self, bucket: str, key: str, *, checksum_sha256: bool = False) -> str:
+        """Start a multipart upload; with ``checksum_sha256`` every part must carry its
+        SHA-256, which the store verifies (S3's ChecksumAlgorithm=SHA256)."""
+        ...
+
     def presign_upload_part(
         self,
         bucket: str,
@@ -53,10 +60,14 @@ class ObjectStorage(Protocol):
         *,
         content_length: int,
         content_md5: str | None = None,
+        checksum_sha256: str | None = None,
     ) -> str:
         """A URL to PUT exactly ``content_length`` bytes as this part (the length is
         signed: the store refuses a body of any other size), and, where ``content_md5``
-        (base64) is given, exactly those bytes (the client must send that Content-MD5)."""
+        (base64) is given, exactly those bytes (the client must send that Content-MD5);
+        likewise ``checksum_sha256`` (hex), which the client sends as
+        ``x-amz-checksum-sha256`` (base64: shared.crypt.checksums.sha256_header) and the
+        store verifies."""
         ...
 
     def upload_part(
@@ -80,8 +91,19 @@ class ObjectStorage(Protocol):
 
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]: ...
     def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
-    ) -> str: ...
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str]],
+        *,
+        checksums_sha256: list[str] | None = None,
+    ) -> str:
+        """Complete from (number, ETag) pairs; the object's ETag. A multipart upload
+        created with ``checksum_sha256`` needs each part's SHA-256 (hex, in ``parts``'
+        order), which the store checks against what it verified."""
+        ...
+
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None: ...
     def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[OpenMultipart]:
         """The multipart uploads open in the bucket (those whose key starts with ``prefix``)."""

@@ -34,11 +34,18 @@ class UploadInfo:
     state_reason: str | None
 
 
+# the wire extension our UCS offers (docs/checksums.md): each part's SHA-256, signed into
+# its URL and verified by S3, instead of GHGA's per-part MD5
+PART_CHECKSUM_SHA256 = "sha256"
+
+
 @dataclass(frozen=True)
 class CreatedUpload:
     file_id: str
     alias: str
     storage_alias: str
+    # PART_CHECKSUM_SHA256 if the UCS agreed to the wire extension (GHGA's never does)
+    part_checksum: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,16 +55,21 @@ class StoredPart:
     part_number: int
     size: int
     etag: str
+    checksum_sha256: str | None = None  # hex, as S3 verified it, where S3 reports it
 
 
 @dataclass(frozen=True)
 class Checksums:
-    """What closing an upload declares (see docs/ghga-wire-format.md §4.6)."""
+    """What closing an upload declares (see docs/ghga-wire-format.md §4.6); no md5s on
+    the wire extension's path."""
 
     decrypted_sha256: str
-    encrypted_md5: str
-    encrypted_parts_md5: list[str]
+    encrypted_md5: str | None
+    encrypted_parts_md5: list[str] | None
     encrypted_parts_sha256: list[str]
+
+    def body(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -146,22 +158,25 @@ class UploadClient:
                 return items
 
     async def create(
-        self, alias: str, decrypted_size: int, encrypted_size: int, part_size: int
+        self,
+        alias: str,
+        decrypted_size: int,
+        encrypted_size: int,
+        part_size: int,
+        part_checksum: str | None = None,
     ) -> CreatedUpload:
-        response = await self._call(
-            "POST",
-            "",
-            "create",
-            201,
-            alias=alias,
-            json={
-                "alias": alias,
-                "decrypted_size": decrypted_size,
-                "encrypted_size": encrypted_size,
-                "part_size": part_size,
-                "overwrite": False,
-            },
-        )
+        """Start an upload; ``part_checksum`` asks for the wire extension, which the
+        answer confirms (a UCS that ignores the field leaves the upload on MD5s)."""
+        body: dict[str, Any] = {
+            "alias": alias,
+            "decrypted_size": decrypted_size,
+            "encrypted_size": encrypted_size,
+            "part_size": part_size,
+            "overwrite": False,
+        }
+        if part_checksum is not None:
+            body["part_checksum"] = part_checksum
+        response = await self._call("POST", "", "create", 201, alias=alias, json=body)
         body = json_body(response, SERVICE)
         if not isinstance(body, dict):
             raise unexpected(SERVICE, "the created upload is not an object")
@@ -170,13 +185,23 @@ class UploadClient:
             raise unexpected(SERVICE, "the created upload has no file_id or storage_alias")
         if body.get("alias") != alias:
             raise unexpected(SERVICE, "the created upload has another alias")
-        return CreatedUpload(file_id, alias, storage_alias)
+        agreed = body.get("part_checksum")
+        if agreed is not None and agreed != part_checksum:
+            raise unexpected(SERVICE, "the created upload has a part checksum not asked for")
+        return CreatedUpload(file_id, alias, storage_alias, agreed)
 
-    async def part_url(self, file_id: str, part_number: int) -> str:
-        """A presigned URL to PUT one part (rate-limited: parts ask in bursts)."""
+    async def part_url(self, file_id: str, part_number: int, sha256: str | None = None) -> str:
+        """A presigned URL to PUT one part (rate-limited: parts ask in bursts); with
+        ``sha256`` (hex; the wire extension) the URL signs the part's SHA-256."""
         await self._part_url_limit.wait()
+        params = {"sha256": sha256} if sha256 is not None else None
         response = await self._call(
-            "GET", f"/{file_id}/parts/{part_number}", "upload", 200, file_id=file_id
+            "GET",
+            f"/{file_id}/parts/{part_number}",
+            "upload",
+            200,
+            file_id=file_id,
+            params=params,
         )
         url = json_body(response, SERVICE)
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -194,9 +219,13 @@ class UploadClient:
         stored = []
         for part in parts:
             try:
+                checksum = part.get("checksum_sha256")
                 stored.append(
                     StoredPart(
-                        int(part["part_number"]), int(part["size"]), normalize_etag(part["etag"])
+                        int(part["part_number"]),
+                        int(part["size"]),
+                        normalize_etag(part["etag"]),
+                        str(checksum).lower() if checksum is not None else None,
                     )
                 )
             except (KeyError, TypeError, ValueError, AttributeError):
@@ -205,7 +234,7 @@ class UploadClient:
 
     async def close(self, file_id: str, checksums: Checksums) -> None:
         await self._call(
-            "PATCH", f"/{file_id}", "close", 204, file_id=file_id, json=asdict(checksums)
+            "PATCH", f"/{file_id}", "close", 204, file_id=file_id, json=checksums.body()
         )
 
     async def delete(self, file_id: str) -> None:

@@ -7,17 +7,22 @@ changed size → delete that upload and start over; otherwise create a new uploa
 A resume seeks to the first part that the parts log and S3 do not both hold, if the file
 is unchanged (size and modification time): the parts before it are not read again. A
 changed modification time makes it read (and compare) from the start, as before.
+
+Every new upload asks our UCS for the wire extension (``part_checksum``: parts verified by
+S3 against their SHA-256, no md5s; docs/checksums.md); a UCS that does not confirm it
+(GHGA's) gets GHGA's md5s. The resume record keeps which path the upload is on.
 """
 
 from __future__ import annotations
 
-from connector.api.ucs import StoredPart, UploadClient, UploadInfo
+from connector.api.ucs import PART_CHECKSUM_SHA256, StoredPart, UploadClient, UploadInfo
 from connector.api.wkvs import WellKnownValues
 from connector.errors import ConnectorError, NotAuthorized, ServiceError, Unreachable
 from connector.http import Http
 from connector.keys import KeyPair
 from connector.output import BatchResult, FileOutcome, human_size, report_outcome, state_words
 from connector.progress import Reporter
+from connector.upload.direct import DirectPut
 from connector.upload.inputs import FileToUpload
 from connector.upload.plan import UploadPlan, aligned_part_size, plan_upload
 from connector.upload.resume import PartDone, ResumeRecord, ResumeStore
@@ -36,9 +41,15 @@ def resume_point(
     stored: dict[int, StoredPart],
 ) -> ResumePoint | None:
     """Where a resume goes on without reading what lies before: after the longest run of
-    parts 1..n that the log and the object store agree on (same md5, same length), if the
-    file is the one the log describes (same size, modification and change time, inode);
-    else None, and the resume reads the file from the start."""
+    parts 1..n that the log and the object store agree on, if the file is the one the log
+    describes (same size, modification and change time, inode); else None, and the
+    resume reads the file from the start.
+
+    Agree: the same length and, on GHGA's path, the same md5. On the wire extension's path
+    a log line means S3 verified that sha256 before answering 200; where S3 lists the
+    part's verified sha256 (AWS) it must be the same, where it does not (SeaweedFS, moto)
+    the line and the length are the evidence (and IRS checks every Crypt4GH MAC and the
+    plaintext SHA-256 later)."""
     if item.identity != record.identity:
         return None
     plan = UploadPlan(item.size, record.part_size)
@@ -47,7 +58,12 @@ def resume_point(
         part, held = logged.get(number), stored.get(number)
         if part is None or part.end is None or held is None:
             break
-        if held.etag != part.md5 or held.size != plan.part_length(number):
+        if held.size != plan.part_length(number):
+            break
+        if record.part_checksum == PART_CHECKSUM_SHA256:
+            if held.checksum_sha256 not in (None, part.sha256):
+                break
+        elif part.md5 is None or held.etag != part.md5:
             break
         done.append(part)
     return ResumePoint(done) if done else None
@@ -83,6 +99,13 @@ class BatchUploader:
         self.part_size, self.concurrency, self.max_memory = part_size, concurrency, max_memory
 
     async def run(self, files: list[FileToUpload]) -> BatchResult:
+        self.direct = DirectPut(self.http.client, self.http.policy, self.concurrency)
+        try:
+            return await self._run(files)
+        finally:
+            self.direct.close()
+
+    async def _run(self, files: list[FileToUpload]) -> BatchResult:
         listing = by_alias(await self.ucs.list_uploads())
         result = BatchResult([])
         with self.reporter.progress():
@@ -178,7 +201,11 @@ class BatchUploader:
                 f"so that the file fits in {plan.part_count} parts"
             )
         created = await self.ucs.create(
-            item.alias, plan.decrypted_size, plan.encrypted_size, plan.part_size
+            item.alias,
+            plan.decrypted_size,
+            plan.encrypted_size,
+            plan.part_size,
+            part_checksum=PART_CHECKSUM_SHA256,
         )
         archive_key = self.values.archive_key(created.storage_alias)
         session_key = new_session_key()
@@ -196,6 +223,7 @@ class BatchUploader:
             ctime_ns=item.ctime_ns,
             inode=item.inode,
             device=item.device,
+            part_checksum=created.part_checksum,
         )
         self.store.save(record)  # before the first part: an interruption can resume
         return await self._transfer(item, record, {}, resumed=False)
@@ -209,8 +237,9 @@ class BatchUploader:
     ) -> FileOutcome:
         plan = UploadPlan(item.size, record.part_size)
         start = None
+        logged = self.store.parts(record.file_id) if resumed else {}
         if resumed:
-            start = resume_point(record, item, self.store.parts(record.file_id), stored)
+            start = resume_point(record, item, logged, stored)
             where = (
                 f"; going on at part {start.first_part} (the parts before are not read again)"
                 if start
@@ -233,8 +262,10 @@ class BatchUploader:
                 plan,
                 record.session_key,
                 record.header,
-                PartPutter(self.http, self.ucs, record.file_id),
+                PartPutter(self.direct, self.ucs, record.file_id),
                 stored=stored,
+                logged=logged,
+                verified_parts=record.part_checksum == PART_CHECKSUM_SHA256,
                 concurrency=self.concurrency,
                 max_memory=self.max_memory,
                 start=start,

@@ -6,7 +6,8 @@ itself: it is written with mode 0600 in a 0700 directory, never logged or printe
 deleted as soon as the upload is closed (or abandoned).
 
 Beside it, a parts log (``<file id>.parts``) gets one line per part once S3 has it: its
-number, md5 and sha256 (what closing declares) and the encryption's ``Boundary`` at its end
+number, md5 (none on the wire extension's path, docs/checksums.md) and sha256 (what
+closing declares) and the encryption's ``Boundary`` at its end
 (the plaintext SHA-256 state, the next segment, the at most 124 cipher bytes that spill
 into the next part). A resume starts at the first part the log and S3 do not both have,
 seeking there: the parts before it are neither read nor encrypted again. A line has at
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connector.errors import TransferFailed
-from connector.files import write_atomic
+from connector.files import open_append_own, read_own, write_atomic
 from connector.upload.encrypt import Boundary
 from shared.crypt.resumable_sha256 import STATE_SIZE
 
@@ -53,6 +54,8 @@ class ResumeRecord:
     ctime_ns: int | None = None
     inode: int | None = None
     device: int | None = None
+    # "sha256": the UCS verifies parts by their SHA-256 (the wire extension); None: MD5s
+    part_checksum: str | None = None
 
     @property
     def identity(self) -> tuple[int | None, ...]:
@@ -74,6 +77,7 @@ class ResumeRecord:
             "ctime_ns": self.ctime_ns,
             "inode": self.inode,
             "device": self.device,
+            "part_checksum": self.part_checksum,
         }
         return json.dumps(data)
 
@@ -98,6 +102,7 @@ class ResumeRecord:
                 ctime_ns=_optional_int(data.get("ctime_ns")),
                 inode=_optional_int(data.get("inode")),
                 device=_optional_int(data.get("device")),
+                part_checksum=_optional_str(data.get("part_checksum")),
             )
         except (KeyError, TypeError, AttributeError, binascii.Error) as error:
             raise ValueError(f"damaged resume record: {type(error).__name__}") from None
@@ -110,21 +115,29 @@ def _optional_int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
 
 
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def _unwritable(path: Path, error: OSError) -> TransferFailed:
     return TransferFailed(f"Cannot write the resume record {path}: {error.strerror}.")
 
 
 @dataclass(frozen=True)
 class PartDone:
-    """A part S3 holds: its checksums, and where the encryption stood at its end."""
+    """A part S3 holds: its checksums, and where the encryption stood at its end. On the
+    wire extension's path there is no md5, and the line means that S3 answered 200 to a
+    PUT whose URL signed this sha256: S3 verified the part's bytes against it."""
 
     number: int
-    md5: str
+    md5: str | None
     sha256: str
     end: Boundary | None  # None: the hash state could not be saved on this machine
 
     def to_line(self) -> str:
-        data: dict = {"v": LOG_VERSION, "n": self.number, "md5": self.md5, "sha256": self.sha256}
+        data: dict = {"v": LOG_VERSION, "n": self.number, "sha256": self.sha256}
+        if self.md5 is not None:
+            data["md5"] = self.md5
         if self.end is not None:
             data["segment"] = self.end.segment
             data["state"] = base64.b64encode(self.end.sha256_state).decode()
@@ -145,10 +158,11 @@ class PartDone:
                     sha256_state=base64.b64decode(data["state"], validate=True),
                     carry=base64.b64decode(data["carry"], validate=True),
                 )
-            part = cls(int(data["n"]), str(data["md5"]), str(data["sha256"]), end)
+            md5 = data.get("md5")
+            part = cls(int(data["n"]), None if md5 is None else str(md5), str(data["sha256"]), end)
         except (KeyError, TypeError, AttributeError, binascii.Error) as error:
             raise ValueError(f"damaged log line: {type(error).__name__}") from None
-        if part.number < 1 or len(part.md5) != 32 or len(part.sha256) != 64:
+        if part.number < 1 or len(part.md5 or "0" * 32) != 32 or len(part.sha256) != 64:
             raise ValueError("damaged log line")
         if end is not None and (len(end.sha256_state) != STATE_SIZE or end.segment < 0):
             raise ValueError("damaged log line: boundary")
@@ -164,9 +178,9 @@ class PartsLog:
 
     def __enter__(self) -> PartsLog:
         try:
-            self._handle = os.fdopen(
-                os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a"
-            )
+            # created exclusively, or reopened only if it is still the connector's own
+            # (a planted link or someone else's file is refused, never written through)
+            self._handle = os.fdopen(open_append_own(self.path, 0o600), "a")
         except OSError as error:
             raise _unwritable(self.path, error) from None
         return self
@@ -200,7 +214,7 @@ class ResumeStore:
     def load(self, file_id: str) -> ResumeRecord | None:
         """The record, or None if there is none or it cannot be used."""
         try:
-            return ResumeRecord.from_json(self._path(file_id).read_text(encoding="utf-8"))
+            return ResumeRecord.from_json(read_own(self._path(file_id)).decode("utf-8"))
         except (OSError, ValueError):
             return None
 
@@ -211,7 +225,7 @@ class ResumeStore:
     def parts(self, file_id: str) -> dict[int, PartDone]:
         """The parts the log names (the last line of a part wins), damaged lines left out."""
         try:
-            text = self._path(file_id, ".parts").read_text(encoding="utf-8")
+            text = read_own(self._path(file_id, ".parts")).decode("utf-8")
         except (OSError, UnicodeDecodeError, ValueError):
             return {}
         done: dict[int, PartDone] = {}

@@ -36,7 +36,8 @@ def create_box():
     w = inject()
     service.require_operator(w.cfg.operator_token_sha256)
     body = service.body(wire.CreateBoxBody)
-    return json_response(wire.box_json(w.boxes.create(body.max_size, body.description)), status=201)
+    box = w.boxes.create(body.max_size, body.description, shared=body.shared)
+    return json_response(wire.box_json(box), status=201)
 
 
 @service.route("/boxes/{box_id}", methods=["GET"])
@@ -51,7 +52,7 @@ def update_box(box_id: str):
     w = inject()
     service.require_operator(w.cfg.operator_token_sha256)
     body = service.body(wire.UpdateBoxBody)
-    return wire.box_json(w.boxes.set_locked(box_id, body.locked))
+    return wire.box_json(w.boxes.update(box_id, locked=body.locked, shared=body.shared))
 
 
 @service.route("/boxes/{box_id}", methods=["DELETE"])
@@ -87,14 +88,21 @@ def purge_upload(file_id: str):
 # ------------------------------------------------------------------ submitters: uploads
 
 
+def _submitter(w: Any, claims: dict[str, Any]) -> Any:
+    """The upload controller for the token's submitter: in a private box, their own
+    uploads only (functions/ucs/boxes.py)."""
+    return w.uploads.acting_for(claims.get("user_id"))
+
+
 @service.route("/boxes/{box_id}/uploads", methods=["GET"])
 def list_uploads(box_id: str):
     w = inject()
     token = service.bearer_token()
+    uploads = w.uploads  # the operator sees every upload; a submitter their own (boxes.py)
     if not w.auth.is_operator(token):
-        w.auth.work_order(token, "view", box_id)
+        uploads = _submitter(w, w.auth.work_order(token, "view", box_id))
     query = validate(service.query(), wire.ListQuery)
-    items, total = w.uploads.list_uploads(box_id, query.skip, query.limit)
+    items, total = uploads.list_uploads(box_id, query.skip, query.limit)
     return wire.upload_list_json(items, total)
 
 
@@ -108,7 +116,7 @@ def create_upload(box_id: str):
     body = service.body(wire.CreateUploadBody)
     require(claims, alias=body.alias)
     try:
-        upload = w.uploads.create_upload(
+        upload = _submitter(w, claims).create_upload(
             box_id, body.new_upload(), created_by=claims.get("user_id")
         )
     except TooManyRequests as error:
@@ -118,17 +126,20 @@ def create_upload(box_id: str):
 
 @service.route("/boxes/{box_id}/uploads/{file_id}/parts/{part_no}", methods=["GET"])
 def part_upload_url(box_id: str, file_id: str, part_no: str):
+    """A presigned PUT of one part; ``?sha256=<hex>`` (the wire extension, uploads
+    created with part_checksum) signs the part's SHA-256 into it."""
     w = inject()
-    w.auth.work_order(service.bearer_token(), "upload", box_id, file_id=file_id)
-    return json_response(w.uploads.part_url(box_id, file_id, wire.part_number(part_no)))
+    claims = w.auth.work_order(service.bearer_token(), "upload", box_id, file_id=file_id)
+    number, sha256 = wire.part_number(part_no), wire.part_checksum(service.query())
+    return json_response(_submitter(w, claims).part_url(box_id, file_id, number, sha256))
 
 
 @service.route("/boxes/{box_id}/uploads/{file_id}/parts", methods=["GET"])
 def stored_parts(box_id: str, file_id: str):
     """For resume: the parts S3 already has (number, size, ETag)."""
     w = inject()
-    w.auth.work_order(service.bearer_token(), "upload", box_id, file_id=file_id)
-    return wire.stored_parts_json(*w.uploads.stored_parts(box_id, file_id))
+    claims = w.auth.work_order(service.bearer_token(), "upload", box_id, file_id=file_id)
+    return wire.stored_parts_json(*_submitter(w, claims).stored_parts(box_id, file_id))
 
 
 @service.route("/boxes/{box_id}/uploads/{file_id}", methods=["PATCH"])
@@ -136,7 +147,7 @@ def close_upload(box_id: str, file_id: str):
     w = inject()
     claims = w.auth.work_order(service.bearer_token(), "close", box_id, file_id=file_id)
     body = service.body(wire.CloseUploadBody)
-    w.uploads.close(
+    _submitter(w, claims).close(
         box_id, file_id, body.checksums(), str(claims.get("user_public_crypt4gh_key", ""))
     )
     return empty_response()
@@ -146,7 +157,7 @@ def close_upload(box_id: str, file_id: str):
 def delete_upload(box_id: str, file_id: str):
     w = inject()
     claims = w.auth.work_order(service.bearer_token(), "delete", box_id, file_id=file_id)
-    w.uploads.delete(box_id, file_id, requested_by=claims.get("user_id"))
+    _submitter(w, claims).delete(box_id, file_id, requested_by=claims.get("user_id"))
     return empty_response()
 
 

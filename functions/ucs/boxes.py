@@ -3,6 +3,11 @@
 A box bounds what one submission may hold (``max_size``, summed over its active uploads).
 Deleting only marks it deleted, so that the counters of its remaining (registered)
 uploads stay consistent and a repeated delete is harmless.
+
+A box is private unless the operator makes it ``shared``: in a private box each submitter
+(the ``user_id`` of their work order tokens) sees, closes and deletes only the uploads they
+created; another's upload is "not found" to them, as if it were not there. In a shared box
+every submitter of the box may act on every upload (a team that submits together).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from functions.ucs.model import (
     INIT,
     Box,
     UcsRepository,
+    Upload,
 )
 from shared.clock import utcnow
 
@@ -41,6 +47,12 @@ def find_box(repository: UcsRepository, box_id: str) -> Box:
     return box
 
 
+def may_act_on(box: Box, upload: Upload, user_id: str) -> bool:
+    """Whether the submitter ``user_id`` may see and change ``upload``: their own, or any
+    in a shared box. A token that names no user owns nothing."""
+    return box.shared or (bool(user_id) and upload.created_by == user_id)
+
+
 class BoxAdmin:
     def __init__(
         self,
@@ -52,7 +64,9 @@ class BoxAdmin:
         self._default_max_size = default_max_size
         self._clock = clock
 
-    def create(self, max_size: int | None = None, description: str | None = None) -> Box:
+    def create(
+        self, max_size: int | None = None, description: str | None = None, shared: bool = False
+    ) -> Box:
         now = self._clock()
         box = Box(
             id=str(uuid.uuid4()),
@@ -61,11 +75,24 @@ class BoxAdmin:
             created=now,
             updated=now,
             description=description,
+            shared=shared,
         )
         self._repository.add_box(box)
         return box
 
     def get(self, box_id: str) -> Box:
+        return find_box(self._repository, box_id)
+
+    def update(self, box_id: str, locked: bool | None = None, shared: bool | None = None) -> Box:
+        """Lock or unlock the box, make it shared or private (what is None stays)."""
+        if shared is not None:
+            find_box(self._repository, box_id)
+            try:
+                self._repository.set_box_shared(box_id, shared, self._clock())
+            except StaleState as error:  # deleted meanwhile
+                raise errors.box_not_found() from error
+        if locked is not None:
+            return self.set_locked(box_id, locked)
         return find_box(self._repository, box_id)
 
     def set_locked(self, box_id: str, locked: bool) -> Box:

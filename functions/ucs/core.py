@@ -22,6 +22,7 @@ touches S3 is ordered so that a call that dies half-way can be repeated and conv
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -33,7 +34,7 @@ from typing import Any
 
 from functions.ucs import errors
 from functions.ucs.announce import ReceivedAnnouncer
-from functions.ucs.boxes import find_box, is_uuid
+from functions.ucs.boxes import find_box, is_uuid, may_act_on
 from functions.ucs.completion import complete_checked, declared_manifest
 from functions.ucs.deletion import DELETED_BY_SUBMITTER, REPLACED, SUBMITTER, announce_request
 from functions.ucs.errors import StaleState
@@ -46,6 +47,7 @@ from functions.ucs.model import (
     FAILED,
     INBOX,
     INIT,
+    PART_CHECKSUM_SHA256,
     Box,
     Checksums,
     DeletionRequest,
@@ -109,12 +111,25 @@ class UploadController:
         self._policy = policy
         self._clock = clock
         self.announcer = ReceivedAnnouncer(repository, publisher, policy.inbox_bucket)
+        self._actor: str | None = None  # None: the operator, who sees every upload
+
+    def acting_for(self, user_id: str | None) -> UploadController:
+        """This controller for one submitter (their tokens' ``user_id``): in a private box
+        they see and change only their own uploads; another's is "not found" to them
+        (functions/ucs/boxes.py)."""
+        view = copy.copy(self)
+        view._actor = user_id or ""
+        return view
+
+    def _may_act_on(self, box: Box, upload: Upload) -> bool:
+        return self._actor is None or may_act_on(box, upload, self._actor)
 
     # ------------------------------------------------------------ reading
 
     def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]:
-        find_box(self._repository, box_id)
-        return self._repository.list_uploads(box_id, skip, limit)
+        box = find_box(self._repository, box_id)
+        mine = None if self._actor is None or box.shared else self._actor
+        return self._repository.list_uploads(box_id, skip, limit, created_by=mine)
 
     def get_upload(self, file_id: str) -> Upload:
         upload = self._repository.get_upload(file_id) if is_uuid(file_id) else None
@@ -137,6 +152,8 @@ class UploadController:
         upload = self.get_upload(file_id)
         if upload.box_id != box_id:  # the token and URL agree, but the file lives elsewhere
             raise errors.upload_not_found()
+        if not self._may_act_on(box, upload):  # another submitter's, in a private box
+            raise errors.upload_not_found()
         return box, upload
 
     # ------------------------------------------------------------ create
@@ -152,7 +169,7 @@ class UploadController:
                 box = find_box(self._repository, box_id)
                 if box.status != BOX_OPEN:
                     raise errors.box_locked()
-                holder_id, replacing = self._alias_situation(box_id, request)
+                holder_id, replacing = self._alias_situation(box, request)
                 self._check_limits(box, request, replacing)
                 # a closed upload may be interrogated, registered, served meanwhile: purge it
                 purge = (
@@ -162,7 +179,9 @@ class UploadController:
                 )
                 if s3_upload_id is None:
                     s3_upload_id = self._storage.create_multipart(
-                        self._policy.inbox_bucket, file_id
+                        self._policy.inbox_bucket,
+                        file_id,
+                        checksum_sha256=request.part_checksum == PART_CHECKSUM_SHA256,
                     )
                 now = self._clock()
                 upload = Upload(
@@ -178,6 +197,7 @@ class UploadController:
                     s3_upload_id=s3_upload_id,
                     object_id=file_id,  # the key is the id, never the alias
                     created_by=created_by,
+                    part_checksum=request.part_checksum,
                 )
                 try:
                     self._repository.create_upload(
@@ -235,14 +255,16 @@ class UploadController:
             )
         return count
 
-    def _alias_situation(self, box_id: str, request: NewUpload) -> tuple[str | None, Upload | None]:
+    def _alias_situation(self, box: Box, request: NewUpload) -> tuple[str | None, Upload | None]:
         """(current holder of the alias, the upload to replace) or a 409."""
-        holder_id = self._repository.alias_holder(box_id, request.alias)
+        holder_id = self._repository.alias_holder(box.id, request.alias)
         if holder_id is None:
             return None, None
         holder = self._repository.get_upload(holder_id)
         if holder is None or holder.state not in ACTIVE_STATES:
             return holder_id, None  # a stale claim: take it over
+        if not self._may_act_on(box, holder):  # aliases are the box's: taken, not replaced
+            raise errors.alias_taken()
         if not request.overwrite or holder.state not in (INIT, INBOX):
             raise errors.upload_exists(holder.id, holder.state)
         return holder_id, holder
@@ -258,18 +280,25 @@ class UploadController:
 
     # ------------------------------------------------------------ parts
 
-    def part_url(self, box_id: str, file_id: str, part_no: int) -> str:
+    def part_url(self, box_id: str, file_id: str, part_no: int, sha256: str | None = None) -> str:
         """A presigned PUT of exactly this part: the URL signs the part's Content-Length
         (from the declared sizes), so S3 refuses a body of any other size and the box's
         quota, counted from the declared sizes, holds; it lives as long as the part needs.
 
-        Where a client declares a part's checksum before sending it (GHGA's API has no
-        field for that today), pass its MD5 as ``content_md5`` here: the URL then signs
-        Content-MD5 too, and S3 refuses any other bytes of that length.
+        An upload with part checksums (the wire extension, docs/checksums.md) names the
+        part's ``sha256`` before sending it: the URL signs it too (x-amz-checksum-sha256),
+        so S3 refuses any other value (403) and any body that does not match it (400
+        BadDigest). Such an upload gets no URL without it, and GHGA's MD5 uploads none with
+        it (their parts are checked by MD5 at close; a client that believed S3 checked more
+        would be wrong).
         """
         upload = self._open_upload(box_id, file_id)
         if not 1 <= part_no <= upload.part_count:
             raise errors.invalid_part_number(part_no, upload.part_count)
+        if upload.part_checksum == PART_CHECKSUM_SHA256 and sha256 is None:
+            raise errors.part_checksum_required(part_no)
+        if upload.part_checksum is None and sha256 is not None:
+            raise errors.part_checksum_unexpected(part_no)
         length = part_length(upload.encrypted_size, upload.part_size, part_no)
         self._note_activity(upload)
         return self._storage.presign_upload_part(
@@ -279,7 +308,7 @@ class UploadController:
             part_no,
             self._policy.part_url_lifetime_s(length),
             content_length=length,
-            content_md5=None,  # no client declares one yet (see above)
+            checksum_sha256=sha256,
         )
 
     def stored_parts(self, box_id: str, file_id: str) -> tuple[Upload, list[PartInfo]]:
@@ -331,7 +360,7 @@ class UploadController:
         if box.locked:
             raise errors.box_locked()
         try:
-            complete_checked(self._storage, self._policy.inbox_bucket, upload, checksums)
+            etag = complete_checked(self._storage, self._policy.inbox_bucket, upload, checksums)
         except Exception as error:
             # S3 may fail in any way when a delete aborts the upload under our feet
             # (moto even answers 500); if the state moved, that is the real answer
@@ -339,6 +368,8 @@ class UploadController:
             if current is not None and current.state != INIT:
                 raise self._lost_close(upload, current.state) from error
             raise
+        # without declared md5s the object's ETag is the one S3 computed (and reports)
+        checksums = dataclasses.replace(checksums, encrypted_md5=etag)
         # the lists go beside the object before the state says it is there (a repeated
         # close writes the same bytes); the record keeps their digest, not the lists
         manifest = write_manifest(

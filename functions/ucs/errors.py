@@ -60,6 +60,16 @@ def upload_exists(file_id: str, state: str) -> Conflict:
     )
 
 
+def alias_taken() -> Conflict:
+    """The alias is held by another submitter's upload in this private box: which upload,
+    and in what state, is theirs to know."""
+    return Conflict(
+        "Another submitter's upload in this box has this alias; choose another alias.",
+        exception_id="fileUploadAlreadyExists",
+        data={},
+    )
+
+
 def concurrent_change() -> Conflict:
     return Conflict(
         "The upload or its box changed while this request was handled; please retry.",
@@ -109,6 +119,36 @@ def invalid_part_number(part_no: int, part_count: int) -> BadRequest:
 
 def part_number_not_integer() -> Unprocessable:
     return Unprocessable("part_no must be an integer.", exception_id="validationError")
+
+
+def part_checksum_required(part_no: int) -> BadRequest:
+    return BadRequest(
+        "This upload verifies each part's SHA-256: ask for the part URL with the "
+        "part's sha256 (hex) as the query parameter 'sha256'.",
+        exception_id="partChecksumRequired",
+        data={"part_no": part_no},
+    )
+
+
+def part_checksum_unexpected(part_no: int) -> BadRequest:
+    return BadRequest(
+        "This upload was created without part checksums (part_checksum): its parts are "
+        "checked by their MD5 at close; ask for the part URL without 'sha256'.",
+        exception_id="partChecksumNotExpected",
+        data={"part_no": part_no},
+    )
+
+
+def malformed_part_checksum() -> Unprocessable:
+    return Unprocessable(
+        "sha256 must be 64 hexadecimal digits (the part's SHA-256).",
+        exception_id="validationError",
+    )
+
+
+def close_body_mismatch(description: str) -> Unprocessable:
+    """A close body without the md5s its upload needs, or with md5s it must not have."""
+    return Unprocessable(description, exception_id="validationError")
 
 
 def checksum_mismatch(description: str, **data: Any) -> BadRequest:

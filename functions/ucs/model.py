@@ -64,6 +64,11 @@ def counter_deltas(moves: list[Move]) -> dict[str, int]:
 # upload at most this often, so that the writes do not grow with the part count
 ACTIVITY_RESOLUTION: Final = timedelta(hours=1)
 
+# the wire extension (docs/checksums.md): parts carry their SHA-256, signed into each part URL
+# and verified by S3, in place of GHGA's per-part MD5 (None on an upload: GHGA's MD5 path)
+PART_CHECKSUM_SHA256: Final = "sha256"
+PART_CHECKSUMS: Final = (PART_CHECKSUM_SHA256,)
+
 BOX_OPEN: Final = "open"
 BOX_LOCKED: Final = "locked"
 BOX_DELETED: Final = "deleted"
@@ -79,6 +84,9 @@ class Box:
     created: datetime
     updated: datetime
     description: str | None = None
+    # every submitter of the box acts on every upload in it; private (False): each on their
+    # own only (functions/ucs/boxes.py)
+    shared: bool = False
     used_size: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
 
@@ -97,11 +105,13 @@ class Box:
 
 @dataclass(frozen=True)
 class Checksums:
-    """What the submitter declares at close; lowercase hex throughout."""
+    """What the submitter declares at close; lowercase hex throughout. An upload with
+    part checksums (PART_CHECKSUM_SHA256) declares no md5s: S3 verified each part's SHA-256,
+    and the object's ETag is S3's."""
 
     decrypted_sha256: str
-    encrypted_md5: str  # S3 multipart ETag style: "<md5 of md5s>-<N>"
-    encrypted_parts_md5: list[str]
+    encrypted_md5: str | None  # S3 multipart ETag style: "<md5 of md5s>-<N>"
+    encrypted_parts_md5: list[str] | None
     encrypted_parts_sha256: list[str]
 
     def parts_digest(self) -> str:
@@ -109,7 +119,8 @@ class Checksums:
 
         The lists themselves can hold 10,000 entries each, more than a DynamoDB item takes.
         """
-        text = ",".join(self.encrypted_parts_md5) + "|" + ",".join(self.encrypted_parts_sha256)
+        md5s = ",".join(self.encrypted_parts_md5 or [])
+        text = md5s + "|" + ",".join(self.encrypted_parts_sha256)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -128,6 +139,9 @@ class Upload:
     object_id: str
     state_reason: str | None = None
     created_by: str | None = None
+    # PART_CHECKSUM_SHA256: the multipart upload verifies each part's SHA-256 (the wire
+    # extension); None: GHGA's per-part MD5s
+    part_checksum: str | None = None
     cancelled_from: str | None = None
     submitter_public_key: str | None = None
     decrypted_sha256: str | None = None
@@ -162,9 +176,11 @@ class Upload:
         return max(self.created, self.last_activity)
 
     def closed_with(self, checksums: Checksums) -> bool:
+        """Whether a close repeats the one recorded (without md5s, the recorded ETag is
+        S3's, not declared)."""
         return (
             self.decrypted_sha256 == checksums.decrypted_sha256
-            and self.encrypted_md5 == checksums.encrypted_md5
+            and checksums.encrypted_md5 in (None, self.encrypted_md5)
             and self.encrypted_parts_digest == checksums.parts_digest()
         )
 
@@ -187,6 +203,7 @@ class NewUpload:
     encrypted_size: int
     part_size: int
     overwrite: bool = False
+    part_checksum: str | None = None  # PART_CHECKSUM_SHA256: the wire extension
 
 
 # ------------------------------------------------------------------ the repository port
@@ -197,6 +214,10 @@ class UcsRepository(Protocol):
     def get_box(self, box_id: str) -> Box | None: ...
     def set_box_status(self, box_id: str, status: str, now: datetime) -> None:
         """Lock, unlock or delete; deleting requires no upload in init or inbox."""
+        ...
+
+    def set_box_shared(self, box_id: str, shared: bool, now: datetime) -> None:
+        """Make a box shared or private; StaleState if it is deleted or unknown."""
         ...
 
     def get_upload(self, file_id: str) -> Upload | None: ...
@@ -258,5 +279,11 @@ class UcsRepository(Protocol):
         """Record when FileDeleted was published (the first time counts; idempotent)."""
         ...
 
-    def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]: ...
+    def list_uploads(
+        self, box_id: str, skip: int, limit: int, created_by: str | None = None
+    ) -> tuple[list[Upload], int]:
+        """A page of the box's uploads in creation order, and how many there are; with
+        ``created_by``, only that submitter's."""
+        ...
+
     def uploads_in_state_before(self, state: str, cutoff: datetime) -> list[Upload]: ...

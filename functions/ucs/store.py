@@ -69,6 +69,7 @@ class BoxRecord(Model):
     max_size = NumberAttribute()
     status = UnicodeAttribute()  # open | locked | deleted
     description = UnicodeAttribute(null=True)
+    shared = BooleanAttribute(default=False)  # absent on boxes made before: private
     created = UTCDateTimeAttribute()
     updated = UTCDateTimeAttribute()
     # kept exact by the same transactions that change upload states
@@ -122,6 +123,7 @@ class UploadRecord(Model):
     s3_upload_id = UnicodeAttribute()
     object_id = UnicodeAttribute()
     created_by = UnicodeAttribute(null=True)
+    part_checksum = UnicodeAttribute(null=True)  # the wire extension's part checksum
     cancelled_from = UnicodeAttribute(null=True)
     submitter_public_key = UnicodeAttribute(null=True)
     decrypted_sha256 = UnicodeAttribute(null=True)
@@ -254,6 +256,18 @@ class DynamoUcsRepository:
                 BoxRecord(id=box_id).update(
                     actions=[BoxRecord.status.set(status), BoxRecord.updated.set(now)],
                     condition=condition,
+                )
+        except UpdateError as error:
+            if lost_condition(error):
+                raise StaleState(box_id) from error
+            raise
+
+    def set_box_shared(self, box_id: str, shared: bool, now: datetime) -> None:
+        try:
+            with self._write_lock:
+                BoxRecord(id=box_id).update(
+                    actions=[BoxRecord.shared.set(shared), BoxRecord.updated.set(now)],
+                    condition=BoxRecord.id.exists() & (BoxRecord.status != BOX_DELETED),
                 )
         except UpdateError as error:
             if lost_condition(error):
@@ -438,10 +452,13 @@ class DynamoUcsRepository:
             if not lost_condition(error):
                 raise
 
-    def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]:
-        total = UploadRecord.by_box.count(box_id)
+    def list_uploads(
+        self, box_id: str, skip: int, limit: int, created_by: str | None = None
+    ) -> tuple[list[Upload], int]:
+        mine = None if created_by is None else UploadRecord.created_by == created_by
+        total = UploadRecord.by_box.count(box_id, filter_condition=mine)
         items: list[Upload] = []
-        for index, record in enumerate(UploadRecord.by_box.query(box_id)):
+        for index, record in enumerate(UploadRecord.by_box.query(box_id, filter_condition=mine)):
             if index < skip:
                 continue
             if len(items) >= limit:

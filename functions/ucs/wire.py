@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from functions.ucs import errors
 from functions.ucs.deletion import awaited
@@ -23,10 +23,19 @@ Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
 class CreateBoxBody(BaseModel):
     max_size: StrictInt | None = Field(default=None, ge=1)
     description: str | None = Field(default=None, max_length=1000)
+    # every submitter acts on every upload; by default each on their own (boxes.py)
+    shared: StrictBool = False
 
 
 class UpdateBoxBody(BaseModel):
-    locked: StrictBool
+    locked: StrictBool | None = None
+    shared: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateBoxBody:
+        if self.locked is None and self.shared is None:
+            raise ValueError("name what to change: locked, shared or both")
+        return self
 
 
 class PurgeBody(BaseModel):
@@ -46,6 +55,8 @@ class CreateUploadBody(BaseModel):
     encrypted_size: StrictInt = Field(ge=0)
     part_size: StrictInt = Field(ge=1)
     overwrite: StrictBool = False
+    # the wire extension (docs/checksums.md); GHGA's client never sends it
+    part_checksum: Literal["sha256"] | None = None
 
     @field_validator("alias")
     @classmethod
@@ -62,6 +73,7 @@ class CreateUploadBody(BaseModel):
             encrypted_size=self.encrypted_size,
             part_size=self.part_size,
             overwrite=self.overwrite,
+            part_checksum=self.part_checksum,
         )
 
 
@@ -72,17 +84,32 @@ def part_number(raw: str) -> int:
     return int(raw)
 
 
+def part_checksum(query: dict[str, str]) -> str | None:
+    """The part's sha256 (lowercase hex) a part URL request names in ``?sha256=``
+    (the wire extension), or None; 422 validationError unless 64 hex digits."""
+    raw = query.get("sha256")
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+        raise errors.malformed_part_checksum()
+    return raw.lower()
+
+
 class CloseUploadBody(BaseModel):
+    """GHGA's close body. The md5s may be left out only by an upload with part checksums
+    (the core refuses either mismatch: ``UploadController.close``)."""
+
     decrypted_sha256: Sha256Hex
-    encrypted_md5: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}-[0-9]{1,5}$")]
-    encrypted_parts_md5: list[Md5Hex] = Field(max_length=MAX_PARTS)
+    encrypted_md5: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}-[0-9]{1,5}$")] | None = None
+    encrypted_parts_md5: list[Md5Hex] | None = Field(default=None, max_length=MAX_PARTS)
     encrypted_parts_sha256: list[Sha256Hex] = Field(max_length=MAX_PARTS)
 
     def checksums(self) -> Checksums:
+        md5s = self.encrypted_parts_md5
         return Checksums(
             decrypted_sha256=self.decrypted_sha256.lower(),
-            encrypted_md5=self.encrypted_md5.lower(),
-            encrypted_parts_md5=[m.lower() for m in self.encrypted_parts_md5],
+            encrypted_md5=self.encrypted_md5.lower() if self.encrypted_md5 else None,
+            encrypted_parts_md5=[m.lower() for m in md5s] if md5s is not None else None,
             encrypted_parts_sha256=[s.lower() for s in self.encrypted_parts_sha256],
         )
 
@@ -90,7 +117,16 @@ class CloseUploadBody(BaseModel):
 # ------------------------------------------------------------------ answers
 
 # the entity fields each answer shows as they are (dates in ISO 8601), in the wire's order
-BOX_FIELDS = ("id", "max_size", "locked", "description", "created", "updated", "used_size")
+BOX_FIELDS = (
+    "id",
+    "max_size",
+    "locked",
+    "shared",
+    "description",
+    "created",
+    "updated",
+    "used_size",
+)
 UPLOAD_FIELDS = (
     "id",
     "alias",
@@ -171,8 +207,22 @@ def purge_json(upload: Upload, recorded: bool, holders: tuple[str, ...]) -> dict
     }
 
 
+def _extension(upload: Upload) -> dict[str, Any]:
+    """The wire extension's field, only on uploads that asked for it (GHGA's answers stay
+    as they were): the client learns from it that this UCS verifies part checksums."""
+    return {"part_checksum": upload.part_checksum} if upload.part_checksum else {}
+
+
 def created_json(upload: Upload, storage_alias: str) -> dict[str, Any]:
-    return {"file_id": upload.id, "alias": upload.alias, "storage_alias": storage_alias}
+    answer = {"file_id": upload.id, "alias": upload.alias, "storage_alias": storage_alias}
+    return {**answer, **_extension(upload)}
+
+
+def _part_json(part: PartInfo) -> dict[str, Any]:
+    item: dict[str, Any] = {"part_number": part.number, "size": part.size, "etag": part.etag}
+    if part.checksum_sha256 is not None:  # as S3 verified it, where S3 reports it
+        item["checksum_sha256"] = part.checksum_sha256
+    return item
 
 
 def stored_parts_json(upload: Upload, parts: list[PartInfo]) -> dict[str, Any]:
@@ -180,5 +230,6 @@ def stored_parts_json(upload: Upload, parts: list[PartInfo]) -> dict[str, Any]:
         "file_id": upload.id,
         "part_size": upload.part_size,
         "part_count": upload.part_count,
-        "parts": [{"part_number": p.number, "size": p.size, "etag": p.etag} for p in parts],
+        **_extension(upload),
+        "parts": [_part_json(p) for p in parts],
     }

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.adapters.aws import client
+from shared.crypt.checksums import sha256_from_header, sha256_header
 from shared.ports import ObjectInfo, ObjectNotFound, OpenMultipart, PartInfo
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchUpload", "NotFound", "NoSuchBucket"}
@@ -25,8 +26,9 @@ class S3Storage:
     def __init__(self, s3_client: Any | None = None) -> None:
         self._s3 = s3_client or client("s3")
 
-    def create_multipart(self, bucket: str, key: str) -> str:
-        return self._s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    def create_multipart(self, bucket: str, key: str, *, checksum_sha256: bool = False) -> str:
+        extra = {"ChecksumAlgorithm": "SHA256"} if checksum_sha256 else {}
+        return self._s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
 
     def presign_upload_part(
         self,
@@ -38,9 +40,11 @@ class S3Storage:
         *,
         content_length: int,
         content_md5: str | None = None,
+        checksum_sha256: str | None = None,
     ) -> str:
-        """The Content-Length (and Content-MD5) given become signed headers of the URL
-        (X-Amz-SignedHeaders), so S3 answers SignatureDoesNotMatch to any other value."""
+        """The Content-Length (and Content-MD5, x-amz-checksum-sha256) given become signed
+        headers of the URL (X-Amz-SignedHeaders), so S3 answers SignatureDoesNotMatch (403)
+        to any other value, and BadDigest (400) to a body that does not match the digest."""
         params: dict[str, Any] = {
             "Bucket": bucket,
             "Key": key,
@@ -50,6 +54,8 @@ class S3Storage:
         }
         if content_md5 is not None:
             params["ContentMD5"] = content_md5
+        if checksum_sha256 is not None:
+            params["ChecksumSHA256"] = sha256_header(checksum_sha256)
         return self._s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_s)
 
     def upload_part(
@@ -71,12 +77,14 @@ class S3Storage:
                     Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
                 )
                 for part in page.get("Parts", []):
+                    reported = part.get("ChecksumSHA256")
                     parts.append(
                         PartInfo(
                             part["PartNumber"],
                             part["Size"],
                             _strip(part["ETag"]),
                             part.get("LastModified"),
+                            sha256_from_header(reported) if reported else None,
                         )
                     )
                 if not page.get("IsTruncated"):
@@ -114,16 +122,21 @@ class S3Storage:
         return _strip(response["CopyPartResult"]["ETag"])
 
     def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str]],
+        *,
+        checksums_sha256: list[str] | None = None,
     ) -> str:
+        listed: list[dict[str, Any]] = [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in parts]
+        if checksums_sha256 is not None:
+            for entry, digest in zip(listed, checksums_sha256, strict=True):
+                entry["ChecksumSHA256"] = sha256_header(digest)
         try:
             response = self._s3.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag in parts]
-                },
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
             )
         except ClientError as error:
             if _not_found(error):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -167,6 +168,8 @@ class RecordingProxy:
         self.log: list[tuple[str, str, int]] = []  # (method, url, status)
         self.allow_puts: int | None = None
         self.fail_first: int | None = None  # status for the first PUT of every part
+        # rewrites each part PUT's body on its way to S3: (part number, body) -> body
+        self.alter: Callable[[int, bytes], bytes] | None = None
         self._failed: set[str] = set()
         self.held = threading.Event()  # set when a PUT is being held back
         self._release = threading.Event()
@@ -230,6 +233,8 @@ class RecordingProxy:
                 self._reply(request, 503, b"held back by the test proxy")
                 self._record(request.command, url, 503)
                 return
+            if self.alter is not None:
+                body = self.alter(int(part), body)
         target = urllib.parse.urlsplit(url)
         connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
         path = target.path + (f"?{target.query}" if target.query else "")

@@ -71,7 +71,7 @@ def test_the_uploader_holds_no_more_parts_than_the_budget(tmp_path: Path) -> Non
     plan = UploadPlan(path.stat().st_size, MIN_PART_SIZE)
     active, peak = [0], [0]
 
-    async def put(number: int, data: memoryview) -> None:
+    async def put(number: int, data: memoryview, sha256: str | None = None) -> None:
         active[0] += 1
         peak[0] = max(peak[0], active[0])
         for _ in range(20):  # let the scheduler start whatever else it may
@@ -225,7 +225,7 @@ def test_a_resumed_upload_does_not_read_the_parts_before_its_start(tmp_path: Pat
     sent: dict[int, bytes] = {}
     logged: list[PartDone] = []
 
-    async def put(number: int, data: memoryview) -> None:
+    async def put(number: int, data: memoryview, sha256: str | None = None) -> None:
         sent[number] = bytes(data)
 
     first = asyncio.run(upload_parts(path, plan, key, HEADER, put, on_part=logged.append))
@@ -272,7 +272,7 @@ def test_the_resume_point_is_where_the_log_and_the_store_stop_agreeing(tmp_path:
     record, item = _record(path, plan.part_size)
     logged: list[PartDone] = []
 
-    async def put(number: int, data: memoryview) -> None:
+    async def put(number: int, data: memoryview, sha256: str | None = None) -> None:
         pass
 
     asyncio.run(upload_parts(path, plan, record.session_key, HEADER, put, on_part=logged.append))

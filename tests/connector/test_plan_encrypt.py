@@ -167,7 +167,7 @@ def test_upload_parts_sends_missing_parts_only(tmp_path: Path) -> None:
     key, header = new_session_key(), b"H" * 124
     sent: dict[int, bytes] = {}
 
-    async def put(number: int, data: memoryview) -> None:
+    async def put(number: int, data: memoryview, sha256: str | None = None) -> None:
         sent[number] = bytes(data)
 
     first = asyncio.run(upload_parts(path, plan, key, header, put, concurrency=2))

@@ -42,6 +42,7 @@ class _Multipart:
     initiated: datetime
     parts: dict[int, bytes] = field(default_factory=dict)
     stored: dict[int, datetime] = field(default_factory=dict)  # when each part came
+    checksum_sha256: bool = False  # every part carries its verified SHA-256 (as on AWS)
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,15 @@ class PresignedPart:
     expires_s: int
     content_length: int
     content_md5: str | None
+    checksum_sha256: str | None = None
 
 
 class InMemoryStorage:
     """ObjectStorage: buckets of bytes; multipart uploads with S3's ETags."""
 
-    def __init__(self) -> None:
+    def __init__(self, reports_part_checksums: bool = True) -> None:
+        # False: ListParts never reports a part's SHA-256 (SeaweedFS, moto), True: as AWS
+        self.reports_part_checksums = reports_part_checksums
         self.objects: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.uploads: dict[tuple[str, str], _Multipart] = {}  # (bucket, upload id)
         self.presigned_parts: list[PresignedPart] = []  # every part URL handed out
@@ -83,9 +87,11 @@ class InMemoryStorage:
     def keys(self, bucket: str) -> list[str]:
         return sorted(key for b, key in self.objects if b == bucket)
 
-    def create_multipart(self, bucket: str, key: str) -> str:
+    def create_multipart(self, bucket: str, key: str, *, checksum_sha256: bool = False) -> str:
         upload_id = uuid.uuid4().hex
-        self.uploads[(bucket, upload_id)] = _Multipart(key, datetime.now(UTC))
+        self.uploads[(bucket, upload_id)] = _Multipart(
+            key, datetime.now(UTC), checksum_sha256=checksum_sha256
+        )
         return upload_id
 
     def presign_upload_part(
@@ -98,18 +104,28 @@ class InMemoryStorage:
         *,
         content_length: int,
         content_md5: str | None = None,
+        checksum_sha256: str | None = None,
     ) -> str:
         """A URL naming what S3 would sign; each one is also kept in ``presigned_parts``."""
         self.presigned_parts.append(
             PresignedPart(
-                bucket, key, upload_id, part_number, expires_s, content_length, content_md5
+                bucket,
+                key,
+                upload_id,
+                part_number,
+                expires_s,
+                content_length,
+                content_md5,
+                checksum_sha256,
             )
         )
         url = (
             f"memory://{bucket}/{key}?uploadId={upload_id}&partNumber={part_number}"
             f"&expires={expires_s}&contentLength={content_length}"
         )
-        return url if content_md5 is None else f"{url}&contentMD5={content_md5}"
+        if content_md5 is not None:
+            url += f"&contentMD5={content_md5}"
+        return url if checksum_sha256 is None else f"{url}&sha256={checksum_sha256}"
 
     def _upload(self, bucket: str, key: str, upload_id: str) -> _Multipart:
         upload = self.uploads.get((bucket, upload_id))
@@ -118,9 +134,22 @@ class InMemoryStorage:
         return upload
 
     def upload_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        data: bytes,
+        *,
+        checksum_sha256: str | None = None,
     ) -> str:
+        """As S3: a checksum upload refuses a part without its SHA-256 (InvalidRequest)
+        or with another one (BadDigest)."""
         upload = self._upload(bucket, key, upload_id)
+        if upload.checksum_sha256 and checksum_sha256 is None:
+            raise ValueError(f"InvalidRequest: part {part_number} lacks its checksum")
+        if checksum_sha256 is not None and hashlib.sha256(data).hexdigest() != checksum_sha256:
+            raise ValueError(f"BadDigest: part {part_number}")
         upload.parts[part_number] = bytes(data)
         upload.stored[part_number] = datetime.now(UTC)
         return _md5(data)
@@ -143,20 +172,40 @@ class InMemoryStorage:
 
     def list_parts(self, bucket: str, key: str, upload_id: str) -> list[PartInfo]:
         upload = self._upload(bucket, key, upload_id)
+        reports = upload.checksum_sha256 and self.reports_part_checksums
         return [
-            PartInfo(number, len(data), _md5(data), upload.stored.get(number))
+            PartInfo(
+                number,
+                len(data),
+                _md5(data),
+                upload.stored.get(number),
+                hashlib.sha256(data).hexdigest() if reports else None,
+            )
             for number, data in sorted(upload.parts.items())
         ]
 
     def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str]],
+        *,
+        checksums_sha256: list[str] | None = None,
     ) -> str:
+        """As S3: a checksum upload needs every part's SHA-256, and the right one."""
         upload = self._upload(bucket, key, upload_id)
+        if upload.checksum_sha256 and checksums_sha256 is None:
+            raise ValueError("InvalidRequest: the parts' checksums are missing")
         chunks = []
-        for number, etag in parts:
+        for index, (number, etag) in enumerate(parts):
             data = upload.parts.get(number)
             if data is None or _md5(data) != etag:
                 raise ValueError(f"InvalidPart: part {number}")
+            if checksums_sha256 is not None and (
+                hashlib.sha256(data).hexdigest() != checksums_sha256[index]
+            ):
+                raise ValueError(f"InvalidPart: part {number}'s checksum")
             chunks.append(data)
         etag = multipart_etag([_md5(c) for c in chunks])
         self.objects[(bucket, key)] = (b"".join(chunks), etag)

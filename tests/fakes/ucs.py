@@ -67,6 +67,12 @@ class InMemoryUcsRepository:
             raise StaleState(box_id)
         box.status, box.updated = status, now
 
+    def set_box_shared(self, box_id: str, shared: bool, now: datetime) -> None:
+        box = self.boxes.get(box_id)
+        if box is None or box.status == BOX_DELETED:
+            raise StaleState(box_id)
+        box.shared, box.updated = shared, now
+
     # ------------------------------------------------------------ uploads
 
     def get_upload(self, file_id: str) -> Upload | None:
@@ -200,8 +206,12 @@ class InMemoryUcsRepository:
         if stored is not None and stored.deletion_requested is not None:
             stored.file_deleted_published = stored.file_deleted_published or now
 
-    def list_uploads(self, box_id: str, skip: int, limit: int) -> tuple[list[Upload], int]:
-        found = self._ordered(lambda u: u.box_id == box_id)
+    def list_uploads(
+        self, box_id: str, skip: int, limit: int, created_by: str | None = None
+    ) -> tuple[list[Upload], int]:
+        found = self._ordered(
+            lambda u: u.box_id == box_id and (created_by is None or u.created_by == created_by)
+        )
         return copy.deepcopy(found[skip : skip + limit]), len(found)
 
     def uploads_in_state_before(self, state: str, cutoff: datetime) -> list[Upload]:

@@ -295,8 +295,8 @@ class ExpiringProxy(RecordingProxy):
     def part_url_requests(self) -> list[int]:
         """Part numbers of the part URLs asked of UCS, in order."""
         with self._lock:
-            return [
-                int(url.rsplit("/", 1)[1])
+            return [  # the path's last step (the query may name the part's sha256)
+                int(urllib.parse.urlsplit(url).path.rsplit("/", 1)[1])
                 for method, url, _ in self.log
                 if method == "GET" and "/parts/" in url
             ]
