@@ -191,8 +191,8 @@ def create_work_package(
         str | None,
         typer.Option(
             "--user-id",
-            help="The user's id (default: a new one). Give a submitter's id again for a "
-            "new package of theirs: in a private box, uploads belong to the user id.",
+            help="The user's id (default: derived from their public key, the same for "
+            "every package of that key). In a private box, uploads belong to the user id.",
         ),
     ] = None,
 ) -> None:

@@ -121,10 +121,10 @@ def ghga_shaped(answer: dict[str, Any]) -> dict[str, Any]:
         body = None
     if isinstance(body, dict) and {"exception_id", "description", "data"} <= set(body):
         return answer
-    if isinstance(body, dict) and isinstance(body.get("Code"), str):
-        exception_id, description = _exception_id(body["Code"]), str(body.get("Message", ""))
-    elif status >= 500:
+    if status >= 500:  # whatever Chalice called it: the one id of ours, and no detail
         exception_id, description = "internalError", "An internal error occurred."
+    elif isinstance(body, dict) and isinstance(body.get("Code"), str):
+        exception_id, description = _exception_id(body["Code"]), str(body.get("Message", ""))
     else:
         exception_id, description = "badRequest", "The request was refused."
     headers = {

@@ -162,6 +162,10 @@ def _connector_env(journey: Journey, pasted: str) -> dict[str, str]:
         "FS_CONNECTOR_WKVS_URL": journey.endpoints["wkvs_url"],
         "FS_CONNECTOR_STATE_DIR": str(journey.workdir / "connector-state"),
         "FS_CONNECTOR_PART_SIZE": "5MiB",
+        # a stack whose names for this machine are not loopback addresses (Docker LocalStack)
+        "FS_CONNECTOR_ALLOW_HTTP_HOSTS": ",".join(
+            journey.endpoints.get("connector_http_hosts", ())
+        ),
     }
 
 

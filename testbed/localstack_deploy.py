@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,9 @@ def up(state_dir: Path, prefix: str, region: str) -> dict[str, Any]:
         **{f"{name}_url": url for name, url in urls.items()},
         "aws_endpoint_url": LAMBDA_URL,
         "dynamodb_endpoint_url": LAMBDA_URL,
+        # LocalStack's name for this machine: fs-connector takes plain http:// only to
+        # loopback addresses unless told (testbed/journey.py passes this on)
+        "connector_http_hosts": [urllib.parse.urlsplit(LAMBDA_URL).hostname],
         "aws_region": region,
         "aws_account": LOCALSTACK_ACCOUNT,  # the topics' ARNs (testbed/events.py)
         "aws_access_key_id": ACCESS_KEY,

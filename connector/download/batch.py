@@ -125,6 +125,7 @@ class BatchDownloader:
             if extension and paths.plain.name != file_id + extension:
                 self._reporter.warn(f"{file_id}: the extension {extension!r} is not used.")
             done = paths.plain if self._plain_only else paths.encrypted  # what a run leaves
+            paths.settle_interrupted_places()
             taken = [f"{p} {existing_problem(p)}" for p in paths.all() if existing_problem(p)]
             if taken:
                 outcome = FileOutcome(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,13 @@ class DownloadPaths:
                 return paths
         raise ValueError(f"{file_id!r} is not a safe file name in {output_dir}")
 
+    def settle_interrupted_places(self) -> None:
+        """Finish a ``place`` that a kill cut between its link and its unlink: the
+        finished name and its temporary one are then the same file, which every later run
+        would refuse as a file with other names (connector/files.py)."""
+        for source, target in ((self.partial, self.encrypted), (self.plain_partial, self.plain)):
+            settle_interrupted_place(source, target)
+
     def all(self) -> tuple[Path, ...]:
         """Every path a download of this file may write."""
         return (
@@ -99,6 +107,22 @@ class DownloadPaths:
     def plain_record(self) -> Path:
         """The resume record of a download that writes the plaintext alone."""
         return self.plain.with_name(self.plain.name + ".part.json")
+
+
+def settle_interrupted_place(source: Path, target: Path) -> bool:
+    """Remove ``source`` if it and ``target`` are one regular file of ours with exactly
+    these two names (what a kill inside ``place`` leaves); True if it did. Removing a name
+    never writes through it, so a link someone planted loses only that name."""
+    try:
+        a, b = os.lstat(source), os.lstat(target)
+    except FileNotFoundError:
+        return False
+    same = (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) and stat.S_ISREG(a.st_mode)
+    ours = not hasattr(os, "geteuid") or a.st_uid == os.geteuid()
+    if not (same and ours and a.st_nlink == 2):
+        return False
+    os.unlink(source)
+    return True
 
 
 def place(source: Path, target: Path, overwrite: bool) -> None:

@@ -79,8 +79,13 @@ class DownloadAudit:
         name = read_id(item.file_id, reader, access, part)
         now = self._clock()
         until = now + self._window
-        if not self._repository.claim_audit(name, item.file_id, now, until):
-            return False
+        past_cap = None
+        if part is not None:
+            counted, window_end = self._repository.audited_ranges(
+                reader_id(reader), item.file_id, now
+            )
+            if counted > self._max_ranges:
+                past_cap = window_end
         event = FileDownloadServed(
             **target,
             context=reader.audit_context(),
@@ -93,21 +98,20 @@ class DownloadAudit:
             range_end=None if part is None else part.end,
             read_id=name,
         )
+        more = read_id(item.file_id, reader, access, "more")
+        summary = event.model_copy(
+            update={"range_start": None, "range_end": None, "read_id": more, "more_ranges": True}
+        )
+        if past_cap is not None:  # no claim of its own (a reader may ask for ranges without
+            # end): the window's one summary stands for it, for the rest of the window
+            return self._publish_once(more, item, summary, now, past_cap)
+        if not self._repository.claim_audit(name, item.file_id, now, until):
+            return False
         if part is not None:
             counted, window_end = self._repository.count_audited_range(
                 reader_id(reader), item.file_id, now, until
             )
             if counted > self._max_ranges:  # beyond the cap: one event stands for the rest
-                more = read_id(item.file_id, reader, access, "more")
-                summary = event.model_copy(
-                    update={
-                        "range_start": None,
-                        "range_end": None,
-                        "read_id": more,
-                        "more_ranges": True,
-                    }
-                )
-                # it stands for the rest of the counting window, not longer
                 published = self._publish_once(more, item, summary, now, window_end)
                 self._confirm(name, item)  # counted: a retry of this range is not counted again
                 return published

@@ -137,6 +137,11 @@ class DrsRepository(Protocol):
         """The event of the claim went out: later reads within its window publish nothing."""
         ...
 
+    def audited_ranges(self, reader_id: str, file_id: str, now: datetime) -> tuple[int, datetime]:
+        """How many partial reads of the file by the reader the current window counted so
+        far, and when it ends ((0, now) if none, or it ended by ``now``); writes nothing."""
+        ...
+
     def count_audited_range(
         self, reader_id: str, file_id: str, now: datetime, until: datetime
     ) -> tuple[int, datetime]:

@@ -337,6 +337,15 @@ class DynamoDrsRepository:
             actions=[AuditRecord.published.set(True)]
         )
 
+    def audited_ranges(self, reader_id: str, file_id: str, now: datetime) -> tuple[int, datetime]:
+        try:
+            counter = AuditRecord.get(
+                AuditRecord.counter_key(file_id, reader_id), consistent_read=True
+            )
+        except AuditRecord.DoesNotExist:
+            return 0, now
+        return (int(counter.ranges or 0), counter.until) if counter.until > now else (0, now)
+
     def count_audited_range(
         self, reader_id: str, file_id: str, now: datetime, until: datetime
     ) -> tuple[int, datetime]:

@@ -50,6 +50,17 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+# the namespace of user ids derived from a key (uuid5): fixed, so that an id once given stays
+_KEY_USER_NAMESPACE = uuid.UUID("5d8c4d6e-6f1a-4b7e-9a43-2f0e1c9b7a10")
+
+
+def key_user_id(public_key: bytes) -> str:
+    """The user id of a package created without one: the same for every package of one
+    Crypt4GH key, so that a submitter's next package (after one expired or was revoked)
+    still owns the uploads of the last in a private box (functions/ucs/boxes.py)."""
+    return str(uuid.uuid5(_KEY_USER_NAMESPACE, public_key.hex()))
+
+
 class WorkPackageService:
     def __init__(
         self,
@@ -100,7 +111,7 @@ class WorkPackageService:
             id=str(uuid.uuid4()),
             type=type,
             token_sha256=hash_secret(token),
-            user_id=user_id or str(uuid.uuid4()),
+            user_id=user_id or key_user_id(public_key),
             user_public_crypt4gh_key=encode_key(public_key),
             created=now,
             expires=now + (lifetime or self._lifetime),

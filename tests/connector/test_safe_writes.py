@@ -346,3 +346,24 @@ def test_a_download_into_a_shared_directory_never_follows_a_planted_link(
     assert stat.S_IMODE(final.stat().st_mode) == (PRIVATE if "--decrypt" in args else 0o644)
     if "--decrypt" in args:
         assert final.read_bytes() == archived.plain
+
+
+def test_a_place_cut_between_link_and_unlink_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    """A kill inside ``place`` leaves the finished file with its temporary name as a second
+    link; the next run removes that name (and only such a pair), never refusing forever."""
+    from connector.download.paths import DownloadPaths, settle_interrupted_place
+
+    paths = DownloadPaths.of(tmp_path, "F1", ".bam")
+    paths.plain_partial.write_bytes(b"plaintext")
+    os.link(paths.plain_partial, paths.plain)  # the kill: the unlink never ran
+    paths.settle_interrupted_places()
+    assert not paths.plain_partial.exists() and paths.plain.read_bytes() == b"plaintext"
+    assert paths.plain.stat().st_nlink == 1
+    # two different files, or a name with a third link elsewhere: left alone
+    paths.plain_partial.write_bytes(b"other")
+    assert settle_interrupted_place(paths.plain_partial, paths.plain) is False
+    paths.plain_partial.unlink()
+    os.link(paths.plain, paths.plain_partial)
+    os.link(paths.plain, tmp_path / "third")
+    assert settle_interrupted_place(paths.plain_partial, paths.plain) is False
+    assert paths.plain_partial.exists()

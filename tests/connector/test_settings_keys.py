@@ -229,3 +229,16 @@ def test_a_weak_public_key_file_is_refused(tmp_path: Path, u: int) -> None:
     fine = tmp_path / "good.pub"
     fine.write_text(public_key_pem(good))
     assert load_public_key(fine) == good
+
+
+def test_a_test_stack_may_name_its_own_plain_http_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Docker LocalStack testbed calls this machine localhost.localstack.cloud: its
+    journey names that host, and only that host is let through."""
+    from connector.http import ALLOW_HTTP_HOSTS_ENV, insecure_problem
+
+    url = "http://localhost.localstack.cloud:4566/restapis/x"
+    assert insecure_problem(url) is not None
+    monkeypatch.setenv(ALLOW_HTTP_HOSTS_ENV, "localhost.localstack.cloud, other.test")
+    assert insecure_problem(url) is None
+    assert insecure_problem("http://evil.localstack.cloud:4566/") is not None
+    assert insecure_problem("http://archive.example.org/") is not None

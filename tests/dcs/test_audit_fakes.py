@@ -193,3 +193,20 @@ def test_a_failed_summary_is_published_by_the_next_range() -> None:
     dcs.downloads.assembled("file-1", dcs.reader, "bytes=20-29")
     dcs.downloads.assembled("file-1", dcs.reader, "bytes=30-39")
     assert [a["more_ranges"] for a in audits(dcs)] == [False, True]
+
+
+def test_ranges_past_the_cap_write_no_claim_of_their_own() -> None:
+    """A reader asking for ranges without end (one byte at a time) leaves a bounded number
+    of audit items: the cap's, the counter, one summary."""
+    dcs = capped(3)
+    repository = dcs.repository
+    for start in range(200):
+        dcs.downloads.assembled("file-1", dcs.reader, f"bytes={start}-{start}")
+    claims = [key for key in repository.audit_claims if key[0] == "file-1"]
+    assert len(claims) <= 3 + 1 + 1 + 1  # three ranges, the one at the cap, the summary, DRS
+    assert [a["more_ranges"] for a in audits(dcs) if a["access"] == "assembled"] == [
+        False,
+        False,
+        False,
+        True,
+    ]

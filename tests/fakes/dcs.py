@@ -156,6 +156,10 @@ class InMemoryDrsRepository:
         until, _ = self.audit_claims[(file_id, read_id)]
         self.audit_claims[(file_id, read_id)] = (until, True)
 
+    def audited_ranges(self, reader_id: str, file_id: str, now: datetime) -> tuple[int, datetime]:
+        window_end, count = self.range_counts.get((file_id, reader_id), (now, 0))
+        return (count, window_end) if window_end > now else (0, now)
+
     def count_audited_range(
         self, reader_id: str, file_id: str, now: datetime, until: datetime
     ) -> tuple[int, datetime]:

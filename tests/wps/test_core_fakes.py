@@ -152,3 +152,27 @@ def test_upload_wots(wps: WorkPackageService, user: User) -> None:
     _refused(lambda: wps.upload_token(package, "box", "upload"), "validationError", 422)
     _refused(lambda: wps.upload_token(package, "box", "close", file_id="x"), "validationError", 422)
     _refused(lambda: wps.download_token(package, "f"), "wrongWorkPackageType", 403)
+
+
+def test_packages_of_one_key_are_one_user_unless_told(wps: WorkPackageService, user: User) -> None:
+    """A submitter's next package (the last expired or was revoked) still owns the uploads
+    of the last one in a private box: without a user id, it follows from the key."""
+
+    def upload(**extra: str) -> str:
+        created = wps.create(
+            type="upload",
+            user_public_crypt4gh_key=user.public_b64,
+            file_upload_box_id="box",
+            **extra,
+        )
+        return wps.authorize(created.id, unseal(created.sealed_token, user.private_key)).user_id
+
+    first, second = upload(), upload()
+    assert first == second and uuid.UUID(first)
+    assert upload(user_id="u-7") == "u-7"
+    other = User.new()
+    created = wps.create(
+        type="upload", user_public_crypt4gh_key=other.public_b64, file_upload_box_id="box"
+    )
+    token = unseal(created.sealed_token, other.private_key)
+    assert wps.authorize(created.id, token).user_id != first
