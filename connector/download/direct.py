@@ -42,7 +42,7 @@ class _Route:
     proxy_auth: str | None  # a Proxy-Authorization header value
 
 
-def _route(url: str, proxies: dict[str, str] | None = None) -> _Route:
+def route_of(url: str, proxies: dict[str, str] | None = None) -> _Route:
     """``proxies``: the environment's (``urllib.request.getproxies_environment()``)."""
     parts = urllib.parse.urlsplit(url)
     scheme, host = parts.scheme, parts.hostname or ""
@@ -121,10 +121,22 @@ class RangeConnections:
             self._open.add(connection)
         return connection, False
 
+    def connected(self, connection: http.client.HTTPConnection) -> None:
+        """Connect ``connection`` if it is not; ConnectionAbortedError if ``close`` ran
+        meanwhile: it ends the sockets there are, and one made after it would block a
+        thread in a read nobody ends (an interrupted transfer that never exits)."""
+        if connection.sock is None:
+            connection.connect()
+            with self._lock:
+                closed = self._closed
+            if closed:
+                _close(connection)
+                raise ConnectionAbortedError("the transfer stopped")
+
     def drop(self, url: str) -> None:
         """Forget this thread's connection to ``url``'s route (it broke)."""
         cached = getattr(self._local, "connections", None) or {}
-        connection = cached.pop(_route(url, self._proxies), None)
+        connection = cached.pop(route_of(url, self._proxies), None)
         if connection is not None:
             with self._lock:
                 self._open.discard(connection)
@@ -133,18 +145,13 @@ class RangeConnections:
     def get(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
         """Send ``GET url`` and read the answer's head (the body is left to read)."""
         require_secure(url, STORAGE)  # a presigned URL's signature is a credential too
-        route = _route(url, self._proxies)
+        route = route_of(url, self._proxies)
         parts = urllib.parse.urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         for _ in range(2):
             connection, reused = self._connection(route)
             try:
-                if connection.sock is None:
-                    connection.connect()
-                    with self._lock:  # close() may have missed a socket that was not there
-                        closed = self._closed
-                    if closed:
-                        raise ConnectionAbortedError("the download stopped")
+                self.connected(connection)
                 connection.request("GET", path, headers=headers)
                 return connection.getresponse()
             except TRANSPORT_ERRORS:

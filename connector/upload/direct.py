@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from connector import __version__
-from connector.download.direct import TRANSPORT_ERRORS, RangeConnections, _route
+from connector.download.direct import TRANSPORT_ERRORS, RangeConnections, route_of
 from connector.errors import Unreachable
 from connector.http import RETRY_STATUSES, RetryPolicy, origin, require_secure
 from connector.transfer import STORAGE
@@ -35,14 +35,13 @@ class PartConnections(RangeConnections):
     def put(self, url: str, headers: dict[str, str], body: memoryview) -> httpx.Response:
         """Send ``PUT url`` with ``body`` and read the whole (small) answer."""
         require_secure(url, STORAGE)  # a presigned URL's signature is a credential too
-        route = _route(url, self._proxies)
+        route = route_of(url, self._proxies)
         parts = urllib.parse.urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         for _ in range(2):
             connection, reused = self._connection(route)
             try:
-                if connection.sock is None:
-                    connection.connect()
+                self.connected(connection)
                 connection.request("PUT", path, body=body, headers=headers)
                 answer = connection.getresponse()
                 content = answer.read()

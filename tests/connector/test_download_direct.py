@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from connector.download.direct import RangeConnections, _route
+from connector.download.direct import RangeConnections, route_of
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
 
@@ -130,11 +130,11 @@ def test_close_ends_a_read_blocked_in_the_body(server: _Server) -> None:
 def test_the_proxy_of_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("http_proxy", "http://user:p%40ss@proxy.example:3128")
     monkeypatch.setenv("no_proxy", "storage.internal")
-    route = _route("http://s3.example:9000/bucket/key?sig=1")
+    route = route_of("http://s3.example:9000/bucket/key?sig=1")
     assert route.proxy == ("http", "proxy.example", 3128)
     assert route.proxy_auth == "Basic dXNlcjpwQHNz"  # user:p@ss
-    assert _route("http://storage.internal/bucket/key").proxy is None
-    assert _route("https://s3.example/key").proxy is None  # no https_proxy set
+    assert route_of("http://storage.internal/bucket/key").proxy is None
+    assert route_of("https://s3.example/key").proxy is None  # no https_proxy set
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:

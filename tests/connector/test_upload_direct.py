@@ -135,3 +135,26 @@ def test_parts_go_over_https_with_the_trust_the_user_configured(
     answers = _put(url, b"part", times=2)
     assert [a.status_code for a in answers] == [200, 200]
     assert [sha for sha, _ in server.received] == [hashlib.sha256(b"part").hexdigest()] * 2
+
+
+def test_a_connection_made_after_close_is_ended_at_once() -> None:
+    """The race behind an interrupted upload that never exited: ``close`` ran while a PUT
+    thread held a connection not yet connected; that thread then connected and blocked in a
+    read that no one ended. Now it is refused, its socket closed, before anything is sent."""
+    from connector.download.direct import route_of
+    from connector.upload.direct import PartConnections
+
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    url = f"http://127.0.0.1:{listener.server_address[1]}/bucket/key"
+    connections = PartConnections(timeout=5)
+    try:
+        connection, reused = connections._connection(route_of(url))
+        assert connection.sock is None and not reused
+        connections.close()  # the interrupt, while this thread was about to connect
+        with pytest.raises(ConnectionAbortedError):
+            connections.connected(connection)
+        assert connection.sock is None  # closed again: no socket left to block on
+        with pytest.raises(ConnectionAbortedError):
+            connections.put(url, {"Content-Length": "1"}, memoryview(b"x"))
+    finally:
+        listener.server_close()
