@@ -2,7 +2,7 @@
 
 S3 takes at most MAX_PARTS parts, so the staged part size grows with the file: it is the
 upload's part size on cipher segment boundaries, or the configured floor if that is larger
-(64 MiB by default: every staged part costs a PUT, a DynamoDB transaction and hand-offs
+(64 MiB by default: every staged part costs a PUT, two DynamoDB writes and hand-offs
 between threads, about 7 ms of CPU, so 8 MiB parts spent 0.6 CPU-s per GiB more than large
 ones), but at least what the file needs to fit in MAX_PARTS parts. Memory bounds it from
 above. The streaming pipeline (stream.py) holds FULL_OVERLAP parts at once when reading,
