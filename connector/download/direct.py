@@ -20,7 +20,9 @@ import ssl
 import threading
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 
@@ -29,6 +31,7 @@ from connector.transfer import STORAGE
 
 # what a broken connection raises, before or during a body
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,18 @@ class RangeConnections:
 
     def get(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
         """Send ``GET url`` and read the answer's head (the body is left to read)."""
+        return self.request("GET", url, headers, None, lambda answer: answer)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: memoryview | None,
+        finish: Callable[[http.client.HTTPResponse], T],
+    ) -> T:
+        """Send one request on this thread's connection and ``finish`` its answer there:
+        once more on a fresh connection if a kept-alive one turns out closed."""
         require_secure(url, STORAGE)  # a presigned URL's signature is a credential too
         route = route_of(url, self._proxies)
         parts = urllib.parse.urlsplit(url)
@@ -152,8 +167,8 @@ class RangeConnections:
             connection, reused = self._connection(route)
             try:
                 self.connected(connection)
-                connection.request("GET", path, headers=headers)
-                return connection.getresponse()
+                connection.request(method, path, body=body, headers=headers)
+                return finish(connection.getresponse())
             except TRANSPORT_ERRORS:
                 self.drop(url)
                 if not reused:

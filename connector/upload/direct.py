@@ -14,16 +14,16 @@ again after its backoff (or the answer's Retry-After).
 from __future__ import annotations
 
 import asyncio
+import http.client
 import ssl
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from connector import __version__
-from connector.download.direct import TRANSPORT_ERRORS, RangeConnections, route_of
+from connector.download.direct import TRANSPORT_ERRORS, RangeConnections
 from connector.errors import Unreachable
-from connector.http import RETRY_STATUSES, RetryPolicy, origin, require_secure
+from connector.http import RETRY_STATUSES, RetryPolicy, origin
 from connector.transfer import STORAGE
 
 USER_AGENT = f"fs-connector/{__version__}"
@@ -34,26 +34,14 @@ class PartConnections(RangeConnections):
 
     def put(self, url: str, headers: dict[str, str], body: memoryview) -> httpx.Response:
         """Send ``PUT url`` with ``body`` and read the whole (small) answer."""
-        require_secure(url, STORAGE)  # a presigned URL's signature is a credential too
-        route = route_of(url, self._proxies)
-        parts = urllib.parse.urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        for _ in range(2):
-            connection, reused = self._connection(route)
-            try:
-                self.connected(connection)
-                connection.request("PUT", path, body=body, headers=headers)
-                answer = connection.getresponse()
-                content = answer.read()
-                if answer.will_close:
-                    self.drop(url)
-                return httpx.Response(answer.status, headers=answer.getheaders(), content=content)
-            except TRANSPORT_ERRORS:
+
+        def finish(answer: http.client.HTTPResponse) -> httpx.Response:
+            content = answer.read()
+            if answer.will_close:
                 self.drop(url)
-                if not reused:
-                    raise
-                # a kept-alive connection the server closed meanwhile: once more, fresh
-        raise ConnectionError("unreachable")  # pragma: no cover - the loop returns or raises
+            return httpx.Response(answer.status, headers=answer.getheaders(), content=content)
+
+        return self.request("PUT", url, headers, body, finish)
 
 
 class DirectPut:
